@@ -1,0 +1,135 @@
+"""Checkpoints: a folder with ``model.safetensors`` (the weights) and ``model.json`` (everything else).
+
+Loading never unpickles anything, and checks that the weights are the ones the metadata describes,
+so a damaged, truncated or hand-edited checkpoint is refused with a message instead of predicting
+garbage.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from . import __version__
+from .config import Config
+from .data import ALPHABET
+from .errors import CheckpointError
+
+FORMAT = "nameorigin-checkpoint"
+FORMAT_VERSION = 1
+WEIGHTS = "model.safetensors"
+METADATA = "model.json"
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _write_json(path: Path, data: dict) -> None:
+    path.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+
+
+def replace_dir(tmp: Path, out: Path) -> None:
+    """Move the finished folder `tmp` to `out`, replacing an old one only once the new one is
+    complete: a crash leaves either the old or the new folder, never a mix."""
+    backup = None
+    if out.exists():
+        backup = out.with_name(f".{out.name}.old-{os.getpid()}")
+        os.replace(out, backup)
+    os.replace(tmp, out)
+    if backup is not None:
+        shutil.rmtree(backup, ignore_errors=True)
+
+
+def save(out: str | os.PathLike, model: nn.Module, metadata: dict[str, Any]) -> Path:
+    """Write `model` and `metadata` (config, labels, split, metrics, ...) to the folder `out`."""
+    from safetensors.torch import save_file
+
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.tmp-"))
+    try:
+        state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+        save_file(state, tmp / WEIGHTS)
+        meta = {"format": FORMAT, "format_version": FORMAT_VERSION, "package_version": __version__,
+                "alphabet": ALPHABET, **metadata, "weights_sha256": _sha256(tmp / WEIGHTS)}
+        _write_json(tmp / METADATA, meta)
+        replace_dir(tmp, out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return out
+
+
+def update_metadata(folder: str | os.PathLike, **fields: Any) -> None:
+    """Add or replace top-level fields of ``model.json`` atomically (the weights are untouched)."""
+    path = Path(folder) / METADATA
+    meta = read_metadata(folder)
+    meta.update(fields)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".model.json.")
+    os.close(fd)
+    _write_json(Path(tmp), meta)
+    os.replace(tmp, path)
+
+
+def read_metadata(folder: str | os.PathLike) -> dict[str, Any]:
+    folder = Path(folder)
+    path = folder / METADATA
+    if not folder.is_dir():
+        raise CheckpointError(f"{folder}: no such checkpoint folder")
+    if not path.is_file():
+        raise CheckpointError(f"{folder}: not a checkpoint ({METADATA} is missing)")
+    try:
+        meta = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise CheckpointError(f"{path}: damaged metadata ({err})") from None
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+        raise CheckpointError(f"{path}: not a nameorigin checkpoint")
+    if meta.get("format_version") != FORMAT_VERSION:
+        raise CheckpointError(f"{path}: checkpoint format {meta.get('format_version')} is not supported by "
+                              f"nameorigin {__version__} (it reads format {FORMAT_VERSION})")
+    if meta.get("alphabet") != ALPHABET:
+        raise CheckpointError(f"{path}: the checkpoint was trained on a different alphabet")
+    return meta
+
+
+def revision(folder: str | os.PathLike) -> str:
+    """SHA-256 over the weights and the metadata files: changes whenever either does."""
+    folder = Path(folder)
+    digest = hashlib.sha256()
+    for name in (WEIGHTS, METADATA):
+        digest.update((folder / name).read_bytes())
+    return digest.hexdigest()
+
+
+def load(folder: str | os.PathLike) -> tuple[nn.Module, dict[str, Any]]:
+    """Rebuild the model of a checkpoint folder, in eval mode on the CPU, with its metadata."""
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    from .models import build_model
+
+    folder = Path(folder)
+    meta = read_metadata(folder)
+    weights = folder / WEIGHTS
+    if not weights.is_file():
+        raise CheckpointError(f"{folder}: {WEIGHTS} is missing")
+    if _sha256(weights) != meta.get("weights_sha256"):
+        raise CheckpointError(f"{weights}: the weights do not match the checkpoint's recorded SHA-256 "
+                              "(damaged or replaced); retrain or restore the folder")
+    try:
+        config = Config.from_dict(meta["config"])
+        labels = meta["labels"]
+        model = build_model(config, len(labels))
+        model.load_state_dict(load_file(weights))
+    except (KeyError, TypeError, ValueError, RuntimeError, SafetensorError) as err:
+        raise CheckpointError(f"{folder}: the checkpoint does not match its architecture ({err})") from None
+    return model.eval(), meta

@@ -1,0 +1,335 @@
+"""The labelled-names corpus: where it comes from, how names are normalized, encoded and split.
+
+Sources, in the order they are tried (see `resolve_source`):
+
+1. an explicit path (``--data``), 2. ``$NAMEORIGIN_DATA``, 3. the archive cached by an earlier
+download, 4. a fresh download of the official tutorial archive, verified before it is cached.
+
+A source is a folder of ``[Label].txt`` files (one name per line), a zip archive holding such a
+folder (the official ``data/names/`` layout), or a CSV/TSV file with ``name`` and ``label`` columns.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import http.client
+import io
+import os
+import re
+import string
+import tempfile
+import urllib.error
+import urllib.request
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+
+import numpy as np
+import torch
+from unidecode import unidecode
+
+from .errors import DataError
+
+ALPHABET = string.ascii_letters + " .,:;-'"
+N_CHARS = len(ALPHABET)
+OFFICIAL_URL = "https://download.pytorch.org/tutorial/data.zip"
+
+# Byte -> character index, -1 for bytes outside the alphabet; lets `encode` work on whole arrays.
+_LOOKUP = np.full(256, -1, dtype=np.int64)
+for _i, _c in enumerate(ALPHABET):
+    _LOOKUP[ord(_c)] = _i
+
+_CLASS_FILE = re.compile(r"(?:^|/)names/([^/]+)\.txt$")
+
+
+def normalize(name: str) -> str:
+    """Transliterate to ASCII and trim, as the reference does before looking characters up."""
+    return unidecode(name).strip()
+
+
+def in_alphabet(text: str) -> bool:
+    return all(c in ALPHABET for c in text)
+
+
+def encode(names: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
+    """Pack normalized names into a right-padded index matrix and their lengths.
+
+    Padding uses index 0; models read each name only up to its own length, so the pad value
+    never reaches a prediction. Every name must be non-empty and inside `ALPHABET`.
+    """
+    lengths = np.fromiter(map(len, names), dtype=np.int64, count=len(names))
+    if len(names) == 0 or lengths.min() == 0:
+        raise ValueError("encode() needs at least one name and no empty names")
+    codes = _LOOKUP[np.frombuffer("".join(names).encode("ascii"), dtype=np.uint8)]
+    if (codes < 0).any():
+        raise ValueError("encode() got a character outside the alphabet")
+    padded = np.zeros((len(names), int(lengths.max())), dtype=np.int64)
+    padded[np.arange(padded.shape[1]) < lengths[:, None]] = codes
+    return torch.from_numpy(padded), torch.from_numpy(lengths)
+
+
+@dataclass
+class Corpus:
+    """Normalized names with integer labels; `label_names` is sorted so label ids never depend on
+    the order a file system lists files in."""
+
+    names: list[str]
+    labels: np.ndarray
+    label_names: list[str]
+    source: str
+    skipped: list[tuple[str, str]]
+
+    def __len__(self) -> int:
+        return len(self.names)
+
+    @property
+    def fingerprint(self) -> str:
+        """SHA-256 of the normalized corpus, independent of file order: identifies the data a
+        checkpoint was trained on."""
+        digest = hashlib.sha256()
+        rows = sorted(f"{self.label_names[y]}\t{n}\n" for n, y in zip(self.names, self.labels))
+        for row in rows:
+            digest.update(row.encode("ascii"))
+        return digest.hexdigest()
+
+    def subset(self, index: np.ndarray) -> tuple[list[str], np.ndarray]:
+        return [self.names[i] for i in index], self.labels[index]
+
+
+def build_corpus(pairs: list[tuple[str, str]], source: str) -> Corpus:
+    """Normalize raw ``(name, label)`` pairs; names that keep a symbol outside the alphabet are
+    skipped and remembered (the reference drops them silently)."""
+    label_names = sorted({label for _, label in pairs})
+    label_id = {label: i for i, label in enumerate(label_names)}
+    names, labels, skipped = [], [], []
+    for raw, label in pairs:
+        name = normalize(raw)
+        if not name:
+            continue
+        if in_alphabet(name):
+            names.append(name)
+            labels.append(label_id[label])
+        else:
+            skipped.append((raw, label))
+    if not names:
+        raise DataError(f"{source}: no usable names found")
+    if len(label_names) < 2:
+        raise DataError(f"{source}: found only {len(label_names)} label; a classifier needs at least 2")
+    return Corpus(names, np.asarray(labels, dtype=np.int64), label_names, source, skipped)
+
+
+# --- reading the three layouts -------------------------------------------------------------
+
+
+def _decode(raw: bytes, where: str) -> str:
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as err:
+        line = raw[: err.start].count(b"\n") + 1
+        raise DataError(f"{where}, line {line}: not valid UTF-8 ({err.reason})") from None
+
+
+def _lines(text: str) -> list[str]:
+    return [line for line in text.split("\n") if line.strip()]
+
+
+def _read_folder(folder: Path) -> list[tuple[str, str]]:
+    files = sorted(folder.glob("*.txt"))
+    if not files:
+        for inner in (folder / "names", folder / "data" / "names"):
+            if inner.is_dir():
+                return _read_folder(inner)
+        raise DataError(f"{folder}: no [Label].txt files in this folder")
+    pairs = []
+    for path in files:
+        pairs += [(line, path.stem) for line in _lines(_decode(path.read_bytes(), str(path)))]
+    return pairs
+
+
+def verify_archive(path: Path) -> list[zipfile.ZipInfo]:
+    """Check that `path` is a readable, intact zip with class files and no member that would
+    land outside its folder; return the class-file members."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            members = archive.infolist()
+            for info in members:
+                parts = PurePosixPath(info.filename.replace("\\", "/")).parts
+                if info.filename.startswith(("/", "\\")) or ".." in parts or ":" in info.filename:
+                    raise DataError(f"{path}: unsafe member {info.filename!r} (path traversal); refusing the archive")
+            broken = archive.testzip()
+    except zipfile.BadZipFile as err:
+        raise DataError(f"{path}: not a readable zip archive ({err})") from None
+    except (OSError, EOFError) as err:
+        raise DataError(f"{path}: could not read the archive ({err})") from None
+    if broken is not None:
+        raise DataError(f"{path}: member {broken!r} is corrupt (CRC mismatch)")
+    classes = [m for m in members if _CLASS_FILE.search(m.filename.replace("\\", "/"))]
+    if not classes:
+        raise DataError(f"{path}: no names/[Label].txt files in the archive")
+    return classes
+
+
+def _read_zip(path: Path) -> list[tuple[str, str]]:
+    classes = verify_archive(path)
+    pairs = []
+    with zipfile.ZipFile(path) as archive:
+        for info in sorted(classes, key=lambda m: m.filename):
+            label = _CLASS_FILE.search(info.filename.replace("\\", "/")).group(1)
+            text = _decode(archive.read(info), f"{path}:{info.filename}")
+            pairs += [(line, label) for line in _lines(text)]
+    return pairs
+
+
+def _read_table(path: Path) -> list[tuple[str, str]]:
+    text = _decode(path.read_bytes(), str(path))
+    delimiter = "\t" if path.suffix.lower() == ".tsv" else ","
+    rows = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    try:
+        header = [h.strip().lower() for h in next(rows)]
+    except StopIteration:
+        raise DataError(f"{path}: the file is empty") from None
+    if "name" not in header or "label" not in header:
+        raise DataError(f"{path}, line 1: the header needs 'name' and 'label' columns, found {header}")
+    i_name, i_label = header.index("name"), header.index("label")
+    pairs = []
+    try:
+        for row in rows:
+            if not row or not any(cell.strip() for cell in row):
+                continue
+            if len(row) != len(header):
+                raise DataError(f"{path}, line {rows.line_num}: {len(row)} fields, the header has {len(header)}")
+            if not row[i_label].strip():
+                raise DataError(f"{path}, line {rows.line_num}: empty label")
+            pairs.append((row[i_name], row[i_label].strip()))
+    except csv.Error as err:
+        raise DataError(f"{path}, line {rows.line_num}: {err}") from None
+    return pairs
+
+
+def read_pairs(path: Path) -> list[tuple[str, str]]:
+    """Raw ``(name, label)`` pairs from any supported layout."""
+    if path.is_dir():
+        return _read_folder(path)
+    if not path.is_file():
+        raise DataError(f"{path}: no such file or folder")
+    if path.suffix.lower() == ".zip" or zipfile.is_zipfile(path):
+        return _read_zip(path)
+    if path.suffix.lower() in (".csv", ".tsv"):
+        return _read_table(path)
+    raise DataError(f"{path}: expected a folder of [Label].txt files, a .zip archive, or a .csv/.tsv file")
+
+
+# --- finding or downloading the corpus ------------------------------------------------------
+
+
+def cache_dir() -> Path:
+    """Where a downloaded corpus is kept: ``$NAMEORIGIN_CACHE`` or the platform's user cache."""
+    explicit = os.environ.get("NAMEORIGIN_CACHE")
+    if explicit:
+        return Path(explicit)
+    from platformdirs import user_cache_dir
+
+    return Path(user_cache_dir("nameorigin"))
+
+
+def download(url: str, dest: Path, *, progress: bool = True) -> Path:
+    """Fetch `url` to `dest` atomically: stream to a temporary file beside it, verify the
+    archive, then rename. On any failure nothing is left at `dest` or beside it."""
+    from tqdm import tqdm
+
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(dir=dest.parent, prefix=".download-", suffix=".part")
+    tmp = Path(tmp_name)
+    offline_hint = (
+        "Point NAMEORIGIN_DATA (or --data) at a local copy: a folder of [Language].txt files "
+        "or the tutorial's data.zip."
+    )
+    try:
+        with os.fdopen(fd, "wb") as out:
+            try:
+                with urllib.request.urlopen(url, timeout=30) as response:
+                    total = int(response.headers.get("Content-Length") or 0) or None
+                    with tqdm(total=total, unit="B", unit_scale=True, desc="downloading corpus",
+                              disable=not progress, leave=False) as bar:
+                        written = 0
+                        while chunk := response.read(1 << 16):
+                            out.write(chunk)
+                            written += len(chunk)
+                            bar.update(len(chunk))
+            except (urllib.error.URLError, http.client.HTTPException, OSError, ValueError) as err:
+                reason = f"HTTP {err.code} {err.reason}" if isinstance(err, urllib.error.HTTPError) \
+                    else getattr(err, "reason", err)
+                raise DataError(f"could not download the corpus from {url} ({reason}). {offline_hint}") from None
+        if total is not None and written != total:
+            raise DataError(f"download from {url} was cut short ({written} of {total} bytes). {offline_hint}")
+        verify_archive(tmp)
+        os.replace(tmp, dest)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return dest
+
+
+def resolve_source(data: str | os.PathLike | None = None, *, progress: bool = True) -> Path:
+    """The path to read the corpus from, downloading and caching it if nothing local is given."""
+    explicit = data if data is not None else os.environ.get("NAMEORIGIN_DATA")
+    if explicit:
+        path = Path(explicit).expanduser()
+        if not path.exists():
+            raise DataError(f"{path}: no such file or folder (from {'--data' if data is not None else 'NAMEORIGIN_DATA'})")
+        return path
+    cached = cache_dir() / "data.zip"
+    if cached.is_file():
+        return cached
+    return download(os.environ.get("NAMEORIGIN_DATA_URL") or OFFICIAL_URL, cached, progress=progress)
+
+
+def load_corpus(data: str | os.PathLike | None = None, *, progress: bool = True) -> Corpus:
+    """Find, read and normalize the corpus (see the module docstring for where it comes from)."""
+    path = resolve_source(data, progress=progress)
+    return build_corpus(read_pairs(path), str(path))
+
+
+# --- splitting ------------------------------------------------------------------------------
+
+SPLITS = ("seed", "dedup")
+
+
+@dataclass(frozen=True)
+class Split:
+    """Row indices into a `Corpus`; reproducible from (kind, seed, test_size) and the corpus."""
+
+    kind: str
+    seed: int
+    test_size: float
+    train: np.ndarray
+    test: np.ndarray
+
+    def describe(self) -> dict:
+        return {"kind": self.kind, "seed": self.seed, "test_size": self.test_size,
+                "n_train": int(len(self.train)), "n_test": int(len(self.test))}
+
+
+def split_corpus(corpus: Corpus, kind: str = "seed", seed: int = 42, test_size: float = 0.1) -> Split:
+    """Stratified train/test split.
+
+    ``seed`` is the reference's split (random rows, so a repeated name can sit on both sides).
+    ``dedup`` keeps each distinct (name, label) pair once and splits distinct name strings, so no
+    test name was seen in training: a harder, more honest measure.
+    """
+    from sklearn.model_selection import StratifiedGroupKFold, train_test_split
+
+    if kind == "seed":
+        train, test = train_test_split(np.arange(len(corpus)), test_size=test_size,
+                                       random_state=seed, stratify=corpus.labels)
+        return Split(kind, seed, test_size, np.sort(train), np.sort(test))
+    if kind == "dedup":
+        seen: dict[tuple[str, int], int] = {}
+        for i, pair in enumerate(zip(corpus.names, corpus.labels.tolist())):
+            seen.setdefault(pair, i)
+        rows = np.fromiter(seen.values(), dtype=np.int64)
+        folds = StratifiedGroupKFold(n_splits=round(1 / test_size), shuffle=True, random_state=seed)
+        groups = [corpus.names[i] for i in rows]
+        train, test = next(folds.split(rows, corpus.labels[rows], groups))
+        return Split(kind, seed, test_size, np.sort(rows[train]), np.sort(rows[test]))
+    raise ValueError(f"unknown split {kind!r}; choose from {SPLITS}")

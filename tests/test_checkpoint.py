@@ -1,0 +1,77 @@
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from nameorigin import checkpoint
+from nameorigin.config import Config
+from nameorigin.data import encode
+from nameorigin.errors import CheckpointError
+from nameorigin.models import build_model
+
+
+def _save(folder, arch="gru"):
+    torch.manual_seed(0)
+    config = Config(arch=arch, hidden_size=16, num_layers=1)
+    model = build_model(config, 3).eval()
+    checkpoint.save(folder, model, {"config": config.to_dict(), "labels": ["A", "B", "C"]})
+    return model
+
+
+@pytest.mark.parametrize("arch", ["rnn", "gru"])
+def test_round_trip_gives_identical_outputs(tmp_path, arch):
+    model = _save(tmp_path / "ckpt", arch)
+    loaded, meta = checkpoint.load(tmp_path / "ckpt")
+    chars, lengths = encode(["Qin", "Ivanov"])
+    with torch.no_grad():
+        assert torch.equal(model(chars, lengths), loaded(chars, lengths))
+    assert meta["labels"] == ["A", "B", "C"] and meta["package_version"]
+    assert sorted(p.name for p in (tmp_path / "ckpt").iterdir()) == ["model.json", "model.safetensors"]
+
+
+def test_overwrite_leaves_no_temporary_folders(tmp_path):
+    _save(tmp_path / "ckpt")
+    _save(tmp_path / "ckpt", "rnn")
+    assert [p.name for p in tmp_path.iterdir()] == ["ckpt"]
+    assert checkpoint.read_metadata(tmp_path / "ckpt")["config"]["arch"] == "rnn"
+
+
+def test_revision_changes_with_the_weights(tmp_path):
+    _save(tmp_path / "a")
+    before = checkpoint.revision(tmp_path / "a")
+    checkpoint.update_metadata(tmp_path / "a", note="x")
+    assert checkpoint.revision(tmp_path / "a") != before
+
+
+def _corrupt_weights(folder):
+    data = bytearray((folder / "model.safetensors").read_bytes())
+    data[-5] ^= 0xFF
+    (folder / "model.safetensors").write_bytes(bytes(data))
+
+
+def _edit_config(folder):
+    meta = json.loads((folder / "model.json").read_text())
+    meta["config"]["hidden_size"] = 32
+    (folder / "model.json").write_text(json.dumps(meta))
+
+
+@pytest.mark.parametrize("damage, message", [
+    (lambda f: (f / "model.json").unlink(), "model.json is missing"),
+    (lambda f: (f / "model.json").write_text("{not json"), "damaged metadata"),
+    (lambda f: (f / "model.json").write_text("[1, 2]"), "not a nameorigin checkpoint"),
+    (lambda f: (f / "model.safetensors").unlink(), "model.safetensors is missing"),
+    (_corrupt_weights, "do not match the checkpoint's recorded SHA-256"),
+    (_edit_config, "does not match its architecture"),
+])
+def test_damaged_checkpoints_are_refused(tmp_path, damage, message):
+    _save(tmp_path / "ckpt")
+    damage(tmp_path / "ckpt")
+    with pytest.raises(CheckpointError, match=message):
+        checkpoint.load(tmp_path / "ckpt")
+
+
+def test_missing_folder(tmp_path):
+    with pytest.raises(CheckpointError, match="no such checkpoint folder"):
+        checkpoint.load(tmp_path / "nope")

@@ -1,0 +1,66 @@
+from __future__ import annotations
+
+import pytest
+import torch
+
+from nameorigin.config import Config
+from nameorigin.data import encode
+from nameorigin.models import GRUClassifier, ScratchRNN, build_model
+
+NAMES = ["Qin", "Slaveya", "Fernando", "O'Neal", "Li", "Abdullah-Khan", "Mike"]
+
+
+@pytest.mark.parametrize("arch", ["rnn", "gru"])
+def test_batched_forward_equals_one_name_at_a_time(arch):
+    torch.manual_seed(0)
+    model = build_model(Config(arch=arch, hidden_size=32), n_labels=5).eval()
+    chars, lengths = encode(NAMES)
+    with torch.no_grad():
+        batched = model(chars, lengths)
+        single = torch.cat([model(*encode([n])) for n in NAMES])
+    assert chars.shape[1] == max(map(len, NAMES))
+    torch.testing.assert_close(batched, single, atol=1e-5, rtol=0)
+
+
+def test_scratch_rnn_reads_only_up_to_each_names_end():
+    torch.manual_seed(0)
+    model = ScratchRNN(59, 16, 3).eval()
+    chars, lengths = encode(["Qin"])
+    padded = torch.cat([chars, torch.randint(0, 59, (1, 5))], dim=1)
+    with torch.no_grad():
+        torch.testing.assert_close(model(chars, lengths), model(padded, lengths))
+
+
+def test_scratch_rnn_logits_come_from_the_last_input_and_previous_state():
+    """logits = in2output([x_T; h_{T-1}]): the recurrence of the reference, step by step."""
+    torch.manual_seed(0)
+    model = ScratchRNN(59, 8, 3).eval()
+    chars, lengths = encode(["abc"])
+    x = torch.nn.functional.one_hot(chars[0], 59).float()
+    h = torch.zeros(1, 8)
+    for t in range(2):
+        h = torch.sigmoid(model.in2hidden(torch.cat([x[t:t + 1], h], dim=1)))
+    expected = model.in2output(torch.cat([x[2:3], h], dim=1))
+    with torch.no_grad():
+        torch.testing.assert_close(model(chars, lengths), expected)
+
+
+def test_scratch_rnn_initial_state_is_random_only_while_training():
+    torch.manual_seed(0)
+    model = ScratchRNN(59, 16, 3)
+    chars, lengths = encode(["Qin"])
+    with torch.no_grad():
+        assert not torch.equal(model.train()(chars, lengths), model(chars, lengths))
+        assert torch.equal(model.eval()(chars, lengths), model(chars, lengths))
+
+
+def test_gru_is_the_reference_shape():
+    model = build_model(Config(arch="gru"), n_labels=18)
+    assert isinstance(model, GRUClassifier)
+    assert (model.gru.input_size, model.gru.hidden_size, model.gru.num_layers) == (59, 256, 2)
+    assert (model.fc.in_features, model.fc.out_features) == (256, 18)
+
+
+def test_unknown_arch_is_refused():
+    with pytest.raises(ValueError, match="unknown architecture"):
+        build_model(Config(arch="transformer"), 3)

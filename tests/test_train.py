@@ -1,0 +1,39 @@
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from nameorigin.config import Config
+from nameorigin.data import load_corpus
+from nameorigin.train import length_batches, train
+
+
+def _weights(model):
+    return torch.cat([p.detach().flatten() for p in model.parameters()])
+
+
+def test_training_is_deterministic_with_a_seed_and_learns(small_corpus):
+    corpus = load_corpus(small_corpus)
+    config = Config(arch="rnn", hidden_size=32, epochs=3, batch_size=8, lr=1e-2)
+    a = train(config, corpus, progress=False, log=lambda s: None)
+    b = train(config, corpus, progress=False, log=lambda s: None)
+    assert torch.equal(_weights(a.model), _weights(b.model))
+    assert a.history.epoch_loss[-1] < a.history.epoch_loss[0]
+    c = train(Config(**{**config.to_dict(), "seed": 1}), corpus, progress=False, log=lambda s: None)
+    assert not torch.equal(_weights(a.model), _weights(c.model))
+
+
+def test_batch_size_one_is_the_reference_loop(small_corpus):
+    corpus = load_corpus(small_corpus)
+    config = Config(arch="gru", hidden_size=16, num_layers=1, epochs=1, batch_size=1, schedule="constant")
+    result = train(config, corpus, progress=False, log=lambda s: None)
+    assert len(result.history.epoch_loss) == 1
+
+
+def test_length_batches_cover_every_row_once_with_similar_lengths():
+    lengths = np.random.default_rng(0).integers(1, 20, size=1000)
+    batches = list(length_batches(lengths, 16, np.random.default_rng(1)))
+    rows = np.concatenate(batches)
+    assert sorted(rows.tolist()) == list(range(1000))
+    spread = np.mean([lengths[b].max() - lengths[b].min() for b in batches])
+    assert spread < 3
