@@ -30,10 +30,11 @@ def test_train_writes_a_complete_checkpoint(trained, small_corpus):
     meta = json.loads((trained / "model.json").read_text())
     assert meta["config"]["arch"] == "gru" and meta["config"]["hidden_size"] == 32
     assert meta["labels"] == ["Chinese", "Greek", "Japanese", "Russian"]
-    assert meta["split"] == {"kind": "seed", "seed": 42, "test_size": 0.1, "n_train": 216, "n_test": 24}
+    assert meta["split"] == {"kind": "seed", "seed": 42, "test_size": 0.1, "val_size": 0.0,
+                             "n_train": 216, "n_val": 0, "n_test": 24}
     assert len(meta["corpus"]["fingerprint"]) == 64
     assert meta["metrics"]["n_test"] == 24 and 0 <= meta["metrics"]["accuracy"] <= 1
-    assert len(meta["history"]["epoch_loss"]) == 3
+    assert len(meta["history"]["train_loss"]) == 3
 
 
 def test_evaluate_json_reproduces_the_training_metrics(trained, small_corpus):

@@ -5,15 +5,19 @@ import torch
 
 from nameorigin.config import Config
 from nameorigin.data import encode
-from nameorigin.models import GRUClassifier, ScratchRNN, build_model
+from nameorigin.models import ScratchRNN, build_model, reverse_padded
 
 NAMES = ["Qin", "Slaveya", "Fernando", "O'Neal", "Li", "Abdullah-Khan", "Mike"]
 
 
-@pytest.mark.parametrize("arch", ["rnn", "gru"])
-def test_batched_forward_equals_one_name_at_a_time(arch):
+@pytest.mark.parametrize("arch, options", [
+    ("rnn", {}), ("gru", {}), ("lstm", {}), ("gru-cell", {}), ("lstm-cell", {}),
+    ("lstm", {"embedding_dim": 8, "bidirectional": True}),
+    ("gru-cell", {"embedding_dim": 8, "bidirectional": True}),
+])
+def test_batched_forward_equals_one_name_at_a_time(arch, options):
     torch.manual_seed(0)
-    model = build_model(Config(arch=arch, hidden_size=32), n_labels=5).eval()
+    model = build_model(Config(arch=arch, hidden_size=32, **options), n_labels=5).eval()
     chars, lengths = encode(NAMES)
     with torch.no_grad():
         batched = model(chars, lengths)
@@ -56,11 +60,42 @@ def test_scratch_rnn_initial_state_is_random_only_while_training():
 
 def test_gru_is_the_reference_shape():
     model = build_model(Config(arch="gru"), n_labels=18)
-    assert isinstance(model, GRUClassifier)
-    assert (model.gru.input_size, model.gru.hidden_size, model.gru.num_layers) == (59, 256, 2)
-    assert (model.fc.in_features, model.fc.out_features) == (256, 18)
+    assert isinstance(model.layers[0], torch.nn.GRU) and len(model.layers) == 1
+    gru = model.layers[0]
+    assert (gru.input_size, gru.hidden_size, gru.num_layers) == (59, 256, 2)
+    assert (model.head.in_features, model.head.out_features) == (256, 18)
+    assert model.embedding is None
 
 
 def test_unknown_arch_is_refused():
     with pytest.raises(ValueError, match="unknown architecture"):
         build_model(Config(arch="transformer"), 3)
+
+
+@pytest.mark.parametrize("cell, layer", [("gru-cell", torch.nn.GRU), ("lstm-cell", torch.nn.LSTM)])
+def test_scratch_cells_match_pytorch_layers(cell, layer):
+    """The hand-written GRU/LSTM equal PyTorch's, given the same weights."""
+    torch.manual_seed(0)
+    reference = layer(59, 24, num_layers=2, batch_first=True)
+    scratch = build_model(Config(arch=cell, hidden_size=24, num_layers=2), n_labels=3).layers[0]
+    with torch.no_grad():
+        for k, c in enumerate(scratch.cells):
+            c.ih.weight.copy_(getattr(reference, f"weight_ih_l{k}"))
+            c.ih.bias.copy_(getattr(reference, f"bias_ih_l{k}"))
+            c.hh.weight.copy_(getattr(reference, f"weight_hh_l{k}"))
+            c.hh.bias.copy_(getattr(reference, f"bias_hh_l{k}"))
+        x = torch.randn(4, 7, 59)
+        torch.testing.assert_close(scratch(x)[0], reference(x)[0], atol=1e-5, rtol=0)
+
+
+def test_bidirectional_reads_names_from_both_ends():
+    """The backward stack must see the name reversed within its length, not the padding."""
+    torch.manual_seed(0)
+    model = build_model(Config(arch="gru", hidden_size=8, num_layers=1, bidirectional=True), 3).eval()
+    chars, lengths = encode(["abc", "x"])
+    forward, backward = model.layers
+    x = model.embed(chars)
+    with torch.no_grad():
+        expected = backward(model.embed(encode(["cba"])[0]))[0][:, -1]
+        got = backward(reverse_padded(x, lengths))[0][0, 2]
+    torch.testing.assert_close(got, expected[0])

@@ -18,7 +18,7 @@ def test_training_is_deterministic_with_a_seed_and_learns(small_corpus):
     a = train(config, corpus, progress=False, log=lambda s: None)
     b = train(config, corpus, progress=False, log=lambda s: None)
     assert torch.equal(_weights(a.model), _weights(b.model))
-    assert a.history.epoch_loss[-1] < a.history.epoch_loss[0]
+    assert a.history.train_loss[-1] < a.history.train_loss[0]
     c = train(Config(**{**config.to_dict(), "seed": 1}), corpus, progress=False, log=lambda s: None)
     assert not torch.equal(_weights(a.model), _weights(c.model))
 
@@ -27,7 +27,7 @@ def test_batch_size_one_is_the_reference_loop(small_corpus):
     corpus = load_corpus(small_corpus)
     config = Config(arch="gru", hidden_size=16, num_layers=1, epochs=1, batch_size=1, schedule="constant")
     result = train(config, corpus, progress=False, log=lambda s: None)
-    assert len(result.history.epoch_loss) == 1
+    assert len(result.history.train_loss) == 1
 
 
 def test_length_batches_cover_every_row_once_with_similar_lengths():

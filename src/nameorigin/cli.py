@@ -1,4 +1,4 @@
-"""The ``nameorigin`` command: train, evaluate, predict.
+"""The ``nameorigin`` command: train, evaluate, predict (and serve, export, report).
 
 Results go to stdout (``--json`` for machines), progress and logs to stderr. Exit status is 0 on
 success and 2 on bad input, with a one-line message.
@@ -10,10 +10,9 @@ import argparse
 import json
 import sys
 import time
-from pathlib import Path
 
 from . import __version__
-from .config import ARCHS, SCHEDULES, TUNED, Config
+from .config import ARCHS, FAST, PRESETS, SCHEDULES
 from .errors import NameOriginError
 
 
@@ -24,10 +23,17 @@ def _positive_int(text: str) -> int:
     return value
 
 
-def _positive_float(text: str) -> float:
+def _non_negative_float(text: str) -> float:
     value = float(text)
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"must be positive, got {text}")
+    if not value >= 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {text}")
+    return value
+
+
+def _fraction(text: str) -> float:
+    value = float(text)
+    if not 0 <= value < 1:
+        raise argparse.ArgumentTypeError(f"must be in [0, 1), got {text}")
     return value
 
 
@@ -37,106 +43,106 @@ def _add_data(p: argparse.ArgumentParser) -> None:
                         "CSV/TSV (default: $NAMEORIGIN_DATA, else the cached or downloaded official corpus)")
 
 
+def _add_model(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--model", metavar="DIR", help="checkpoint folder (default: the bundled model)")
+
+
+# (flag, argparse type, help); the Config field is the flag's name with '_' for '-'.
+TRAIN_FLAGS = [
+    ("--epochs", _positive_int, "passes over the training split"),
+    ("--batch-size", _positive_int, "names per step; 1 is the reference's loop"),
+    ("--lr", _non_negative_float, "Adam(W)'s learning rate (the peak, with --schedule onecycle)"),
+    ("--schedule", str, f"learning-rate schedule, one of {SCHEDULES}; 'constant' is the reference's"),
+    ("--hidden-size", _positive_int, "recurrent state size"),
+    ("--num-layers", _positive_int, "stacked recurrent layers (not rnn)"),
+    ("--embedding-dim", int, "learned character embedding size; 0 is one-hot, as the reference"),
+    ("--bidirectional", int, "1: also read each name from its end"),
+    ("--dropout", _fraction, "dropout between layers and before the head"),
+    ("--weight-decay", _non_negative_float, "AdamW's decoupled weight decay"),
+    ("--clip", _non_negative_float, "max gradient norm (0: off)"),
+    ("--label-smoothing", _fraction, "cross-entropy label smoothing"),
+    ("--class-weight", _non_negative_float, "class loss weight ~ share^-x: 0 none, 0.5 sqrt, 1 balanced"),
+    ("--seed", int, "split, initialisation and batch order"),
+    ("--split", str, "'seed' (the reference's split) or 'dedup' (no name on both sides)"),
+    ("--val-size", _fraction, "share of the training split held out for early stopping and calibration"),
+    ("--patience", int, "early stopping: epochs without a better validation macro-F1 (0: off)"),
+    ("--calibrate", int, "1: fit a softmax temperature on the validation split"),
+]
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="nameorigin", description="Which language does a name come from?")
     parser.add_argument("--version", action="version", version=f"nameorigin {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    defaults = Config()
 
-    p = sub.add_parser("train", help="train a model and save it as a checkpoint folder")
-    p.add_argument("--arch", choices=ARCHS, default=defaults.arch)
-    p.add_argument("--epochs", type=_positive_int, default=defaults.epochs)
-    p.add_argument("--batch-size", type=_positive_int,
-                   help="names per step (default: rnn %(rnn)s, gru %(gru)s); 1 is the reference's loop"
-                   % {a: TUNED[a]["batch_size"] for a in ARCHS})
-    p.add_argument("--lr", type=_positive_float,
-                   help="Adam's (peak) learning rate (default: rnn %(rnn)s, gru %(gru)s)"
-                   % {a: TUNED[a]["lr"] for a in ARCHS})
-    p.add_argument("--schedule", choices=SCHEDULES, default=defaults.schedule,
-                   help="learning-rate schedule; 'constant' is the reference's")
-    p.add_argument("--hidden-size", type=_positive_int, default=defaults.hidden_size)
-    p.add_argument("--num-layers", type=_positive_int, default=defaults.num_layers, help="gru only")
-    p.add_argument("--clip", type=float, default=defaults.clip, help="max gradient norm (0: off)")
-    p.add_argument("--seed", type=int, default=defaults.seed)
-    p.add_argument("--split", choices=("seed", "dedup"), default=defaults.split)
+    presets = "; ".join(f"{name}: {text}" for name, (_, text) in PRESETS.items())
+    fast = ", ".join(f"{a} batch {c.batch_size} lr {c.lr}" for a, c in FAST.items())
+    p = sub.add_parser("train", help="train a model and save it as a checkpoint folder",
+                       description=f"Without --preset, --arch's fast settings ({fast}, one-cycle). "
+                                   "Any flag below overrides the preset.")
+    p.add_argument("--preset", choices=PRESETS, help=presets)
+    p.add_argument("--arch", choices=ARCHS, help="model (default: the preset's, else gru)")
+    for flag, kind, text in TRAIN_FLAGS:
+        p.add_argument(flag, type=kind, help=text)
     _add_data(p)
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
-    p.add_argument("--log-every", type=int, default=200, metavar="N", help="log the loss every N steps (0: off)")
+    p.add_argument("--log-every", type=int, default=0, metavar="N", help="log the loss every N steps (0: off)")
     p.add_argument("--quiet", action="store_true", help="no progress bars or logs")
     p.add_argument("--out", required=True, metavar="DIR", help="checkpoint folder to write")
 
     p = sub.add_parser("evaluate", help="measure a checkpoint on its own test split")
-    p.add_argument("--model", required=True, metavar="DIR")
+    _add_model(p)
     _add_data(p)
     p.add_argument("--json", action="store_true", help="print a machine-readable report")
 
     p = sub.add_parser("predict", help="predict the origin of names")
-    p.add_argument("--model", required=True, metavar="DIR")
+    _add_model(p)
     p.add_argument("--top-k", type=_positive_int, default=3)
+    p.add_argument("--min-confidence", type=_fraction, default=0.0,
+                   help="abstain when the top probability is below this (default 0: never)")
     p.add_argument("--json", action="store_true")
-    p.add_argument("names", nargs="+", metavar="NAME")
+    p.add_argument("names", nargs="*", metavar="NAME")
     return parser
 
 
 def cmd_train(args: argparse.Namespace) -> None:
-    from . import checkpoint
-    from .data import load_corpus
-    from .evaluate import metrics
-    from .predict import Classifier
-    from .train import train
+    from .config import resolve
+    from .train import train_and_save
 
     started = time.perf_counter()
+    overrides = {flag[2:].replace("-", "_"): getattr(args, flag[2:].replace("-", "_")) for flag, _, _ in TRAIN_FLAGS}
+    for key in ("bidirectional", "calibrate"):
+        if overrides[key] is not None:
+            overrides[key] = bool(overrides[key])
+    try:
+        config = resolve(args.preset, args.arch, **overrides)
+        if config.schedule not in SCHEDULES or config.split not in ("seed", "dedup"):
+            raise ValueError(f"--schedule must be one of {SCHEDULES} and --split 'seed' or 'dedup'")
+    except ValueError as err:
+        raise NameOriginError(str(err)) from None
     log = (lambda s: None) if args.quiet else (lambda s: print(s, file=sys.stderr))
-    config = Config.for_arch(args.arch, hidden_size=args.hidden_size, num_layers=args.num_layers,
-                             epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
-                             schedule=args.schedule, clip=args.clip, seed=args.seed, split=args.split)
-    corpus = load_corpus(args.data, progress=not args.quiet)
-    if corpus.skipped:
-        raw, label = corpus.skipped[0]
-        log(f"skipped {len(corpus.skipped)} names with symbols outside the alphabet (e.g. {raw!r} in {label})")
-    result = train(config, corpus, device=args.device, progress=not args.quiet,
-                   log_every=args.log_every, log=log)
-    test_names, test_labels = corpus.subset(result.split.test)
-    metadata = {
-        "config": config.to_dict(),
-        "labels": corpus.label_names,
-        "split": result.split.describe(),
-        "corpus": {"fingerprint": corpus.fingerprint, "n_names": len(corpus), "n_skipped": len(corpus.skipped)},
-        "history": {"epoch_loss": result.history.epoch_loss, "train_seconds": result.history.seconds},
-    }
-    classifier = Classifier(result.model, metadata)
-    report = metrics(test_labels, classifier._proba(test_names), corpus.label_names)
-    metadata["metrics"] = {k: report[k] for k in ("n_test", "accuracy", "macro_f1", "top3_accuracy")}
-    checkpoint.save(args.out, result.model, metadata)
-    print(f"{config.arch}: test accuracy {report['accuracy']:.4f}, macro-F1 {report['macro_f1']:.4f} "
-          f"on {report['n_test']} names; trained in {result.history.seconds:.1f} s "
+    meta = train_and_save(config, args.out, data=args.data, device=args.device, progress=not args.quiet,
+                          log_every=args.log_every, log=log)
+    m = meta["metrics"]
+    print(f"{config.arch}: test accuracy {m['accuracy']:.4f}, macro-F1 {m['macro_f1']:.4f}, ECE {m['ece']:.4f} "
+          f"on {m['n_test']} names; trained in {meta['history']['seconds']:.1f} s "
           f"({time.perf_counter() - started:.1f} s in all); saved to {args.out}")
 
 
 def cmd_evaluate(args: argparse.Namespace) -> None:
-    from .data import load_corpus, split_corpus
-    from .evaluate import format_report, metrics
-    from .predict import load_model
+    from .evaluate import evaluate_checkpoint, format_report
 
-    clf = load_model(args.model)
-    meta = clf.metadata
-    corpus = load_corpus(args.data)
-    if corpus.fingerprint != meta["corpus"]["fingerprint"]:
-        raise NameOriginError(f"{corpus.source}: this is not the corpus {args.model} was trained on (its "
-                              "fingerprint differs), so its test split cannot be rebuilt; pass --data with "
-                              "the training corpus")
-    split = split_corpus(corpus, meta["split"]["kind"], meta["split"]["seed"], meta["split"]["test_size"])
-    names, labels = corpus.subset(split.test)
-    report = metrics(labels, clf._proba(names), clf.labels)
-    report.update(model=str(args.model), model_revision=clf.revision, split=split.describe())
+    report = evaluate_checkpoint(args.model, args.data)
     print(json.dumps(report, indent=2) if args.json else format_report(report))
 
 
 def cmd_predict(args: argparse.Namespace) -> None:
     from .predict import load_model
 
+    if not args.names:
+        raise NameOriginError("give at least one NAME")
     clf = load_model(args.model)
-    results = clf.predict(args.names, top_k=args.top_k)
+    results = clf.predict(args.names, top_k=args.top_k, min_confidence=args.min_confidence)
     if args.json:
         print(json.dumps([r.to_dict() for r in results], indent=2, ensure_ascii=False))
         return
@@ -161,6 +167,8 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("nameorigin: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        return 0
     return 0
 
 

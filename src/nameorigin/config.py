@@ -1,43 +1,41 @@
-"""Every knob of a training run, in one dataclass.
+"""Every knob of a training run, in one dataclass, and the named presets built from it.
 
 A `Config` is saved inside each checkpoint, so a model can always be rebuilt and its run repeated.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, fields, replace
 
-ARCHS = ("rnn", "gru")
+ARCHS = ("rnn", "gru", "lstm", "gru-cell", "lstm-cell")
 SCHEDULES = ("constant", "onecycle")
 
 
-# Batch size and peak learning rate per architecture that reach the reference's accuracy within the
-# reference's 2 epochs while taking far fewer steps (measured in benchmarks/train_speed.py).
-TUNED = {
-    "rnn": {"batch_size": 64, "lr": 2e-2},
-    "gru": {"batch_size": 96, "lr": 2e-2},
-}
-
-
-@dataclass
+@dataclass(frozen=True)
 class Config:
-    arch: str = "gru"  # "rnn": the reference's hand-written cell; "gru": nn.GRU with a linear head
+    # model (see models.py)
+    arch: str = "gru"  # "rnn" (the reference's cell), "gru", "lstm", or hand-written "gru-cell", "lstm-cell"
     hidden_size: int = 256
-    num_layers: int = 2  # gru only; the scratch rnn is a single cell, as in the reference
+    num_layers: int = 2  # ignored by "rnn", a single cell as in the reference
+    embedding_dim: int = 0  # 0: one-hot characters, as the reference; else a learned embedding
+    bidirectional: bool = False
+    dropout: float = 0.0
+    # optimisation
     epochs: int = 2
     batch_size: int = 96
-    lr: float = 2e-2
+    lr: float = 2e-2  # Adam(W)'s learning rate; the peak of the one-cycle schedule
     schedule: str = "onecycle"  # "constant" (the reference) or "onecycle": warm up to lr, then anneal
-    clip: float = 1.0  # max gradient norm
+    weight_decay: float = 0.0
+    clip: float = 1.0  # max gradient norm; 0 turns clipping off
+    label_smoothing: float = 0.0
+    class_weight: float = 0.0  # loss weight of a class ~ (its share)^-class_weight: 0 none, 1 balanced
+    # data and selection
     seed: int = 42
     split: str = "seed"  # "seed" (the reference's split) or "dedup" (no name on both sides)
     test_size: float = 0.1
-
-    @classmethod
-    def for_arch(cls, arch: str, **overrides) -> "Config":
-        """The tuned defaults for `arch`, with every override that is not None applied on top."""
-        given = {k: v for k, v in overrides.items() if v is not None}
-        return cls(**{"arch": arch, **TUNED.get(arch, {}), **given})
+    val_size: float = 0.0  # share of the training split held out for early stopping and calibration
+    patience: int = 0  # stop after this many epochs without a better validation macro-F1 (0: never)
+    calibrate: bool = False  # fit a softmax temperature on the validation split
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -49,3 +47,45 @@ class Config:
         if unknown:
             raise ValueError(f"unknown config fields: {sorted(unknown)}")
         return cls(**values)
+
+    def updated(self, **overrides) -> "Config":
+        """A copy with every override that is not None applied."""
+        return replace(self, **{k: v for k, v in overrides.items() if v is not None})
+
+
+# Batch size and peak learning rate per architecture that reach the reference's accuracy within
+# the reference's 2 epochs in far fewer steps (see benchmarks/train_speed.py).
+FAST = {
+    "rnn": Config(arch="rnn", batch_size=64, lr=2e-2),
+    "gru": Config(arch="gru", batch_size=96, lr=2e-2),
+}
+
+PRESETS: dict[str, tuple[Config, str]] = {
+    "reference-rnn": (
+        Config(arch="rnn", hidden_size=256, epochs=2, batch_size=1, lr=1e-3, schedule="constant"),
+        "the reference's hand-written RNN and loop: one name per step, Adam 1e-3, 2 epochs",
+    ),
+    "reference-gru": (
+        Config(arch="gru", hidden_size=256, num_layers=2, epochs=2, batch_size=1, lr=1e-3, schedule="constant"),
+        "the reference's 2-layer GRU and loop: one name per step, Adam 1e-3, 2 epochs",
+    ),
+    "default": (
+        Config(arch="lstm", embedding_dim=64, hidden_size=192, num_layers=2, bidirectional=True, dropout=0.3,
+               epochs=20, batch_size=64, lr=3e-3, weight_decay=1e-2, label_smoothing=0.05,
+               class_weight=0.5, val_size=0.1, patience=6, calibrate=True),
+        "the bundled model: a bidirectional 2-layer LSTM over learned embeddings, class-weighted, "
+        "early-stopped and calibrated on a validation split",
+    ),
+}
+
+
+def resolve(preset: str | None, arch: str | None, **overrides) -> Config:
+    """The config for a run: a preset (or the fast settings of `arch`), then explicit flags."""
+    if preset is not None:
+        base = PRESETS[preset][0]
+        if arch is not None:
+            base = replace(base, arch=arch)
+    else:
+        arch = arch or Config.arch
+        base = FAST.get(arch, Config(arch=arch))
+    return base.updated(**overrides)

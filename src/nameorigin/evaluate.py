@@ -14,6 +14,8 @@ def metrics(y_true: np.ndarray, proba: np.ndarray, labels: list[str]) -> dict:
     from sklearn.metrics import (accuracy_score, confusion_matrix, f1_score,
                                  precision_recall_fscore_support, top_k_accuracy_score)
 
+    from .calibration import expected_calibration_error
+
     ids = np.arange(len(labels))
     y_pred = proba.argmax(axis=1)
     precision, recall, f1, support = precision_recall_fscore_support(
@@ -23,6 +25,7 @@ def metrics(y_true: np.ndarray, proba: np.ndarray, labels: list[str]) -> dict:
         "accuracy": float(accuracy_score(y_true, y_pred)),
         "macro_f1": float(f1_score(y_true, y_pred, labels=ids, average="macro", zero_division=0)),
         "top3_accuracy": float(top_k_accuracy_score(y_true, proba, k=min(3, len(labels)), labels=ids)),
+        "ece": expected_calibration_error(proba, y_true),
         "per_class": {
             label: {"precision": float(p), "recall": float(r), "f1": float(f), "support": int(s)}
             for label, p, r, f, s in zip(labels, precision, recall, f1, support)
@@ -32,6 +35,29 @@ def metrics(y_true: np.ndarray, proba: np.ndarray, labels: list[str]) -> dict:
     }
 
 
+def evaluate_checkpoint(model: str | None = None, data: str | None = None) -> dict:
+    """Metrics of a checkpoint (default: the bundled one) on its own test split, rebuilt from the
+    corpus; refuses a corpus other than the one it was trained on."""
+    from .data import load_corpus, split_corpus
+    from .errors import NameOriginError
+    from .predict import load_model
+
+    clf = load_model(model)
+    meta = clf.metadata
+    corpus = load_corpus(data)
+    if corpus.fingerprint != meta["corpus"]["fingerprint"]:
+        raise NameOriginError(f"{corpus.source}: this is not the corpus the model was trained on (its "
+                              "fingerprint differs), so its test split cannot be rebuilt; pass --data with "
+                              "the training corpus")
+    s = meta["split"]
+    split = split_corpus(corpus, s["kind"], s["seed"], s["test_size"], s.get("val_size", 0.0))
+    names, labels = corpus.subset(split.test)
+    report = metrics(labels, clf._proba(names), clf.labels)
+    report.update(model=str(model or "bundled default"), model_revision=clf.revision, split=split.describe(),
+                  temperature=clf.temperature)
+    return report
+
+
 def format_report(report: dict) -> str:
     """A plain-text summary for people: headline figures, then one line per class."""
     lines = [
@@ -39,6 +65,7 @@ def format_report(report: dict) -> str:
         f"accuracy       {report['accuracy']:.4f}",
         f"macro-F1       {report['macro_f1']:.4f}",
         f"top-3 accuracy {report['top3_accuracy']:.4f}",
+        f"ECE (15 bins)  {report['ece']:.4f}",
         "",
         f"{'label':<12} {'precision':>9} {'recall':>7} {'f1':>6} {'support':>8}",
     ]

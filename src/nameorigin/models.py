@@ -1,8 +1,12 @@
-"""The classifiers: a recurrent network written by hand, and the same job done by PyTorch's GRU.
+"""The classifiers: recurrent networks written by hand, and the same jobs done by PyTorch's layers.
 
-Both read a right-padded batch of character indices ``chars`` (batch, time) with the true
-``lengths`` (batch,), and return one row of logits per name, taken at that name's own last
-character, so padding never changes a prediction.
+Every model reads a right-padded batch of character indices ``chars`` (batch, time) with the true
+``lengths`` (batch,), and returns one row of logits per name, read at that name's own last
+character, so padding never changes a prediction. Nothing is packed: the same code runs in
+PyTorch and exported to ONNX.
+
+The hand-written cells (`ScratchRNN`, `GRUCell`, `LSTMCell`) are there to be read; the PyTorch
+layers (`nn.GRU`, `nn.LSTM`) are there to be fast. `RecurrentClassifier` runs either kind.
 """
 
 from __future__ import annotations
@@ -10,10 +14,27 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torch.nn.utils.rnn import pack_padded_sequence
 
-from .config import ARCHS, Config
+from .config import Config
 from .data import N_CHARS
+
+
+def last_step(outputs: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+    """Each sequence's output at its own last position: (batch, time, H) -> (batch, H)."""
+    index = (lengths - 1).to(outputs.device).view(-1, 1, 1).expand(-1, 1, outputs.shape[2])
+    return outputs.gather(1, index).squeeze(1)
+
+
+def reverse_padded(x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+    """Reverse each sequence within its own length, leaving the padding where it is, so a
+    left-to-right layer reads the name from its last character to its first."""
+    steps = torch.arange(x.shape[1], device=x.device).unsqueeze(0)
+    lengths = lengths.to(x.device).unsqueeze(1)
+    index = torch.where(steps < lengths, lengths - 1 - steps, steps)
+    return x.gather(1, index.unsqueeze(2).expand(-1, -1, x.shape[2]))
+
+
+# --- the reference's hand-written RNN --------------------------------------------------------
 
 
 class ScratchRNN(nn.Module):
@@ -38,43 +59,153 @@ class ScratchRNN(nn.Module):
         self.in2output = nn.Linear(n_chars + hidden_size, n_labels)
 
     def init_hidden(self, batch_size: int) -> torch.Tensor:
-        h = torch.empty(batch_size, self.hidden_size, device=self.in2hidden.weight.device)
-        return nn.init.kaiming_uniform_(h) if self.training else h.zero_()
+        h = torch.zeros(batch_size, self.hidden_size, device=self.in2hidden.weight.device)
+        return nn.init.kaiming_uniform_(h) if self.training else h
 
     def forward(self, chars: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         x = F.one_hot(chars, self.n_chars).to(self.in2hidden.weight.dtype)
         h = self.init_hidden(chars.shape[0])
-        last_step = (lengths - 1).to(chars.device).unsqueeze(1)
-        at_last = torch.zeros(chars.shape[0], self.n_chars + self.hidden_size, device=chars.device)
+        combined_steps = []
         for t in range(chars.shape[1]):
             combined = torch.cat([x[:, t], h], dim=1)
-            at_last = torch.where(last_step == t, combined, at_last)
+            combined_steps.append(combined)
             h = torch.sigmoid(self.in2hidden(combined))
-        return self.in2output(at_last)
+        return self.in2output(last_step(torch.stack(combined_steps, dim=1), lengths))
 
 
-class GRUClassifier(nn.Module):
-    """The reference's PyTorch model: a stacked ``nn.GRU`` over one-hot characters and a linear
-    layer on the top layer's state after each name's last character (sequences are packed, so
-    padding is never read)."""
+# --- hand-written GRU and LSTM cells, weight-compatible with nn.GRU / nn.LSTM -----------------
 
-    def __init__(self, n_chars: int, hidden_size: int, n_labels: int, num_layers: int = 2):
+
+class GRUCell(nn.Module):
+    """One GRU step, written out (same gate order and weights as ``nn.GRU``: reset, update, new).
+
+        r = sigmoid(W_ir x + b_ir + W_hr h + b_hr)        how much of the past to use
+        z = sigmoid(W_iz x + b_iz + W_hz h + b_hz)        how much of the past to keep
+        n = tanh(W_in x + b_in + r * (W_hn h + b_hn))     the candidate state
+        h' = (1 - z) * n + z * h
+    """
+
+    n_gates = 3
+
+    def __init__(self, input_size: int, hidden_size: int):
+        super().__init__()
+        self.hidden_size = hidden_size
+        self.ih = nn.Linear(input_size, self.n_gates * hidden_size)
+        self.hh = nn.Linear(hidden_size, self.n_gates * hidden_size)
+        bound = hidden_size ** -0.5
+        for p in self.parameters():
+            nn.init.uniform_(p, -bound, bound)
+
+    def initial_state(self, batch_size: int, like: torch.Tensor):
+        return like.new_zeros(batch_size, self.hidden_size)
+
+    def forward(self, x: torch.Tensor, h: torch.Tensor):
+        i_r, i_z, i_n = self.ih(x).chunk(3, dim=1)
+        h_r, h_z, h_n = self.hh(h).chunk(3, dim=1)
+        r = torch.sigmoid(i_r + h_r)
+        z = torch.sigmoid(i_z + h_z)
+        n = torch.tanh(i_n + r * h_n)
+        h = (1 - z) * n + z * h
+        return h, h
+
+
+class LSTMCell(GRUCell):
+    """One LSTM step, written out (same gate order and weights as ``nn.LSTM``: input, forget, cell, output).
+
+        i, f, g, o = sigmoid, sigmoid, tanh, sigmoid of (W_i x + b_i + W_h h + b_h)
+        c' = f * c + i * g       the memory: forget some, write some
+        h' = o * tanh(c')        what the memory shows
+    """
+
+    n_gates = 4
+
+    def initial_state(self, batch_size: int, like: torch.Tensor):
+        zeros = like.new_zeros(batch_size, self.hidden_size)
+        return zeros, zeros
+
+    def forward(self, x: torch.Tensor, state):
+        h, c = state
+        i, f, g, o = (self.ih(x) + self.hh(h)).chunk(4, dim=1)
+        c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
+        h = torch.sigmoid(o) * torch.tanh(c)
+        return h, (h, c)
+
+
+class ScratchLayers(nn.Module):
+    """Stacked hand-written cells run over time, a drop-in for a batch-first ``nn.GRU``/``nn.LSTM``
+    (returns the top layer's output at every step; the second value is unused here)."""
+
+    def __init__(self, cell: type[GRUCell], input_size: int, hidden_size: int, num_layers: int,
+                 dropout: float = 0.0):
+        super().__init__()
+        sizes = [input_size] + [hidden_size] * (num_layers - 1)
+        self.cells = nn.ModuleList(cell(size, hidden_size) for size in sizes)
+        self.dropout = nn.Dropout(dropout)
+
+    def forward(self, x: torch.Tensor):
+        for depth, cell in enumerate(self.cells):
+            if depth:
+                x = self.dropout(x)
+            state = cell.initial_state(x.shape[0], x)
+            outputs = []
+            for t in range(x.shape[1]):
+                out, state = cell(x[:, t], state)
+                outputs.append(out)
+            x = torch.stack(outputs, dim=1)
+        return x, None
+
+
+# --- a recurrent classifier over any of these layers ------------------------------------------
+
+LAYERS = {"gru": nn.GRU, "lstm": nn.LSTM, "gru-cell": GRUCell, "lstm-cell": LSTMCell}
+
+
+class RecurrentClassifier(nn.Module):
+    """Characters -> (one-hot or learned embedding) -> stacked recurrent layers -> linear head.
+
+    With ``bidirectional`` a second stack reads each name from its end, and the head sees both
+    stacks' states after the whole name. ``cell`` picks PyTorch's layers ("gru", "lstm") or the
+    hand-written ones ("gru-cell", "lstm-cell"); the arithmetic is the same.
+    """
+
+    def __init__(self, cell: str, n_chars: int, hidden_size: int, n_labels: int, num_layers: int = 1,
+                 embedding_dim: int = 0, bidirectional: bool = False, dropout: float = 0.0):
         super().__init__()
         self.n_chars = n_chars
-        self.gru = nn.GRU(n_chars, hidden_size, num_layers=num_layers, batch_first=True)
-        self.fc = nn.Linear(hidden_size, n_labels)
+        self.embedding = nn.Embedding(n_chars, embedding_dim) if embedding_dim else None
+        input_size = embedding_dim or n_chars
+        directions = 2 if bidirectional else 1
+        self.layers = nn.ModuleList(self._stack(cell, input_size, hidden_size, num_layers, dropout)
+                                    for _ in range(directions))
+        self.dropout = nn.Dropout(dropout)
+        self.head = nn.Linear(directions * hidden_size, n_labels)
+
+    @staticmethod
+    def _stack(cell: str, input_size: int, hidden_size: int, num_layers: int, dropout: float) -> nn.Module:
+        layer = LAYERS[cell]
+        if layer in (nn.GRU, nn.LSTM):
+            return layer(input_size, hidden_size, num_layers, batch_first=True,
+                         dropout=dropout if num_layers > 1 else 0.0)
+        return ScratchLayers(layer, input_size, hidden_size, num_layers, dropout)
+
+    def embed(self, chars: torch.Tensor) -> torch.Tensor:
+        if self.embedding is not None:
+            return self.embedding(chars)
+        return F.one_hot(chars, self.n_chars).to(self.head.weight.dtype)
 
     def forward(self, chars: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-        x = F.one_hot(chars, self.n_chars).to(self.fc.weight.dtype)
-        packed = pack_padded_sequence(x, lengths.cpu(), batch_first=True, enforce_sorted=False)
-        _, h_n = self.gru(packed)
-        return self.fc(h_n[-1])
+        x = self.embed(chars)
+        states = [last_step(self.layers[0](x)[0], lengths)]
+        if len(self.layers) == 2:
+            states.append(last_step(self.layers[1](reverse_padded(x, lengths))[0], lengths))
+        return self.head(self.dropout(torch.cat(states, dim=1)))
 
 
 def build_model(config: Config, n_labels: int) -> nn.Module:
     """The network `config` describes, freshly initialised from the current torch seed."""
     if config.arch == "rnn":
         return ScratchRNN(N_CHARS, config.hidden_size, n_labels)
-    if config.arch == "gru":
-        return GRUClassifier(N_CHARS, config.hidden_size, n_labels, config.num_layers)
-    raise ValueError(f"unknown architecture {config.arch!r}; choose from {ARCHS}")
+    if config.arch in LAYERS:
+        return RecurrentClassifier(config.arch, N_CHARS, config.hidden_size, n_labels, config.num_layers,
+                                   config.embedding_dim, config.bidirectional, config.dropout)
+    raise ValueError(f"unknown architecture {config.arch!r}; choose from {('rnn', *LAYERS)}")

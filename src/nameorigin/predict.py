@@ -18,6 +18,26 @@ from torch import nn
 from . import checkpoint
 from .data import ALPHABET, encode, normalize
 
+@torch.inference_mode()
+def predict_logits(model: nn.Module, names: list[str], batch_size: int = 4096) -> torch.Tensor:
+    """Logits for prepared names (non-empty, inside the alphabet), in input order.
+
+    Names are scored in batches of similar length so that little work goes into padding; the
+    model is put in eval mode.
+    """
+    model.eval()
+    device = next(model.parameters()).device
+    order = np.argsort(np.fromiter(map(len, names), dtype=np.int64, count=len(names)), kind="stable")
+    chunks = []
+    for start in range(0, len(names), batch_size):
+        chars, lengths = encode([names[i] for i in order[start:start + batch_size]])
+        chunks.append(model(chars.to(device), lengths.to(device)).float().cpu())
+    logits = torch.cat(chunks)
+    out = torch.empty_like(logits)
+    out[torch.from_numpy(order)] = logits
+    return out
+
+
 _OUTSIDE_ALPHABET = re.compile("[^" + re.escape(ALPHABET) + "]")
 _SPACES = re.compile(r"\s+")
 
@@ -49,6 +69,7 @@ class Prediction:
     predictions: list[dict]
     abstained: bool
     reason: str | None
+    model_revision: str
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -62,6 +83,7 @@ class Classifier:
         self.metadata = metadata
         self.labels: list[str] = list(metadata["labels"])
         self.revision = revision
+        self.temperature = float(metadata.get("temperature", 1.0))
         self.batch_size = batch_size
 
     @classmethod
@@ -69,16 +91,10 @@ class Classifier:
         model, meta = checkpoint.load(folder)
         return cls(model, meta, checkpoint.revision(folder))
 
-    @torch.inference_mode()
     def _proba(self, names: list[str]) -> np.ndarray:
-        """Class probabilities for names already prepared (non-empty, inside the alphabet)."""
-        out = np.empty((len(names), len(self.labels)), dtype=np.float32)
-        order = np.argsort([len(n) for n in names], kind="stable")
-        for start in range(0, len(names), self.batch_size):
-            rows = order[start:start + self.batch_size]
-            chars, lengths = encode([names[i] for i in rows])
-            out[rows] = torch.softmax(self.model(chars, lengths).float(), dim=1).numpy()
-        return out
+        """Calibrated class probabilities for prepared names."""
+        logits = predict_logits(self.model, names, self.batch_size)
+        return torch.softmax(logits / self.temperature, dim=1).numpy()
 
     def _score(self, names: list[str]) -> tuple[list[tuple[str, str | None]], np.ndarray]:
         if isinstance(names, str):
@@ -94,21 +110,37 @@ class Classifier:
         """(n_names, n_labels) probabilities; rows of names that can't be scored are NaN."""
         return self._score(names)[1]
 
-    def predict(self, names: list[str], top_k: int = 3) -> list[Prediction]:
-        """The top-k labels with probabilities for each name, or an abstention with its reason."""
+    def predict(self, names: list[str], top_k: int = 3, min_confidence: float = 0.0) -> list[Prediction]:
+        """The top-k labels with probabilities for each name, or an abstention with its reason.
+
+        A name is abstained on when nothing readable is left of it, or when its top probability
+        is below `min_confidence`; in the latter case its top-k are still reported.
+        """
         top_k = max(1, min(top_k, len(self.labels)))
         prepared, proba = self._score(names)
         results = []
         for name, (text, why), row in zip(names, prepared, proba):
             if why is not None:
-                results.append(Prediction(str(name), text, None, None, [], True, why))
+                results.append(Prediction(str(name), text, None, None, [], True, why, self.revision))
                 continue
             best = np.argsort(-row, kind="stable")[:top_k]
             top = [{"label": self.labels[i], "probability": float(row[i])} for i in best]
-            results.append(Prediction(name, text, top[0]["label"], top[0]["probability"], top, False, None))
+            confidence = top[0]["probability"]
+            if confidence < min_confidence:
+                why = f"top probability {confidence:.3f} is below the minimum confidence {min_confidence:g}"
+            results.append(Prediction(name, text, None if why else top[0]["label"], confidence, top,
+                                      why is not None, why, self.revision))
         return results
 
 
-def load_model(path: str | os.PathLike) -> Classifier:
-    """Load a checkpoint folder as a `Classifier`."""
-    return Classifier.from_checkpoint(Path(path))
+PRETRAINED = Path(__file__).with_name("pretrained")
+
+
+def default_model_path() -> Path:
+    """The checkpoint shipped inside the package (see MODEL_CARD.md)."""
+    return PRETRAINED / "default"
+
+
+def load_model(path: str | os.PathLike | None = None) -> Classifier:
+    """Load a checkpoint folder as a `Classifier`; without a path, the bundled default model."""
+    return Classifier.from_checkpoint(Path(path) if path is not None else default_model_path())

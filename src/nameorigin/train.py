@@ -1,11 +1,14 @@
 """Training: mini-batches of similar-length names, Adam, cross-entropy, gradient clipping.
 
-With ``batch_size=1`` every step sees one name, which is the reference's learning dynamics; larger
-batches do the same arithmetic for many names per Python step, which is where the speed comes from.
+With ``batch_size=1`` and a constant learning rate every step sees one name, which is the
+reference's learning dynamics; larger batches do the same arithmetic for many names per Python
+step, which is where the speed comes from. When a validation split is held out, every epoch is
+scored on it, the best epoch's weights are kept, and a softmax temperature is fitted on it.
 """
 
 from __future__ import annotations
 
+import copy
 import random
 import sys
 import time
@@ -18,7 +21,15 @@ from torch import nn
 
 from .config import Config
 from .data import Corpus, Split, encode, split_corpus
+from .errors import NameOriginError
 from .models import build_model
+from .predict import predict_logits
+
+Log = Callable[[str], None]
+
+
+def stderr_log(message: str) -> None:
+    print(message, file=sys.stderr)
 
 
 def seed_everything(seed: int) -> None:
@@ -31,8 +42,6 @@ def pick_device(device: str = "auto") -> torch.device:
     if device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if device == "cuda" and not torch.cuda.is_available():
-        from .errors import NameOriginError
-
         raise NameOriginError("--device cuda was asked for, but PyTorch sees no CUDA device")
     return torch.device(device)
 
@@ -65,42 +74,72 @@ def make_scheduler(optimizer: torch.optim.Optimizer, config: Config, total_steps
     raise ValueError(f"unknown schedule {config.schedule!r}")
 
 
+def class_weights(labels: np.ndarray, n_labels: int, power: float) -> torch.Tensor | None:
+    """Loss weights ~ (class share)^-power, mean 1 over the training rows: 0 leaves the loss as it
+    is, 1 makes every class count as much as Russian (47 % of the corpus) in total."""
+    if not power:
+        return None
+    counts = np.bincount(labels, minlength=n_labels).astype(np.float64)
+    weights = np.where(counts > 0, np.maximum(counts, 1) ** -power, 0.0)
+    weights /= (weights[labels]).mean()
+    return torch.tensor(weights, dtype=torch.float32)
+
+
+def macro_f1(y_true: np.ndarray, y_pred: np.ndarray, n_labels: int) -> float:
+    from sklearn.metrics import f1_score
+
+    return float(f1_score(y_true, y_pred, labels=np.arange(n_labels), average="macro", zero_division=0))
+
+
 @dataclass
 class History:
-    """What happened during training, per epoch, for reports and curves."""
+    """Per-epoch curves for reports; validation entries stay empty without a validation split."""
 
-    epoch_loss: list[float] = field(default_factory=list)
+    train_loss: list[float] = field(default_factory=list)
+    val_loss: list[float] = field(default_factory=list)
+    val_accuracy: list[float] = field(default_factory=list)
+    val_macro_f1: list[float] = field(default_factory=list)
+    best_epoch: int = 0
     seconds: float = 0.0
 
+    def to_dict(self) -> dict:
+        return dict(self.__dict__)
 
-def fit(model: nn.Module, config: Config, names: list[str], labels: np.ndarray, *,
-        device: torch.device = torch.device("cpu"), progress: bool = True,
-        log_every: int = 0, log: Callable[[str], None] = lambda s: print(s, file=sys.stderr)) -> History:
-    """Train `model` in place on ``names``/``labels`` for ``config.epochs`` epochs."""
+
+def fit(model: nn.Module, config: Config, train: tuple[list[str], np.ndarray],
+        val: tuple[list[str], np.ndarray] | None = None, *, n_labels: int,
+        device: torch.device = torch.device("cpu"), progress: bool = True, log_every: int = 0,
+        log: Log = stderr_log) -> History:
+    """Train `model` in place for ``config.epochs`` epochs (fewer with early stopping).
+
+    With a validation set, the weights of the epoch with the best validation macro-F1 are the
+    ones kept: macro-F1, not accuracy, so small classes are not traded away for Russian.
+    """
     from tqdm import tqdm
 
+    names, labels = train
     chars, lengths = encode(names)
     targets = torch.as_tensor(labels)
     np_lengths = lengths.numpy()
     rng = np.random.default_rng(config.seed)
-    optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
-    criterion = nn.CrossEntropyLoss()
+    model.to(device)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    weight = class_weights(labels, n_labels, config.class_weight)
+    criterion = nn.CrossEntropyLoss(weight=None if weight is None else weight.to(device),
+                                    label_smoothing=config.label_smoothing)
     n_batches = -(-len(names) // config.batch_size)
     scheduler = make_scheduler(optimizer, config, n_batches * config.epochs)
-    model.to(device).train()
-    history = History()
+    history, best_state, best_score, step = History(), None, -1.0, 0
     start = time.perf_counter()
-    step = 0
-    for epoch in range(config.epochs):
-        total, seen = 0.0, 0
+    for epoch in range(1, config.epochs + 1):
+        model.train()
+        total = 0.0
         bar = tqdm(length_batches(np_lengths, config.batch_size, rng), total=n_batches,
-                   desc=f"epoch {epoch + 1}/{config.epochs}", disable=not progress, leave=False,
+                   desc=f"epoch {epoch}/{config.epochs}", disable=not progress, leave=False,
                    unit="batch", file=sys.stderr)
         for batch in bar:
             width = int(np_lengths[batch].max())
-            x = chars[batch, :width].to(device)
-            y = targets[batch].to(device)
-            loss = criterion(model(x, lengths[batch]), y)
+            loss = criterion(model(chars[batch, :width].to(device), lengths[batch]), targets[batch].to(device))
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             if config.clip:
@@ -110,14 +149,31 @@ def fit(model: nn.Module, config: Config, names: list[str], labels: np.ndarray, 
                 scheduler.step()
             step += 1
             total += loss.item() * len(batch)
-            seen += len(batch)
             if log_every and step % log_every == 0:
-                bar.set_postfix(loss=f"{total / seen:.4f}")
-                if not progress:
-                    log(f"epoch {epoch + 1}/{config.epochs} step {step}: loss {total / seen:.4f}")
-        history.epoch_loss.append(total / seen)
-        log(f"epoch {epoch + 1}/{config.epochs}: mean loss {total / seen:.4f} "
-            f"({time.perf_counter() - start:.1f} s)")
+                message = f"epoch {epoch}/{config.epochs} step {step}: loss {loss.item():.4f}"
+                bar.write(message, file=sys.stderr) if progress else log(message)
+        history.train_loss.append(total / len(names))
+        summary = f"epoch {epoch}/{config.epochs}: train loss {history.train_loss[-1]:.4f}"
+        if val is not None and len(val[0]):
+            logits = predict_logits(model, val[0])
+            y_val = torch.as_tensor(val[1])
+            history.val_loss.append(float(nn.functional.cross_entropy(logits, y_val)))
+            predicted = logits.argmax(1).numpy()
+            history.val_accuracy.append(float((predicted == val[1]).mean()))
+            history.val_macro_f1.append(macro_f1(val[1], predicted, n_labels))
+            summary += (f", val loss {history.val_loss[-1]:.4f}, accuracy {history.val_accuracy[-1]:.4f}, "
+                        f"macro-F1 {history.val_macro_f1[-1]:.4f}")
+            if history.val_macro_f1[-1] > best_score:
+                best_score, history.best_epoch = history.val_macro_f1[-1], epoch
+                best_state = copy.deepcopy(model.state_dict())
+            elif config.patience and epoch - history.best_epoch >= config.patience:
+                log(summary + f" (no better since epoch {history.best_epoch}: stopping)")
+                break
+        else:
+            history.best_epoch = epoch
+        log(summary + f" ({time.perf_counter() - start:.1f} s)")
+    if best_state is not None:
+        model.load_state_dict(best_state)
     history.seconds = time.perf_counter() - start
     model.eval()
     return history
@@ -129,15 +185,59 @@ class TrainResult:
     config: Config
     split: Split
     history: History
+    temperature: float = 1.0
 
 
 def train(config: Config, corpus: Corpus, *, device: str = "auto", progress: bool = True,
-          log_every: int = 0, log: Callable[[str], None] = lambda s: print(s, file=sys.stderr)) -> TrainResult:
-    """Split `corpus` as `config` says, build the model and fit it on the training part."""
-    split = split_corpus(corpus, config.split, config.seed, config.test_size)
+          log_every: int = 0, log: Log = stderr_log) -> TrainResult:
+    """Split `corpus` as `config` says, build the model, fit it on the training part and, if asked,
+    calibrate it on the validation part."""
+    from .calibration import fit_temperature
+
+    split = split_corpus(corpus, config.split, config.seed, config.test_size, config.val_size)
     seed_everything(config.seed)
-    model = build_model(config, len(corpus.label_names))
-    names, labels = corpus.subset(split.train)
-    history = fit(model, config, names, labels, device=pick_device(device), progress=progress,
-                  log_every=log_every, log=log)
-    return TrainResult(model.cpu(), config, split, history)
+    n_labels = len(corpus.label_names)
+    model = build_model(config, n_labels)
+    val = corpus.subset(split.val) if len(split.val) else None
+    history = fit(model, config, corpus.subset(split.train), val, n_labels=n_labels,
+                  device=pick_device(device), progress=progress, log_every=log_every, log=log)
+    temperature = 1.0
+    if config.calibrate:
+        if val is None:
+            raise NameOriginError("calibration needs a validation split: set --val-size above 0")
+        temperature = fit_temperature(predict_logits(model, val[0]), torch.as_tensor(val[1]))
+        log(f"calibrated on {len(val[0])} validation names: temperature {temperature:.3f}")
+    return TrainResult(model.cpu(), config, split, history, temperature)
+
+
+def train_and_save(config: Config, out: str, *, data: str | None = None, device: str = "auto",
+                   progress: bool = True, log_every: int = 0, log: Log = stderr_log) -> dict:
+    """The whole `nameorigin train` run: load the corpus, train, score the test split once, and
+    write the checkpoint. Returns the checkpoint's metadata."""
+    from . import checkpoint
+    from .calibration import expected_calibration_error
+    from .data import load_corpus
+    from .evaluate import metrics
+
+    corpus = load_corpus(data, progress=progress)
+    if corpus.skipped:
+        raw, label = corpus.skipped[0]
+        log(f"skipped {len(corpus.skipped)} names with symbols outside the alphabet (e.g. {raw!r} in {label})")
+    result = train(config, corpus, device=device, progress=progress, log_every=log_every, log=log)
+    test_names, test_labels = corpus.subset(result.split.test)
+    logits = predict_logits(result.model, test_names)
+    proba = torch.softmax(logits / result.temperature, dim=1).numpy()
+    report = metrics(test_labels, proba, corpus.label_names)
+    headline = {k: report[k] for k in ("n_test", "accuracy", "macro_f1", "top3_accuracy", "ece")}
+    headline["ece_uncalibrated"] = expected_calibration_error(torch.softmax(logits, 1).numpy(), test_labels)
+    metadata = {
+        "config": config.to_dict(),
+        "labels": corpus.label_names,
+        "split": result.split.describe(),
+        "corpus": {"fingerprint": corpus.fingerprint, "n_names": len(corpus), "n_skipped": len(corpus.skipped)},
+        "temperature": result.temperature,
+        "history": result.history.to_dict(),
+        "metrics": headline,
+    }
+    checkpoint.save(out, result.model, metadata)
+    return metadata

@@ -1,0 +1,116 @@
+"""Reference-style training loop vs. `nameorigin train`, side by side, on the same data and seed.
+
+The reference loop is the tutorial's: batch size 1, a one-hot tensor per name, one Python call of
+the cell per character (rnn) or one nn.GRU call per name (gru), Adam lr 1e-3, clipping 1.0,
+constant learning rate. `nameorigin train` runs as its own process, and its whole wall time,
+start-up included, is what is compared.
+
+    python benchmarks/train_speed.py --data ../shared/data/names            # both models, 2 epochs
+    python benchmarks/train_speed.py --arch rnn --epochs 1 --data ...       # quicker look
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from nameorigin.config import Config
+from nameorigin.data import N_CHARS, encode, load_corpus, split_corpus
+from nameorigin.models import RecurrentClassifier, ScratchRNN
+
+
+def one_hot(name: str) -> torch.Tensor:
+    """The reference's name2tensor: (len, 1, 59)."""
+    chars, _ = encode([name])
+    return F.one_hot(chars[0], N_CHARS).float().unsqueeze(1)
+
+
+def reference_logits(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """One name through `model` the reference's way: a Python step per character for the cell."""
+    if isinstance(model, ScratchRNN):
+        hidden = model.init_hidden(1)
+        for char in x:
+            combined = torch.cat([char, hidden], dim=1)
+            output = model.in2output(combined)
+            hidden = torch.sigmoid(model.in2hidden(combined))
+        return output
+    _, h_n = model.layers[0](x.transpose(0, 1))
+    return model.head(h_n[-1])
+
+
+def reference_run(arch: str, train: list, test: list, epochs: int, seed: int) -> tuple[float, float]:
+    random.seed(seed)
+    torch.manual_seed(seed)
+    model = ScratchRNN(N_CHARS, 256, 18) if arch == "rnn" else RecurrentClassifier("gru", N_CHARS, 256, 18, 2)
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+    criterion = nn.CrossEntropyLoss()
+    start = time.perf_counter()
+    train = list(train)
+    model.train()
+    for _ in range(epochs):
+        random.shuffle(train)
+        for x, y in train:
+            loss = criterion(reference_logits(model, x), y)
+            optimizer.zero_grad()
+            loss.backward()
+            nn.utils.clip_grad_norm_(model.parameters(), 1)
+            optimizer.step()
+    seconds = time.perf_counter() - start
+    model.eval()
+    with torch.no_grad():
+        correct = sum(int(reference_logits(model, x).argmax(1) == y) for x, y in test)
+    return correct / len(test), seconds
+
+
+def nameorigin_run(arch: str, data: str, epochs: int, seed: int, extra: list[str]) -> tuple[float, float]:
+    with tempfile.TemporaryDirectory() as tmp:
+        cmd = [sys.executable, "-m", "nameorigin.cli", "train", "--arch", arch, "--epochs", str(epochs),
+               "--seed", str(seed), "--data", data, "--quiet", "--out", f"{tmp}/model", *extra]
+        start = time.perf_counter()
+        subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
+        seconds = time.perf_counter() - start
+        meta = json.loads(Path(f"{tmp}/model/model.json").read_text())
+    return meta["metrics"]["accuracy"], seconds
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--arch", nargs="+", default=["rnn", "gru"], choices=["rnn", "gru"])
+    parser.add_argument("--epochs", type=int, default=2)
+    parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--data", default=os.environ.get("NAMEORIGIN_DATA"))
+    parser.add_argument("--skip-reference", action="store_true", help="time only nameorigin train")
+    parser.add_argument("extra", nargs="*", help="extra flags for nameorigin train (after --)")
+    args = parser.parse_args()
+
+    corpus = load_corpus(args.data, progress=False)
+    split = split_corpus(corpus, "seed", Config().seed)
+    as_ref = lambda rows: [(one_hot(corpus.names[i]), torch.tensor([corpus.labels[i]])) for i in rows]
+    train, test = as_ref(split.train), as_ref(split.test)
+    print(f"{len(train)} train / {len(test)} test names, {args.epochs} epochs, seed {args.seed}, "
+          f"{torch.get_num_threads()} torch threads")
+    print(f"{'model':<5} {'loop':<22} {'accuracy':>8} {'seconds':>8} {'speed-up':>8}")
+    for arch in args.arch:
+        acc_new, sec_new = nameorigin_run(arch, str(corpus.source), args.epochs, args.seed, args.extra)
+        if not args.skip_reference:
+            acc_ref, sec_ref = reference_run(arch, train, test, args.epochs, args.seed)
+            print(f"{arch:<5} {'reference (batch 1)':<22} {acc_ref:>8.4f} {sec_ref:>8.1f} {'1.0x':>8}")
+        ratio = f"{sec_ref / sec_new:.1f}x" if not args.skip_reference else "-"
+        print(f"{arch:<5} {'nameorigin train':<22} {acc_new:>8.4f} {sec_new:>8.1f} {ratio:>8}", flush=True)
+        if not args.skip_reference and acc_new < acc_ref:
+            print(f"      note: nameorigin reached {acc_new:.4f} < reference {acc_ref:.4f} in this run")
+
+
+if __name__ == "__main__":
+    main()
