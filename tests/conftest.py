@@ -48,3 +48,16 @@ def small_corpus(names_dir, tmp_path_factory) -> Path:
 
 def pytest_configure(config):
     os.environ.setdefault("TQDM_DISABLE", "1")
+
+
+@pytest.fixture(scope="session")
+def tiny_model(small_corpus, tmp_path_factory) -> Path:
+    """A small GRU checkpoint trained on `small_corpus` with a validation split and calibration."""
+    from nameorigin.config import Config
+    from nameorigin.train import train_and_save
+
+    out = tmp_path_factory.mktemp("tiny") / "model"
+    config = Config(arch="gru", hidden_size=24, num_layers=1, epochs=3, batch_size=16, lr=1e-2,
+                    val_size=0.2, calibrate=True)
+    train_and_save(config, str(out), data=str(small_corpus), progress=False, log=lambda s: None)
+    return out

@@ -25,7 +25,7 @@ def fit_temperature(logits: torch.Tensor, labels: torch.Tensor, max_iter: int = 
         return loss
 
     optimizer.step(closure)
-    return float(log_t.exp())
+    return float(log_t.detach().exp())
 
 
 def reliability(proba: np.ndarray, labels: np.ndarray, n_bins: int = 15) -> dict:

@@ -18,7 +18,7 @@ from torch import nn
 from . import checkpoint
 from .data import ALPHABET, encode, normalize
 
-@torch.inference_mode()
+@torch.no_grad()
 def predict_logits(model: nn.Module, names: list[str], batch_size: int = 4096) -> torch.Tensor:
     """Logits for prepared names (non-empty, inside the alphabet), in input order.
 

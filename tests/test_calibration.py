@@ -1,0 +1,31 @@
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from nameorigin.calibration import expected_calibration_error, fit_temperature, reliability
+
+
+def test_temperature_undoes_known_overconfidence():
+    """Labels drawn from softmax(z); logits handed over as 3 z: the fitted T must be about 3."""
+    gen = torch.Generator().manual_seed(0)
+    z = torch.randn(20_000, 5, generator=gen)
+    labels = torch.multinomial(torch.softmax(z, 1), 1, generator=gen).squeeze(1)
+    assert abs(fit_temperature(3 * z, labels) - 3) < 0.15
+
+
+def test_ece_is_zero_when_confidence_matches_accuracy_and_large_when_not():
+    rng = np.random.default_rng(0)
+    confidence = rng.uniform(0.5, 1.0, 50_000)
+    correct = rng.uniform(size=50_000) < confidence
+    proba = np.stack([confidence, 1 - confidence], axis=1)
+    labels = np.where(correct, 0, 1)
+    assert expected_calibration_error(proba, labels) < 0.01
+    assert expected_calibration_error(proba, np.ones_like(labels)) > 0.5
+
+
+def test_reliability_bins_count_every_prediction():
+    proba = np.array([[0.95, 0.05], [0.55, 0.45], [0.5, 0.5], [1.0, 0.0]])
+    bins = reliability(proba, np.array([0, 1, 0, 0]), n_bins=10)
+    assert sum(bins["count"]) == 4 and bins["count"][9] == 2
+    assert bins["accuracy"][9] == 1.0

@@ -1,0 +1,91 @@
+"""The Python API and the result contract: probabilities, abstentions with reasons, revision."""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from nameorigin import load_model
+from nameorigin.predict import prepare
+
+
+@pytest.fixture(scope="module")
+def clf(tiny_model):
+    return load_model(tiny_model)
+
+
+def test_predict_proba_rows_sum_to_one_and_match_predict(clf):
+    names = ["Qin", "Ivanov", "Nakamura", "Papadopoulos"]
+    proba = clf.predict_proba(names)
+    assert proba.shape == (4, len(clf.labels))
+    np.testing.assert_allclose(proba.sum(axis=1), 1, atol=1e-5)
+    for row, result in zip(proba, clf.predict(names, top_k=2)):
+        assert result.label == clf.labels[row.argmax()]
+        assert result.probability == pytest.approx(row.max())
+        assert len(result.predictions) == 2
+
+
+def test_results_carry_the_model_revision(clf, tiny_model):
+    from nameorigin.checkpoint import revision
+
+    assert clf.predict(["Qin"])[0].model_revision == revision(tiny_model) == clf.revision
+
+
+@pytest.mark.parametrize("name, reason", [
+    ("", "empty name"), ("   ", "empty name"), ("12345", "no Latin letters"), ("🙂🙂", "no Latin letters"),
+    ("--", "no Latin letters"),
+])
+def test_unreadable_names_are_abstained_on_with_a_reason(clf, name, reason):
+    result = clf.predict([name])[0]
+    assert result.abstained and result.label is None and reason in result.reason
+    assert np.isnan(clf.predict_proba([name])).all()
+
+
+def test_non_latin_scripts_are_transliterated_and_scored(clf):
+    for name, normalized in [("Иванов", "Ivanov"), ("Παπαδόπουλος", "Papadopoulos"), ("Zoë", "Zoe")]:
+        result = clf.predict([name])[0]
+        assert result.normalized == normalized and not result.abstained
+
+
+def test_min_confidence_abstains_but_keeps_the_probabilities(clf):
+    result = clf.predict(["Qin"], min_confidence=0.9999)[0]
+    assert result.abstained and result.label is None and "below the minimum confidence" in result.reason
+    assert result.predictions and result.probability < 0.9999
+
+
+def test_predict_is_thread_safe(clf):
+    names = ["Qin", "Ivanov", "Nakamura", "Papadopoulos"] * 50
+    expected = clf.predict_proba(names)
+    results = [None] * 8
+
+    def work(i):
+        results[i] = clf.predict_proba(names)
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for got in results:
+        np.testing.assert_allclose(got, expected, atol=1e-6)
+
+
+def test_a_single_string_is_refused_not_split_into_letters(clf):
+    with pytest.raises(TypeError):
+        clf.predict("Qin")
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.text(max_size=60))
+def test_any_unicode_string_gets_a_prediction_or_an_abstention(clf, name):
+    result = clf.predict([name])[0]
+    assert result.abstained == (result.label is None)
+    if result.abstained:
+        assert result.reason
+    else:
+        assert result.label in clf.labels and 0 <= result.probability <= 1
+        assert prepare(name)[0] == result.normalized
