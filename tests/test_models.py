@@ -14,6 +14,7 @@ NAMES = ["Qin", "Slaveya", "Fernando", "O'Neal", "Li", "Abdullah-Khan", "Mike"]
     ("rnn", {}), ("gru", {}), ("lstm", {}), ("gru-cell", {}), ("lstm-cell", {}),
     ("lstm", {"embedding_dim": 8, "bidirectional": True}),
     ("gru-cell", {"embedding_dim": 8, "bidirectional": True}),
+    ("gru", {"ensemble": 3, "embedding_dim": 4}),
 ])
 def test_batched_forward_equals_one_name_at_a_time(arch, options):
     torch.manual_seed(0)

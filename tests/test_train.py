@@ -37,3 +37,16 @@ def test_length_batches_cover_every_row_once_with_similar_lengths():
     assert sorted(rows.tolist()) == list(range(1000))
     spread = np.mean([lengths[b].max() - lengths[b].min() for b in batches])
     assert spread < 3
+
+
+def test_logit_bias_is_kept_at_zero_unless_it_helps_macro_f1():
+    from nameorigin.train import tune_logit_bias
+
+    prior = np.array([0.9, 0.1])
+    labels = np.array([0] * 9 + [1])
+    perfect = torch.tensor([[2.0, 0.0]] * 9 + [[0.0, 2.0]])
+    assert tune_logit_bias(perfect, labels, prior)[0] == 0.0
+    # the minority class is under-predicted: a positive t (boosting rare classes) fixes it
+    shy = torch.tensor([[2.0, 0.0]] * 9 + [[1.0, 0.5]])
+    t, bias = tune_logit_bias(shy, labels, prior)
+    assert t > 0 and ((shy.numpy() + bias).argmax(1) == labels).all()

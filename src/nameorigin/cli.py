@@ -58,6 +58,7 @@ TRAIN_FLAGS = [
     ("--embedding-dim", int, "learned character embedding size; 0 is one-hot, as the reference"),
     ("--bidirectional", int, "1: also read each name from its end"),
     ("--dropout", _fraction, "dropout between layers and before the head"),
+    ("--ensemble", _positive_int, "members trained with seeds seed, seed+1, ...; probabilities averaged"),
     ("--weight-decay", _non_negative_float, "AdamW's decoupled weight decay"),
     ("--clip", _non_negative_float, "max gradient norm (0: off)"),
     ("--label-smoothing", _fraction, "cross-entropy label smoothing"),
@@ -67,6 +68,7 @@ TRAIN_FLAGS = [
     ("--val-size", _fraction, "share of the training split held out for early stopping and calibration"),
     ("--patience", int, "early stopping: epochs without a better validation macro-F1 (0: off)"),
     ("--calibrate", int, "1: fit a softmax temperature on the validation split"),
+    ("--tune-bias", int, "1: shift logits by -t*log(class share), t chosen for validation macro-F1"),
 ]
 
 
@@ -111,7 +113,7 @@ def cmd_train(args: argparse.Namespace) -> None:
 
     started = time.perf_counter()
     overrides = {flag[2:].replace("-", "_"): getattr(args, flag[2:].replace("-", "_")) for flag, _, _ in TRAIN_FLAGS}
-    for key in ("bidirectional", "calibrate"):
+    for key in ("bidirectional", "calibrate", "tune_bias"):
         if overrides[key] is not None:
             overrides[key] = bool(overrides[key])
     try:

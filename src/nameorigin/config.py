@@ -20,6 +20,7 @@ class Config:
     embedding_dim: int = 0  # 0: one-hot characters, as the reference; else a learned embedding
     bidirectional: bool = False
     dropout: float = 0.0
+    ensemble: int = 1  # members trained with seeds seed, seed+1, ...; their probabilities are averaged
     # optimisation
     epochs: int = 2
     batch_size: int = 96
@@ -36,6 +37,7 @@ class Config:
     val_size: float = 0.0  # share of the training split held out for early stopping and calibration
     patience: int = 0  # stop after this many epochs without a better validation macro-F1 (0: never)
     calibrate: bool = False  # fit a softmax temperature on the validation split
+    tune_bias: bool = False  # shift logits by -t*log(class share), t chosen for validation macro-F1
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -201,8 +201,27 @@ class RecurrentClassifier(nn.Module):
         return self.head(self.dropout(torch.cat(states, dim=1)))
 
 
+class Ensemble(nn.Module):
+    """Independently trained members voting with probabilities: the ensemble's logits are the log
+    of the members' mean softmax, so it plugs in wherever a single model does."""
+
+    def __init__(self, members: list[nn.Module]):
+        super().__init__()
+        self.members = nn.ModuleList(members)
+
+    def forward(self, chars: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        proba = torch.stack([m(chars, lengths).softmax(dim=1) for m in self.members]).mean(dim=0)
+        return proba.clamp_min(1e-12).log()
+
+
 def build_model(config: Config, n_labels: int) -> nn.Module:
     """The network `config` describes, freshly initialised from the current torch seed."""
+    if config.ensemble > 1:
+        return Ensemble([build_single(config, n_labels) for _ in range(config.ensemble)])
+    return build_single(config, n_labels)
+
+
+def build_single(config: Config, n_labels: int) -> nn.Module:
     if config.arch == "rnn":
         return ScratchRNN(N_CHARS, config.hidden_size, n_labels)
     if config.arch in LAYERS:

@@ -84,6 +84,8 @@ class Classifier:
         self.labels: list[str] = list(metadata["labels"])
         self.revision = revision
         self.temperature = float(metadata.get("temperature", 1.0))
+        bias = metadata.get("logit_bias")
+        self.logit_bias = None if bias is None else torch.tensor(bias, dtype=torch.float32)
         self.batch_size = batch_size
 
     @classmethod
@@ -94,6 +96,8 @@ class Classifier:
     def _proba(self, names: list[str]) -> np.ndarray:
         """Calibrated class probabilities for prepared names."""
         logits = predict_logits(self.model, names, self.batch_size)
+        if self.logit_bias is not None:
+            logits = logits + self.logit_bias
         return torch.softmax(logits / self.temperature, dim=1).numpy()
 
     def _score(self, names: list[str]) -> tuple[list[tuple[str, str | None]], np.ndarray]:
