@@ -85,3 +85,12 @@ def test_bad_input_exits_2_with_one_line(args, message):
     assert proc.returncode == 2
     assert message in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_predict_with_the_onnx_backend_agrees_with_torch(trained):
+    pytest.importorskip("onnxruntime")
+    names = ["Qin", "Ivanov", "Nakamura", "Papadopoulos"]
+    runs = [json.loads(run_cli("predict", "--model", str(trained), "--json", "--backend", backend, *names).stdout)
+            for backend in ("torch", "onnx")]
+    for a, b in zip(*runs):
+        assert a["label"] == b["label"] and a["probability"] == pytest.approx(b["probability"], abs=1e-5)

@@ -89,3 +89,31 @@ def test_any_unicode_string_gets_a_prediction_or_an_abstention(clf, name):
     else:
         assert result.label in clf.labels and 0 <= result.probability <= 1
         assert prepare(name)[0] == result.normalized
+
+
+def test_batches_respect_the_padding_budget_and_keep_every_row():
+    from nameorigin.predict import length_sorted_batches
+
+    lengths = np.array([3, 200, 5, 5, 4, 9, 3] * 100)
+    batches = length_sorted_batches(lengths, budget=64)
+    assert sorted(np.concatenate(batches).tolist()) == list(range(len(lengths)))
+    for rows in batches:
+        assert len(rows) == 1 or len(rows) * lengths[rows].max() <= 64
+
+
+def test_one_long_name_does_not_change_the_others(clf):
+    names = ["Qin", "Ivanov", "Nakamura"]
+    alone = clf.predict_proba(names)
+    mixed = clf.predict_proba(names + ["Abcdefghij" * 30])[:3]
+    np.testing.assert_allclose(alone, mixed, atol=1e-6)
+
+
+def test_predict_frame_adds_columns_and_keeps_the_rest(clf):
+    pd = pytest.importorskip("pandas")
+    frame = pd.DataFrame({"id": [1, 2, 3], "name": ["Qin", "", "Ivanov"]})
+    out = clf.predict_frame(frame, column="name")
+    assert list(out["id"]) == [1, 2, 3] and list(frame.columns) == ["id", "name"]
+    assert out.loc[1, "abstained"] and pd.isna(out.loc[1, "predicted_label"])
+    assert out.loc[0, "predicted_label"] in clf.labels
+    with pytest.raises(KeyError, match="no column 'surname'"):
+        clf.predict_frame(frame, column="surname")

@@ -11,7 +11,7 @@ import json
 import sys
 import time
 
-from . import __version__
+from . import __version__, report, serve, stream
 from .config import ARCHS, FAST, PRESETS, SCHEDULES
 from .errors import NameOriginError
 
@@ -103,7 +103,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--min-confidence", type=_fraction, default=0.0,
                    help="abstain when the top probability is below this (default 0: never)")
     p.add_argument("--json", action="store_true")
+    p.add_argument("--quiet", action="store_true", help="no progress bar with --input")
+    p.add_argument("--backend", choices=("torch", "onnx"), default="torch",
+                   help="run the network with PyTorch or with onnxruntime (exported in memory; often faster on CPU)")
     p.add_argument("names", nargs="*", metavar="NAME")
+    stream.add_arguments(p)
+
+    p = sub.add_parser("serve", help="serve predictions over HTTP (FastAPI on uvicorn)")
+    serve.add_arguments(p)
+
+    p = sub.add_parser("export", help="export a checkpoint to ONNX")
+    _add_model(p)
+    p.add_argument("--format", choices=("onnx",), default="onnx")
+    p.add_argument("--out", required=True, metavar="FILE", help="the .onnx file to write")
+
+    report.add_report_arguments(sub.add_parser("report", help="plots and a report page for a checkpoint"))
+    report.add_reproduce_arguments(sub.add_parser(
+        "reproduce", help="train the reference models and the default model and compare them"))
     return parser
 
 
@@ -138,12 +154,24 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
     print(json.dumps(report, indent=2) if args.json else format_report(report))
 
 
-def cmd_predict(args: argparse.Namespace) -> None:
-    from .predict import load_model
+def load_classifier(model: str | None, backend: str = "torch"):
+    """The model of a --model flag (None: the bundled one), run by the chosen backend."""
+    from .predict import default_model_path, load_model
 
-    if not args.names:
-        raise NameOriginError("give at least one NAME")
-    clf = load_model(args.model)
+    if backend == "onnx":
+        from .export import load_onnx_classifier
+
+        return load_onnx_classifier(model or default_model_path())
+    return load_model(model)
+
+
+def cmd_predict(args: argparse.Namespace) -> None:
+    if args.input is None and not args.names:
+        raise NameOriginError("give at least one NAME, or --input FILE")
+    clf = load_classifier(args.model, args.backend)
+    if args.input is not None:
+        stream.command(args, clf)
+        return
     results = clf.predict(args.names, top_k=args.top_k, min_confidence=args.min_confidence)
     if args.json:
         print(json.dumps([r.to_dict() for r in results], indent=2, ensure_ascii=False))
@@ -156,7 +184,14 @@ def cmd_predict(args: argparse.Namespace) -> None:
             print(f"{r.name}\t{top}")
 
 
-COMMANDS = {"train": cmd_train, "evaluate": cmd_evaluate, "predict": cmd_predict}
+def cmd_export(args: argparse.Namespace) -> None:
+    from . import export
+
+    export.command(args)
+
+
+COMMANDS = {"train": cmd_train, "evaluate": cmd_evaluate, "predict": cmd_predict, "serve": serve.command,
+            "export": cmd_export, "report": report.report_command, "reproduce": report.reproduce_command}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -35,16 +35,17 @@ def metrics(y_true: np.ndarray, proba: np.ndarray, labels: list[str]) -> dict:
     }
 
 
-def evaluate_checkpoint(model: str | None = None, data: str | None = None) -> dict:
+def score_checkpoint(model: str | None = None, data=None) -> tuple[dict, np.ndarray, np.ndarray]:
     """Metrics of a checkpoint (default: the bundled one) on its own test split, rebuilt from the
-    corpus; refuses a corpus other than the one it was trained on."""
-    from .data import load_corpus, split_corpus
+    corpus (a path or a loaded `Corpus`), with the calibrated probabilities and true labels they
+    come from. A corpus other than the one the model was trained on is refused."""
+    from .data import Corpus, load_corpus, split_corpus
     from .errors import NameOriginError
     from .predict import load_model
 
     clf = load_model(model)
     meta = clf.metadata
-    corpus = load_corpus(data)
+    corpus = data if isinstance(data, Corpus) else load_corpus(data)
     if corpus.fingerprint != meta["corpus"]["fingerprint"]:
         raise NameOriginError(f"{corpus.source}: this is not the corpus the model was trained on (its "
                               "fingerprint differs), so its test split cannot be rebuilt; pass --data with "
@@ -52,10 +53,16 @@ def evaluate_checkpoint(model: str | None = None, data: str | None = None) -> di
     s = meta["split"]
     split = split_corpus(corpus, s["kind"], s["seed"], s["test_size"], s.get("val_size", 0.0))
     names, labels = corpus.subset(split.test)
-    report = metrics(labels, clf._proba(names), clf.labels)
+    proba = clf._proba(names)
+    report = metrics(labels, proba, clf.labels)
     report.update(model=str(model or "bundled default"), model_revision=clf.revision, split=split.describe(),
                   temperature=clf.temperature)
-    return report
+    return report, proba, labels
+
+
+def evaluate_checkpoint(model: str | None = None, data=None) -> dict:
+    """`score_checkpoint`'s metrics alone."""
+    return score_checkpoint(model, data)[0]
 
 
 def format_report(report: dict) -> str:

@@ -18,23 +18,32 @@ from torch import nn
 from . import checkpoint
 from .data import ALPHABET, encode, normalize
 
-@torch.no_grad()
-def predict_logits(model: nn.Module, names: list[str], batch_size: int = 4096) -> torch.Tensor:
-    """Logits for prepared names (non-empty, inside the alphabet), in input order.
+def length_sorted_batches(lengths: np.ndarray, budget: int) -> list[np.ndarray]:
+    """Row indices in batches of similar length, each padded to at most `budget` characters, so
+    one very long name costs its own batch instead of padding thousands of short ones."""
+    order = np.argsort(lengths, kind="stable")
+    batches, start = [], 0
+    for end in range(1, len(order) + 1):
+        if end == len(order) or (end - start + 1) * lengths[order[end]] > budget:
+            batches.append(order[start:end])
+            start = end
+    return batches
 
-    Names are scored in batches of similar length so that little work goes into padding; the
-    model is put in eval mode.
-    """
+
+@torch.no_grad()
+def predict_logits(model: nn.Module, names: list[str], budget: int = 1 << 16) -> torch.Tensor:
+    """Logits for prepared names (non-empty, inside the alphabet), in input order; the model is put
+    in eval mode and fed length-sorted batches of at most `budget` padded characters."""
     model.eval()
     device = next(model.parameters()).device
-    order = np.argsort(np.fromiter(map(len, names), dtype=np.int64, count=len(names)), kind="stable")
+    lengths = np.fromiter(map(len, names), dtype=np.int64, count=len(names))
+    batches = length_sorted_batches(lengths, budget)
     chunks = []
-    for start in range(0, len(names), batch_size):
-        chars, lengths = encode([names[i] for i in order[start:start + batch_size]])
-        chunks.append(model(chars.to(device), lengths.to(device)).float().cpu())
-    logits = torch.cat(chunks)
-    out = torch.empty_like(logits)
-    out[torch.from_numpy(order)] = logits
+    for rows in batches:
+        chars, lengths_ = encode([names[i] for i in rows])
+        chunks.append(model(chars.to(device), lengths_.to(device)).float().cpu())
+    out = torch.empty(len(names), chunks[0].shape[1])
+    out[torch.from_numpy(np.concatenate(batches))] = torch.cat(chunks)
     return out
 
 
@@ -78,7 +87,7 @@ class Prediction:
 class Classifier:
     """A trained name-origin model; build it with `load_model` or `Classifier.from_checkpoint`."""
 
-    def __init__(self, model: nn.Module, metadata: dict, revision: str = "", batch_size: int = 4096):
+    def __init__(self, model: nn.Module, metadata: dict, revision: str = "", budget: int = 1 << 16):
         self.model = model.eval()
         self.metadata = metadata
         self.labels: list[str] = list(metadata["labels"])
@@ -86,7 +95,7 @@ class Classifier:
         self.temperature = float(metadata.get("temperature", 1.0))
         bias = metadata.get("logit_bias")
         self.logit_bias = None if bias is None else torch.tensor(bias, dtype=torch.float32)
-        self.batch_size = batch_size
+        self.budget = budget
 
     @classmethod
     def from_checkpoint(cls, folder: str | os.PathLike) -> "Classifier":
@@ -95,7 +104,7 @@ class Classifier:
 
     def _proba(self, names: list[str]) -> np.ndarray:
         """Calibrated class probabilities for prepared names."""
-        logits = predict_logits(self.model, names, self.batch_size)
+        logits = predict_logits(self.model, names, self.budget)
         if self.logit_bias is not None:
             logits = logits + self.logit_bias
         return torch.softmax(logits / self.temperature, dim=1).numpy()
@@ -135,6 +144,18 @@ class Classifier:
             results.append(Prediction(name, text, None if why else top[0]["label"], confidence, top,
                                       why is not None, why, self.revision))
         return results
+
+
+    def predict_frame(self, frame, column: str = "name", top_k: int = 3, min_confidence: float = 0.0):
+        """A copy of a pandas DataFrame with the prediction columns added (pandas is optional:
+        only this method needs it, and it is the caller's frame)."""
+        if column not in frame.columns:
+            raise KeyError(f"no column {column!r}; the frame has {list(frame.columns)}")
+        results = self.predict(frame[column].tolist(), top_k=top_k, min_confidence=min_confidence)
+        out = frame.copy()
+        for field in ("label", "probability", "abstained", "reason", "normalized"):
+            out[f"predicted_{field}" if field == "label" else field] = [getattr(r, field) for r in results]
+        return out
 
 
 PRETRAINED = Path(__file__).with_name("pretrained")

@@ -1,0 +1,332 @@
+"""Export a checkpoint to ONNX, and run the exported network with onnxruntime.
+
+``nameorigin export --model DIR --format onnx --out FILE`` writes one self-describing ``.onnx``
+file: the network, with inputs ``chars`` (int64, batch x time, right-padded character indices) and
+``lengths`` (int64, batch) and output ``logits`` (batch x labels), plus the checkpoint's labels,
+temperature, logit bias, revision, config and metrics in the file's ``metadata_props``. Batch size
+and name length are both free.
+
+How each architecture gets there (PyTorch's TorchScript-based exporter, which maps ``nn.GRU`` and
+``nn.LSTM`` onto ONNX's own GRU and LSTM operators):
+
+* "gru", "lstm" (any depth, one-hot or embedding, bidirectional) are traced as they are; nothing
+  in them depends on the batch's shape.
+* "gru-cell", "lstm-cell": the hand-written cells are weight-compatible with ``nn.GRU`` and
+  ``nn.LSTM``, so their stacks are copied into those layers first and exported the same way (a
+  traced Python loop over time would be frozen to the example's length).
+* "rnn" (the reference's cell): its loop over time is compiled with TorchScript, so it becomes an
+  ONNX ``Loop`` over however many characters the batch has.
+* Ensembles of any of these export member by member, averaging as in PyTorch.
+
+Every export is checked before it is written: onnxruntime runs the file on a batch of another
+size and other lengths than the tracing example, and must agree with PyTorch.
+
+`OnnxModel` is a drop-in for the PyTorch network inside `predict.predict_logits`, and
+`load_onnx_classifier` builds a `Classifier` on it from an ``.onnx`` file or a checkpoint folder.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import copy
+import functools
+import inspect
+import io
+import json
+import os
+import secrets
+import warnings
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from . import __version__
+from .data import ALPHABET, encode
+from .errors import NameOriginError
+
+FORMATS = ("onnx",)
+FORMAT = "nameorigin-onnx"
+FORMAT_VERSION = 1
+OPSET = 17
+INPUTS = ("chars", "lengths")
+OUTPUT = "logits"
+# What the file records besides the network (JSON-encoded values in metadata_props).
+METADATA_KEYS = ("labels", "temperature", "logit_bias", "revision", "config", "metrics")
+
+# The tracing example, and the differently shaped batch every export is checked on.
+_EXAMPLE_NAMES = ["Abe", "Li", "Novak"]
+_CHECK_NAMES = [(ALPHABET * 3)[i:i + n] for i, n in enumerate((1, 9, 2, 23, 4, 17, 6, 12, 3, 20, 1))]
+
+
+def _require(module: str):
+    try:
+        return __import__(module)
+    except ImportError:
+        raise NameOriginError(f"ONNX support needs the {module} package: pip install onnx onnxruntime") from None
+
+
+# --- making a network exportable --------------------------------------------------------------
+
+
+def _scratch_rnn_last_input(x: torch.Tensor, lengths: torch.Tensor, weight: torch.Tensor,
+                            bias: torch.Tensor) -> torch.Tensor:
+    """`models.ScratchRNN`'s loop over time, compiled so it exports as an ONNX Loop over however
+    many characters the batch has: returns each name's [x_T ; h_{T-1}] at its last character T.
+    Rather than stacking every step and gathering the last, it keeps that row as the loop passes it."""
+    h = torch.zeros(x.shape[0], weight.shape[0], dtype=x.dtype)
+    last = torch.zeros(x.shape[0], x.shape[2] + weight.shape[0], dtype=x.dtype)
+    for t in range(x.shape[1]):
+        combined = torch.cat([x[:, t], h], dim=1)
+        last = torch.where((lengths - 1 == t).unsqueeze(1), combined, last)
+        h = torch.sigmoid(F.linear(combined, weight, bias))
+    return last
+
+
+@functools.cache
+def _compiled_scratch_rnn_loop():
+    return torch.jit.script(_scratch_rnn_last_input)  # compiled on first export, not on import
+
+
+class _ExportableScratchRNN(nn.Module):
+    """`models.ScratchRNN` in eval mode with its loop compiled (see above). Same weights, same
+    arithmetic."""
+
+    def __init__(self, rnn: nn.Module):
+        super().__init__()
+        self.n_chars = int(rnn.n_chars)
+        self.in2hidden = rnn.in2hidden
+        self.in2output = rnn.in2output
+
+    def forward(self, chars: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        x = F.one_hot(chars, self.n_chars).to(self.in2hidden.weight.dtype)
+        last = _compiled_scratch_rnn_loop()(x, lengths, self.in2hidden.weight, self.in2hidden.bias)
+        return self.in2output(last)
+
+
+def _torch_layers(stack: nn.Module) -> nn.Module:
+    """A `models.ScratchLayers` stack copied into the equivalent batch-first nn.GRU / nn.LSTM."""
+    from .models import LSTMCell
+
+    cells = list(stack.cells)
+    layer = nn.LSTM if isinstance(cells[0], LSTMCell) else nn.GRU
+    rnn = layer(cells[0].ih.in_features, cells[0].hidden_size, len(cells), batch_first=True)
+    with torch.no_grad():
+        for k, cell in enumerate(cells):
+            getattr(rnn, f"weight_ih_l{k}").copy_(cell.ih.weight)
+            getattr(rnn, f"bias_ih_l{k}").copy_(cell.ih.bias)
+            getattr(rnn, f"weight_hh_l{k}").copy_(cell.hh.weight)
+            getattr(rnn, f"bias_hh_l{k}").copy_(cell.hh.bias)
+    return rnn
+
+
+def exportable(model: nn.Module) -> nn.Module:
+    """The network to hand to the exporter: `model` itself where tracing captures it whole, else an
+    equivalent built from its weights (see the module docstring). `model` is not changed."""
+    from .models import Ensemble, RecurrentClassifier, ScratchLayers, ScratchRNN
+
+    if isinstance(model, Ensemble):
+        return Ensemble([exportable(m) for m in model.members]).eval()
+    if isinstance(model, ScratchRNN):
+        return _ExportableScratchRNN(model).eval()
+    if isinstance(model, RecurrentClassifier):
+        if not any(isinstance(stack, ScratchLayers) for stack in model.layers):
+            return model
+        model = copy.deepcopy(model)
+        for i, stack in enumerate(model.layers):
+            if isinstance(stack, ScratchLayers):
+                model.layers[i] = _torch_layers(stack)
+        return model.eval()
+    raise NameOriginError(f"{type(model).__name__} networks can't be exported to ONNX; exportable "
+                          "architectures: rnn, gru, lstm, gru-cell, lstm-cell, and ensembles of them")
+
+
+def to_onnx_bytes(model: nn.Module, opset: int = OPSET) -> bytes:
+    """`model` (eval mode, CPU) as a serialized ONNX graph with free batch and time axes."""
+    model = model.eval()
+    example = encode(_EXAMPLE_NAMES)
+    kwargs: dict[str, Any] = {}
+    if "dynamo" in inspect.signature(torch.onnx.export).parameters:
+        kwargs["dynamo"] = False  # the TorchScript exporter: nn.GRU/nn.LSTM and scripted loops
+    buffer = io.BytesIO()
+    with warnings.catch_warnings():
+        # The legacy exporter's deprecation notice and the tracer's notes on nn.GRU/nn.LSTM's own
+        # shape checks; what counts is the numerical check below.
+        warnings.simplefilter("ignore")
+        net = exportable(model)
+        torch.onnx.export(net, example, buffer, input_names=list(INPUTS), output_names=[OUTPUT],
+                          dynamic_axes={"chars": {0: "batch", 1: "time"}, "lengths": {0: "batch"},
+                                        OUTPUT: {0: "batch"}},
+                          opset_version=opset, do_constant_folding=True, **kwargs)
+    data = buffer.getvalue()
+    _check(model, data)
+    return data
+
+
+@torch.no_grad()
+def _check(model: nn.Module, data: bytes, tolerance: float = 1e-4) -> None:
+    """onnxruntime must reproduce PyTorch's logits on a batch shaped unlike the tracing example."""
+    chars, lengths = encode(_CHECK_NAMES)
+    expected = model(chars, lengths).float().numpy()
+    got = OnnxModel(data, threads=1)(chars, lengths).numpy()
+    if got.shape != expected.shape or not np.allclose(got, expected, rtol=tolerance, atol=tolerance):
+        diff = np.abs(got - expected).max() if got.shape == expected.shape else f"shape {got.shape}"
+        raise RuntimeError(f"the ONNX export of {type(model).__name__} disagrees with PyTorch "
+                           f"(max difference {diff}); this is a bug in nameorigin")
+
+
+# --- writing the file ---------------------------------------------------------------------------
+
+
+def _metadata_props(metadata: dict[str, Any], revision: str) -> dict[str, str]:
+    values = {"labels": list(metadata["labels"]), "temperature": float(metadata.get("temperature", 1.0)),
+              "logit_bias": metadata.get("logit_bias"), "revision": revision,
+              "config": metadata.get("config") or {}, "metrics": metadata.get("metrics") or {}}
+    props = {key: json.dumps(value) for key, value in values.items()}
+    props.update(format=FORMAT, format_version=str(FORMAT_VERSION), alphabet=ALPHABET, package_version=__version__)
+    return props
+
+
+def _write_atomic(out: Path, data: bytes) -> None:
+    """Write `data` to `out` through a temporary file beside it: `out` is either the old file or
+    the complete new one, never a partial write."""
+    if out.is_dir():
+        raise NameOriginError(f"{out} is a directory; --out needs a file name such as {out / 'model.onnx'}")
+    tmp = out.with_name(f".{out.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        with open(tmp, "xb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, out)
+    except BaseException as err:
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)
+        if isinstance(err, OSError):
+            raise NameOriginError(f"cannot write {out}: {err.strerror or err}") from None
+        raise
+
+
+def export_model(model: nn.Module, metadata: dict[str, Any], out_path: str | os.PathLike,
+                 revision: str = "", opset: int = OPSET) -> Path:
+    """Write `model` with `metadata` (the checkpoint's: labels, temperature, ...) to `out_path`."""
+    onnx = _require("onnx")
+    _require("onnxruntime")
+    proto = onnx.load_model_from_string(to_onnx_bytes(model, opset))
+    onnx.helper.set_model_props(proto, _metadata_props(metadata, revision))
+    proto.producer_name, proto.producer_version = "nameorigin", __version__
+    onnx.checker.check_model(proto)
+    out = Path(out_path)
+    _write_atomic(out, proto.SerializeToString())
+    return out
+
+
+def export_onnx(model_dir: str | os.PathLike, out_path: str | os.PathLike, opset: int = OPSET) -> Path:
+    """Export the checkpoint folder `model_dir` to the ONNX file `out_path`; returns its path."""
+    from . import checkpoint
+
+    model, meta = checkpoint.load(model_dir)
+    return export_model(model, meta, out_path, checkpoint.revision(model_dir), opset)
+
+
+# --- running the file -----------------------------------------------------------------------------
+
+
+class OnnxModel:
+    """An exported network run by onnxruntime on the CPU, callable like the PyTorch model:
+    ``model(chars, lengths) -> logits`` with torch tensors in and out.
+
+    ``eval()`` and ``parameters()`` are there only so `predict.predict_logits` can treat it as an
+    ``nn.Module`` on the CPU. `threads` sets onnxruntime's intra-op threads (None: its default,
+    one per physical core).
+    """
+
+    def __init__(self, model: str | os.PathLike | bytes, threads: int | None = None):
+        ort = _require("onnxruntime")
+        options = ort.SessionOptions()
+        if threads is not None:
+            options.intra_op_num_threads = threads
+        options.inter_op_num_threads = 1
+        source = model if isinstance(model, bytes) else str(model)
+        if not isinstance(model, bytes) and not Path(model).is_file():
+            raise NameOriginError(f"{model}: no such ONNX file")
+        try:
+            self.session = ort.InferenceSession(source, sess_options=options, providers=["CPUExecutionProvider"])
+        except Exception as err:  # onnxruntime's own exception types differ between versions
+            raise NameOriginError(f"{model if not isinstance(model, bytes) else 'model'}: not a loadable "
+                                  f"ONNX model ({str(err).strip().splitlines()[0][:200]})") from None
+        names = [i.name for i in self.session.get_inputs()]
+        if names != list(INPUTS) or OUTPUT not in [o.name for o in self.session.get_outputs()]:
+            raise NameOriginError(f"{model if not isinstance(model, bytes) else 'model'}: not a nameorigin "
+                                  f"ONNX export (inputs {names})")
+        self.props: dict[str, str] = dict(self.session.get_modelmeta().custom_metadata_map)
+
+    def __call__(self, chars: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        feed = {"chars": chars.detach().cpu().numpy().astype(np.int64, copy=False),
+                "lengths": lengths.detach().cpu().numpy().astype(np.int64, copy=False)}
+        return torch.from_numpy(self.session.run([OUTPUT], feed)[0])
+
+    forward = __call__
+
+    def eval(self) -> "OnnxModel":
+        return self
+
+    def parameters(self) -> Iterator[torch.Tensor]:
+        yield torch.empty(0)  # on the CPU, which is where onnxruntime's inputs come from
+
+    def metadata(self) -> dict[str, Any]:
+        """The checkpoint metadata stored in the file (labels, temperature, logit_bias, revision,
+        config, metrics), decoded; refuses files nameorigin did not write."""
+        props = self.props
+        if props.get("format") != FORMAT:
+            raise NameOriginError("not a nameorigin ONNX export (its metadata has no labels); export it "
+                                  "with `nameorigin export`")
+        if props.get("format_version") != str(FORMAT_VERSION):
+            raise NameOriginError(f"ONNX export format {props.get('format_version')} is not supported by "
+                                  f"nameorigin {__version__} (it reads format {FORMAT_VERSION})")
+        if props.get("alphabet") != ALPHABET:
+            raise NameOriginError("the ONNX model was trained on a different alphabet")
+        try:
+            return {key: json.loads(props[key]) for key in METADATA_KEYS}
+        except (KeyError, json.JSONDecodeError) as err:
+            raise NameOriginError(f"damaged nameorigin ONNX metadata ({err})") from None
+
+
+def load_onnx_classifier(path: str | os.PathLike, threads: int | None = None, **options: Any):
+    """A `predict.Classifier` whose network runs in onnxruntime: from an exported ``.onnx`` file,
+    or from a checkpoint folder (exported in memory, nothing written). `options` go to `Classifier`."""
+    from . import checkpoint
+    from .predict import Classifier
+
+    path = Path(path)
+    if path.is_dir():
+        model, meta = checkpoint.load(path)
+        runner = OnnxModel(to_onnx_bytes(model), threads)
+        return Classifier(runner, meta, checkpoint.revision(path), **options)
+    runner = OnnxModel(path, threads)
+    meta = runner.metadata()
+    return Classifier(runner, meta, meta["revision"], **options)
+
+
+# --- the command ----------------------------------------------------------------------------------
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The ``export`` subcommand's options."""
+    parser.add_argument("--model", metavar="DIR", help="checkpoint folder (default: the bundled model)")
+    parser.add_argument("--format", choices=FORMATS, default="onnx", help="output format (default: %(default)s)")
+    parser.add_argument("--out", metavar="FILE", required=True, help="file to write, e.g. model.onnx")
+
+
+def command(args: argparse.Namespace) -> None:
+    """Run the export from parsed `add_arguments` options and print the file's path."""
+    from .predict import default_model_path
+
+    model_dir = args.model if args.model is not None else default_model_path()
+    print(export_onnx(model_dir, args.out))

@@ -1,0 +1,157 @@
+"""ONNX export: onnxruntime must give the PyTorch model's probabilities for any batch shape."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+import numpy as np
+import pytest
+import torch
+
+pytest.importorskip("onnx")
+pytest.importorskip("onnxruntime")
+
+from nameorigin import checkpoint  # noqa: E402
+from nameorigin.config import Config  # noqa: E402
+from nameorigin.data import ALPHABET, encode  # noqa: E402
+from nameorigin.errors import NameOriginError  # noqa: E402
+from nameorigin.export import (OnnxModel, add_arguments, command, export_onnx, exportable,  # noqa: E402
+                               load_onnx_classifier, to_onnx_bytes)
+from nameorigin.models import build_model  # noqa: E402
+from nameorigin.predict import Classifier, predict_logits  # noqa: E402
+
+# Names of every length from 1 to 20 in one batch, shuffled so the lengths are mixed, plus two that
+# the alphabet's punctuation and spaces reach: 22 names, unlike the 3-name export example.
+_rng = np.random.default_rng(0)
+NAMES = [("".join(_rng.choice(list(ALPHABET[:52]), n))) for n in _rng.permutation(np.arange(1, 21))]
+NAMES += ["O'Neil-Smith", "van der Berg"]
+
+TINY = dict(hidden_size=16, epochs=1, batch_size=32, lr=1e-2)
+CHECKPOINTS = {
+    "gru": Config(arch="gru", num_layers=2, **TINY),  # the reference's: one-hot, 2 layers
+    "lstm-emb-bidir": Config(arch="lstm", num_layers=2, embedding_dim=8, bidirectional=True, **TINY),
+    # calibrated and bias-tuned, so temperature and logit_bias are part of the comparison
+    "gru-ensemble": Config(arch="gru", num_layers=1, ensemble=2, val_size=0.2, calibrate=True, tune_bias=True,
+                           **TINY),
+}
+
+
+@pytest.fixture(scope="module", params=sorted(CHECKPOINTS))
+def trained(request, small_corpus, tmp_path_factory):
+    from nameorigin.train import train_and_save
+
+    out = tmp_path_factory.mktemp("export") / request.param
+    train_and_save(CHECKPOINTS[request.param], str(out), data=str(small_corpus), progress=False,
+                   log=lambda s: None)
+    return out
+
+
+@pytest.fixture(scope="module")
+def exported(trained):
+    return trained, export_onnx(trained, trained.parent / "model.onnx")
+
+
+def test_onnxruntime_matches_torch_probabilities(exported):
+    folder, onnx_file = exported
+    expected = Classifier.from_checkpoint(folder).predict_proba(NAMES)
+    # a budget of 40 padded characters: many batches, of other sizes and lengths than the export example
+    for options in ({"budget": 40}, {}):
+        got = load_onnx_classifier(onnx_file, threads=1, **options).predict_proba(NAMES)
+        np.testing.assert_allclose(got, expected, rtol=0, atol=1e-5)
+    predictions = load_onnx_classifier(onnx_file, threads=1).predict(NAMES, top_k=2)
+    assert [p.label for p in predictions] == [p.label for p in Classifier.from_checkpoint(folder).predict(NAMES)]
+
+
+def test_file_describes_its_checkpoint(exported):
+    import onnx
+
+    folder, onnx_file = exported
+    meta = checkpoint.read_metadata(folder)
+    proto = onnx.load(str(onnx_file))
+    props = {p.key: p.value for p in proto.metadata_props}
+    assert json.loads(props["labels"]) == meta["labels"]
+    assert json.loads(props["temperature"]) == meta["temperature"]
+    assert json.loads(props["logit_bias"]) == meta["logit_bias"]
+    assert json.loads(props["revision"]) == checkpoint.revision(folder)
+    if folder.name == "gru-ensemble":  # so the probability comparison covers bias and temperature
+        assert meta["logit_bias"] is not None and meta["temperature"] != 1.0
+    assert [i.name for i in proto.graph.input] == ["chars", "lengths"]
+    assert [o.name for o in proto.graph.output] == ["logits"]
+    clf = load_onnx_classifier(onnx_file)
+    assert clf.labels == meta["labels"] and clf.revision == checkpoint.revision(folder)
+    assert clf.metadata["config"] == meta["config"]
+
+
+@pytest.mark.parametrize("config", [
+    Config(arch="rnn", hidden_size=16),
+    Config(arch="gru-cell", hidden_size=16, num_layers=2),
+    Config(arch="lstm-cell", hidden_size=16, num_layers=2, embedding_dim=8, bidirectional=True),
+    Config(arch="rnn", hidden_size=16, ensemble=2),
+], ids=["rnn", "gru-cell", "lstm-cell-emb-bidir", "rnn-ensemble"])
+def test_hand_written_cells_export(config):
+    torch.manual_seed(0)
+    model = build_model(config, 4).eval()
+    chars, lengths = encode(NAMES)
+    with torch.no_grad():
+        expected = model(chars, lengths).numpy()
+    got = OnnxModel(to_onnx_bytes(model), threads=1)(chars, lengths).numpy()
+    np.testing.assert_allclose(got, expected, rtol=0, atol=1e-5)
+
+
+def test_runner_is_a_drop_in_for_predict_logits(tiny_model):
+    model, _ = checkpoint.load(tiny_model)
+    runner = OnnxModel(to_onnx_bytes(model), threads=1)
+    np.testing.assert_allclose(predict_logits(runner, NAMES, budget=40).numpy(),
+                               predict_logits(model, NAMES, budget=40).numpy(), rtol=0, atol=1e-5)
+
+
+def test_checkpoint_folder_loads_without_writing_a_file(tiny_model):
+    before = sorted(p.name for p in tiny_model.iterdir())
+    got = load_onnx_classifier(tiny_model, threads=1).predict_proba(NAMES)
+    np.testing.assert_allclose(got, Classifier.from_checkpoint(tiny_model).predict_proba(NAMES), rtol=0, atol=1e-5)
+    assert sorted(p.name for p in tiny_model.iterdir()) == before
+
+
+def test_export_replaces_atomically(tiny_model, tmp_path):
+    out = tmp_path / "sub" / "model.onnx"
+    assert export_onnx(tiny_model, out) == out  # creates the folder
+    out.write_bytes(b"an older file")
+    export_onnx(tiny_model, out)
+    assert load_onnx_classifier(out).revision == checkpoint.revision(tiny_model)
+    assert [p.name for p in out.parent.iterdir()] == ["model.onnx"]  # no temporary file left
+    exported = out.read_bytes()
+    with pytest.raises(NameOriginError, match="no such checkpoint"):
+        export_onnx(tmp_path / "missing", out)
+    assert out.read_bytes() == exported  # a failed export leaves the old file alone
+
+
+def test_user_errors_are_clear(tiny_model, tmp_path):
+    with pytest.raises(NameOriginError, match="is a directory"):
+        export_onnx(tiny_model, tmp_path)
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    with pytest.raises(NameOriginError, match="cannot write"):
+        export_onnx(tiny_model, blocker / "model.onnx")
+    with pytest.raises(NameOriginError, match="exportable architectures"):
+        exportable(torch.nn.Linear(2, 2))
+    with pytest.raises(NameOriginError, match="no such ONNX file"):
+        load_onnx_classifier(tmp_path / "missing.onnx")
+    with pytest.raises(NameOriginError, match="not a loadable ONNX model"):
+        load_onnx_classifier(blocker)
+    plain = tmp_path / "plain.onnx"
+    plain.write_bytes(to_onnx_bytes(checkpoint.load(tiny_model)[0]))  # no nameorigin metadata
+    with pytest.raises(NameOriginError, match="not a nameorigin ONNX export"):
+        load_onnx_classifier(plain)
+
+
+def test_command(tiny_model, tmp_path, capsys):
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    out = tmp_path / "m.onnx"
+    command(parser.parse_args(["--model", str(tiny_model), "--format", "onnx", "--out", str(out)]))
+    assert capsys.readouterr().out.strip() == str(out)
+    assert out.is_file()
+    for bad in (["--model", str(tiny_model)], ["--out", str(out), "--format", "tflite"]):
+        with pytest.raises(SystemExit):
+            parser.parse_args(bad)

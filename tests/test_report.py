@@ -1,0 +1,120 @@
+"""Reports: the four plots and report.md of a checkpoint, and `reproduce` on a tiny corpus."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+
+import pytest
+
+from nameorigin.errors import NameOriginError
+from nameorigin.report import (COMPARE_CONFUSION_PNG, COMPARE_F1_PNG, COMPARISON_MD, PNGS, add_report_arguments,
+                               add_reproduce_arguments, report_command, reproduce, reproduce_command,
+                               write_report)
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+def assert_png(path):
+    data = path.read_bytes()
+    assert data[:8] == PNG_MAGIC, path
+    assert len(data) > 5000, f"{path} is suspiciously small ({len(data)} bytes)"
+
+
+@pytest.fixture(scope="module")
+def report_dir(tiny_model, small_corpus, tmp_path_factory):
+    out = tmp_path_factory.mktemp("report") / "out"
+    path = write_report(tiny_model, out, data=small_corpus)
+    assert path == out / "report.md"
+    return out
+
+
+def test_report_writes_four_pngs_and_a_page_that_shows_them(report_dir):
+    for name in PNGS:
+        assert_png(report_dir / name)
+    page = (report_dir / "report.md").read_text(encoding="utf-8")
+    for name in PNGS:
+        assert f"]({name})" in page
+    assert not list(report_dir.glob(".*tmp")), "temporary files were left behind"
+
+
+def test_report_page_carries_the_checkpoint_metrics(report_dir, tiny_model):
+    page = (report_dir / "report.md").read_text(encoding="utf-8")
+    metrics = json.loads((tiny_model / "model.json").read_text())["metrics"]
+    assert f"| accuracy | {100 * metrics['accuracy']:.1f} % |" in page
+    assert f"| macro-F1 | {metrics['macro_f1']:.3f} |" in page
+    assert f"| top-3 accuracy | {100 * metrics['top3_accuracy']:.1f} % |" in page
+    assert f"| ECE (15 bins) | {metrics['ece']:.3f} |" in page
+    assert f"| test names (n_test) | {metrics['n_test']} |" in page
+    for label in ("Chinese", "Greek", "Japanese", "Russian"):
+        assert f"| {label} | " in page
+
+
+def test_report_command_defaults_to_the_model_folder(tiny_model, small_corpus, tmp_path, capsys):
+    model = tmp_path / "model"
+    shutil.copytree(tiny_model, model)
+    args = add_report_arguments(argparse.ArgumentParser()).parse_args(
+        ["--model", str(model), "--data", str(small_corpus)])
+    report_command(args)
+    assert (model / "report" / "report.md").is_file()
+    assert "report.md" in capsys.readouterr().out
+
+
+def test_report_refuses_a_missing_checkpoint_and_a_foreign_corpus(tiny_model, small_corpus, tmp_path):
+    with pytest.raises(NameOriginError):
+        write_report(tmp_path / "nothing", tmp_path / "out", data=small_corpus)
+    other = tmp_path / "names"
+    other.mkdir()
+    for label in ("Greek", "Russian"):
+        (other / f"{label}.txt").write_text((small_corpus / f"{label}.txt").read_text(encoding="utf-8"),
+                                            encoding="utf-8")
+    with pytest.raises(NameOriginError, match="not the corpus"):
+        write_report(tiny_model, tmp_path / "out", data=other)
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    with pytest.raises(NameOriginError, match="not a folder"):
+        write_report(tiny_model, blocker, data=small_corpus)
+
+
+def test_reproduce_trains_reports_and_compares(small_corpus, tmp_path):
+    messages = []
+    rows = reproduce(tmp_path, data=small_corpus, fast=True, overrides={"epochs": 1, "hidden_size": 16},
+                     log=messages.append)
+    assert [r["preset"] for r in rows] == ["reference-rnn", "reference-gru", "default"]
+    assert [r["published_accuracy"] for r in rows] == [pytest.approx(0.7225, abs=1e-3),
+                                                       pytest.approx(0.8142, abs=1e-3), None]
+    for r in rows:
+        assert r["n_test"] == 24 and 0 <= r["accuracy"] <= 1 and 0 <= r["macro_f1"] <= 1
+        assert r["train_seconds"] > 0 and r["split"].startswith("seed")
+        assert r["config"]["epochs"] == 1 and r["config"]["hidden_size"] == 16
+        assert (tmp_path / r["preset"] / "model.json").is_file()
+        assert (tmp_path / r["preset"] / "report" / "report.md").is_file()
+    assert rows[0]["fast"] and rows[0]["config"]["batch_size"] > 1 and not rows[2]["fast"]
+    for name in (COMPARE_F1_PNG, COMPARE_CONFUSION_PNG):
+        assert_png(tmp_path / name)
+    page = (tmp_path / COMPARISON_MD).read_text(encoding="utf-8")
+    for r in rows:
+        assert f"| {r['model']} | " in page and f"]({r['preset']}/report/report.md)" in page
+    assert "72.2 %" in page and "81.4 %" in page
+    assert f"]({COMPARE_F1_PNG})" in page and f"]({COMPARE_CONFUSION_PNG})" in page
+    assert messages
+
+
+def test_reproduce_command_prints_the_table(small_corpus, tmp_path, capsys):
+    parser = add_reproduce_arguments(argparse.ArgumentParser())
+    args = parser.parse_args(["--out", str(tmp_path), "--data", str(small_corpus), "--fast", "--quiet",
+                              "--presets", "reference-gru"])
+    reproduce_command(args)
+    out = capsys.readouterr().out
+    assert "reference-gru (fast)" in out and "81.4 %" in out and "macro-F1" in out
+    assert (tmp_path / COMPARISON_MD).is_file()
+
+
+def test_reproduce_rejects_bad_choices(small_corpus, tmp_path):
+    with pytest.raises(NameOriginError, match="unknown preset"):
+        reproduce(tmp_path, data=small_corpus, presets=["nope"])
+    with pytest.raises(NameOriginError, match="override"):
+        reproduce(tmp_path, data=small_corpus, presets=["default"], overrides={"no_such_knob": 1})
+    with pytest.raises(SystemExit):
+        add_reproduce_arguments(argparse.ArgumentParser()).parse_args(["--presets", "nope"])

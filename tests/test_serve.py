@@ -1,0 +1,392 @@
+"""The HTTP service's contract: predictions over GET and POST, and a JSON 4xx for every bad request.
+
+The end-to-end tests talk HTTP to a real uvicorn server in a subprocess on 127.0.0.1; a few checks of
+the parts behind it (limits, the micro-batcher, the body-limit middleware) run in-process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import math
+import os
+import socket
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+
+httpx = pytest.importorskip("httpx")
+pytest.importorskip("fastapi")
+pytest.importorskip("uvicorn")
+
+from nameorigin.predict import Prediction  # noqa: E402
+from nameorigin.serve import MicroBatcher, _BodyLimit, create_app  # noqa: E402
+
+LABELS = ["Chinese", "Greek", "Japanese", "Russian"]
+START_TIMEOUT_S = 60
+
+
+def _env() -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("NAMEORIGIN_")}
+    env["TQDM_DISABLE"] = "1"
+    return env
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def model_dir(small_corpus, tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("serve") / "gru"
+    proc = subprocess.run([sys.executable, "-m", "nameorigin.cli", "train", "--arch", "gru", "--epochs", "1",
+                           "--hidden-size", "16", "--num-layers", "1", "--data", str(small_corpus),
+                           "--out", str(out), "--quiet"], capture_output=True, text=True, timeout=300, env=_env())
+    assert proc.returncode == 0, proc.stderr
+    return out
+
+
+@pytest.fixture(scope="module")
+def server(model_dir, tmp_path_factory):
+    """Base URL of a real server on a free port; killed at the end of the module whatever happens."""
+    port = _free_port()
+    log = tmp_path_factory.mktemp("serve-log") / "server.log"
+    with open(log, "wb") as out:
+        proc = subprocess.Popen([sys.executable, "-m", "nameorigin.serve", "--model", str(model_dir),
+                                 "--port", str(port)], stdout=out, stderr=subprocess.STDOUT, env=_env())
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while True:
+            if proc.poll() is not None:
+                pytest.fail(f"the server exited with {proc.returncode}:\n{log.read_text()}")
+            try:
+                if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if time.monotonic() > deadline:
+                pytest.fail(f"the server was not ready within {START_TIMEOUT_S} s:\n{log.read_text()}")
+            time.sleep(0.1)
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+@pytest.fixture(scope="module")
+def client(server):
+    with httpx.Client(base_url=server, timeout=10) as c:
+        yield c
+
+
+def assert_json_error(response, status: int | None = None) -> str:
+    assert 400 <= response.status_code < 500, (response.status_code, response.text)
+    if status is not None:
+        assert response.status_code == status, response.text
+    assert response.headers["content-type"].startswith("application/json")
+    detail = response.json()["detail"]
+    assert isinstance(detail, str) and detail
+    return detail
+
+
+def check_prediction(p: dict, name: str, k: int) -> None:
+    assert p["name"] == name and not p["abstained"] and p["reason"] is None
+    probs = [q["probability"] for q in p["predictions"]]
+    assert len(probs) == k and probs == sorted(probs, reverse=True)
+    assert {q["label"] for q in p["predictions"]} <= set(LABELS)
+    assert p["label"] == p["predictions"][0]["label"] and p["probability"] == probs[0]
+
+
+# --- predictions ------------------------------------------------------------------------------
+
+
+def test_get_predicts_one_name(client):
+    r = client.get("/v1/predict", params={"name": "Qin", "top_k": 3})
+    assert r.status_code == 200
+    p = r.json()
+    check_prediction(p, "Qin", 3)
+    assert p["model_revision"] == client.get("/v1/model").json()["revision"]
+
+
+def test_get_defaults_to_top_3_and_all_labels_sum_to_one(client):
+    assert len(client.get("/v1/predict", params={"name": "Ivanov"}).json()["predictions"]) == 3
+    p = client.get("/v1/predict", params={"name": "Ivanov", "top_k": len(LABELS)}).json()
+    check_prediction(p, "Ivanov", len(LABELS))
+    assert math.isclose(sum(q["probability"] for q in p["predictions"]), 1.0, abs_tol=1e-5)
+
+
+def test_post_predicts_many_names_in_order(client):
+    names = ["Qin", "Nakamura", "Papadopoulos", "Ivanov", "🙂", "", "Zhang"]
+    r = client.post("/v1/predict", json={"names": names, "top_k": 4})
+    assert r.status_code == 200
+    body = r.json()
+    assert [p["name"] for p in body["predictions"]] == names
+    for p in body["predictions"]:
+        assert p["model_revision"] == body["model_revision"]
+        if p["name"] in ("🙂", ""):
+            assert p["abstained"] and p["label"] is None and p["predictions"] == [] and p["reason"]
+        else:
+            check_prediction(p, p["name"], 4)
+            assert math.isclose(sum(q["probability"] for q in p["predictions"]), 1.0, abs_tol=1e-5)
+
+
+def test_an_emoji_or_empty_name_is_an_abstention_not_an_error(client):
+    for name in ("🙂", ""):
+        r = client.get("/v1/predict", params={"name": name})
+        assert r.status_code == 200
+        assert r.json()["abstained"] is True and r.json()["reason"]
+
+
+def test_limits_are_inclusive(client):
+    r = client.get("/v1/predict", params={"name": "a" * 100, "top_k": 1})
+    assert r.status_code == 200 and len(r.json()["predictions"]) == 1
+    r = client.post("/v1/predict", json={"names": ["Qin"] * 1000})
+    assert r.status_code == 200 and len(r.json()["predictions"]) == 1000
+
+
+def test_concurrent_requests_each_get_their_own_answer(server):
+    """Requests batched together must still be answered with their own name and their own top_k."""
+    names = [f"Name{chr(97 + i % 26)}{i}" for i in range(64)]
+
+    def ask(i: int) -> tuple[int, dict]:
+        if i % 2:
+            return i, c.get("/v1/predict", params={"name": names[i], "top_k": 1 + i % 4}).json()
+        return i, c.post("/v1/predict", json={"names": [names[i], "🙂"], "top_k": 1 + i % 4}).json()
+
+    limits = httpx.Limits(max_connections=32, max_keepalive_connections=32)
+    with httpx.Client(base_url=server, timeout=30, limits=limits) as c, ThreadPoolExecutor(32) as pool:
+        for i, body in pool.map(ask, range(len(names))):
+            p = body if i % 2 else body["predictions"][0]
+            check_prediction(p, names[i], 1 + i % 4)
+            if not i % 2:
+                assert body["predictions"][1]["abstained"]
+
+
+# --- metadata ---------------------------------------------------------------------------------
+
+
+def test_model_info(client, model_dir):
+    info = client.get("/v1/model").json()
+    meta = json.loads((model_dir / "model.json").read_text())
+    assert info["labels"] == LABELS
+    assert len(info["revision"]) == 64
+    assert info["metrics"] == meta["metrics"] and info["config"] == meta["config"]
+    assert info["limits"] == {"max_names": 1000, "max_body_bytes": 65536, "max_name_chars": 100}
+
+
+def test_healthz_openapi_and_docs(client):
+    assert client.get("/healthz").json()["status"] == "ok"
+    schema = client.get("/openapi.json").json()
+    assert {"get", "post"} <= set(schema["paths"]["/v1/predict"])
+    assert {"/v1/model", "/healthz"} <= set(schema["paths"])
+    docs = client.get("/docs")
+    assert docs.status_code == 200 and "text/html" in docs.headers["content-type"]
+
+
+# --- bad requests -----------------------------------------------------------------------------
+
+BAD_GETS = {
+    "missing name": {},
+    "name over 100 characters": {"name": "a" * 101},
+    "huge name": {"name": "a" * 20_000},
+    "top_k 0": {"name": "Qin", "top_k": 0},
+    "top_k over the labels": {"name": "Qin", "top_k": 5},
+    "top_k negative": {"name": "Qin", "top_k": -1},
+    "top_k not a number": {"name": "Qin", "top_k": "three"},
+    "top_k huge": {"name": "Qin", "top_k": "9" * 40},
+}
+
+
+@pytest.mark.parametrize("params", BAD_GETS.values(), ids=BAD_GETS.keys())
+def test_bad_get_is_a_json_422(client, params):
+    assert_json_error(client.get("/v1/predict", params=params), 422)
+
+
+BAD_POSTS = {
+    "not an object": [["Qin"]],
+    "missing names": {"top_k": 3},
+    "names not a list": {"names": "Qin"},
+    "names of numbers": {"names": [1, 2]},
+    "a null name": {"names": ["Qin", None]},
+    "empty names list": {"names": []},
+    "1,001 names": {"names": ["Qin"] * 1001},
+    "name over 100 characters": {"names": ["Qin", "a" * 101]},
+    "huge name": {"names": ["a" * 60_000]},
+    "top_k 0": {"names": ["Qin"], "top_k": 0},
+    "top_k over the labels": {"names": ["Qin"], "top_k": 5},
+    "top_k a string": {"names": ["Qin"], "top_k": "3"},
+    "top_k a float": {"names": ["Qin"], "top_k": 1.5},
+    "top_k a bool": {"names": ["Qin"], "top_k": True},
+    "unknown field": {"names": ["Qin"], "topk": 3},
+}
+
+
+@pytest.mark.parametrize("body", BAD_POSTS.values(), ids=BAD_POSTS.keys())
+def test_bad_post_is_a_json_422(client, body):
+    assert_json_error(client.post("/v1/predict", json=body), 422)
+
+
+@pytest.mark.parametrize("content", [b'{"names": ["Qin",', b"", b"\xff\xfe", b'{"names": ["\\ud800"]}', b"null"])
+def test_malformed_or_invalid_json_is_a_json_4xx(client, content):
+    assert_json_error(client.post("/v1/predict", content=content, headers={"content-type": "application/json"}))
+
+
+def test_a_body_that_is_not_json_is_a_json_422(client):
+    r = client.post("/v1/predict", content=b'{"names": ["Qin"]}', headers={"content-type": "text/plain"})
+    assert_json_error(r, 422)
+
+
+def test_body_over_64_kb_is_refused_by_its_content_length(client):
+    body = json.dumps({"names": ["Qin"] * 14_000}).encode()
+    assert len(body) > 65536
+    assert "65536" in assert_json_error(client.post("/v1/predict", content=body,
+                                                    headers={"content-type": "application/json"}), 413)
+
+
+def test_chunked_body_over_64_kb_is_refused_while_reading(client):
+    def chunks():
+        yield b'{"names": ['
+        for _ in range(200):
+            yield b'"Qin",' * 100
+        yield b'"Qin"]}'
+
+    r = client.post("/v1/predict", content=chunks(), headers={"content-type": "application/json"})
+    assert "transfer-encoding" in r.request.headers and "content-length" not in r.request.headers
+    assert_json_error(r, 413)
+
+
+def test_chunked_body_under_the_limit_is_served(client):
+    def chunks():
+        yield b'{"names": ["Qin", '
+        yield b'"Ivanov"], "top_k": 2}'
+
+    r = client.post("/v1/predict", content=chunks(), headers={"content-type": "application/json"})
+    assert r.status_code == 200 and [p["name"] for p in r.json()["predictions"]] == ["Qin", "Ivanov"]
+
+
+def test_huge_url_is_a_json_400(server):
+    port = int(server.rsplit(":", 1)[1])
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+        try:
+            s.sendall(b"GET /v1/predict?name=" + b"a" * 1_000_000 + b" HTTP/1.1\r\nHost: x\r\n\r\n")
+        except ConnectionError:
+            pass  # the server answers and closes before reading it all
+        data = b""
+        while b"}" not in data:
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 400") and b"application/json" in head.lower()
+    assert json.loads(body)["detail"]
+
+
+def test_unknown_path_and_method_are_json_errors(client):
+    assert_json_error(client.get("/v1/nope"), 404)
+    assert_json_error(client.put("/v1/predict", json={"names": ["Qin"]}), 405)
+
+
+def test_the_server_is_still_healthy_after_the_bad_requests(client):
+    assert client.get("/healthz").status_code == 200
+    assert client.get("/v1/predict", params={"name": "Qin"}).status_code == 200
+
+
+def test_a_missing_model_fails_at_startup_with_a_message(tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "nameorigin.serve", "--model", str(tmp_path / "none"),
+                           "--port", str(_free_port())], capture_output=True, text=True, timeout=120, env=_env())
+    assert proc.returncode == 2
+    assert proc.stderr.startswith("nameorigin: error:") and "Traceback" not in proc.stderr
+
+
+# --- in-process: limits, batching, the body-limit middleware ----------------------------------
+
+
+class FakeClassifier:
+    """Uniform probabilities over four labels; records every predict call."""
+
+    labels = LABELS
+    revision = "f" * 64
+    metadata = {"labels": LABELS, "metrics": {}, "config": {}}
+
+    def __init__(self):
+        self.calls: list[list[str]] = []
+
+    def predict(self, names, top_k=3):
+        self.calls.append(list(names))
+        top = [{"label": label, "probability": 0.25} for label in LABELS[:top_k]]
+        return [Prediction(n, n, "Chinese", 0.25, top, False, None, self.revision) for n in names]
+
+
+def asgi_requests(app, *requests: tuple[str, str, dict]) -> list:
+    """Send `requests` (method, path, httpx keyword arguments) to `app` in-process."""
+
+    async def main():
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as c:
+            return [await c.request(method, path, **kwargs) for method, path, kwargs in requests]
+
+    return asyncio.run(main())
+
+
+def test_limits_are_configurable():
+    app = create_app(FakeClassifier(), max_names=2, max_body_bytes=100, max_name_chars=5, batching=False)
+    ok, *bad = asgi_requests(
+        app,
+        ("POST", "/v1/predict", {"json": {"names": ["Qin", "Li"]}}),
+        ("POST", "/v1/predict", {"json": {"names": ["Qin", "Li", "Wu"]}}),
+        ("POST", "/v1/predict", {"json": {"names": ["Qinnnn"]}}),
+        ("GET", "/v1/predict", {"params": {"name": "Qinnnn"}}),
+        ("POST", "/v1/predict", {"json": {"names": ["Qin"], "pad": "x" * 100}}),
+    )
+    assert ok.status_code == 200 and len(ok.json()["predictions"]) == 2
+    assert [assert_json_error(r) and r.status_code for r in bad] == [422, 422, 422, 413]
+    with pytest.raises(ValueError):
+        create_app(FakeClassifier(), max_names=0)
+
+
+def test_micro_batcher_merges_waiting_requests_and_splits_the_answers():
+    clf = FakeClassifier()
+
+    async def main():
+        batcher = MicroBatcher(clf, max_wait_s=0.05)
+        await batcher.start()
+        try:
+            jobs = [batcher.predict([f"n{i}", f"m{i}"], top_k=1 + i % 4) for i in range(10)]
+            return await asyncio.gather(*jobs)
+        finally:
+            await batcher.stop()
+
+    results = asyncio.run(main())
+    assert len(clf.calls) == 1 and len(clf.calls[0]) == 20
+    for i, preds in enumerate(results):
+        assert [p.name for p in preds] == [f"n{i}", f"m{i}"]
+        assert all(len(p.predictions) == 1 + i % 4 for p in preds)
+
+
+def test_a_stalled_body_times_out_with_408():
+    sent: list[dict] = []
+
+    async def never(*args):
+        raise AssertionError("the app must not be called")
+
+    async def stalled_receive():
+        await asyncio.sleep(3600)
+
+    async def send(message):
+        sent.append(message)
+
+    scope = {"type": "http", "headers": [(b"content-length", b"10")]}
+    asyncio.run(_BodyLimit(never, max_bytes=100, timeout_s=0.05)(scope, stalled_receive, send))
+    assert sent[0]["status"] == 408 and json.loads(sent[1]["body"])["detail"]

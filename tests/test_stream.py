@@ -1,0 +1,234 @@
+"""Predicting over files: every format keeps the other columns, row order and count; malformed
+input names the line; output files appear whole or not at all."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from nameorigin import stream
+from nameorigin.cli import main
+from nameorigin.errors import NameOriginError
+from nameorigin.predict import load_model
+
+RESULT = ["label", "probability", "abstained", "reason", "normalized",
+          "top1_label", "top1_probability", "top2_label", "top2_probability", "top3_label", "top3_probability"]
+ROWS = [  # (id, name, note); names 3-6 can't be scored
+    ("1", "Qin", "plain"),
+    ("2", "Ślusàrski", "accents, and a comma"),
+    ("3", "", 'a "quoted" note'),
+    ("4", "😀", "emoji only"),
+    ("5", "1234", "digits"),
+    ("6", "   ", "spaces"),
+    ("7", "Ivanov", "multi\nline"),
+]
+ABSTAINED = {"3": "empty name", "4": "no Latin letters", "5": "no Latin letters", "6": "empty name"}
+
+
+@pytest.fixture(scope="module")
+def model_dir(small_corpus, tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("model") / "gru"
+    assert main(["train", "--arch", "gru", "--epochs", "1", "--hidden-size", "16", "--num-layers", "1",
+                 "--data", str(small_corpus), "--out", str(out), "--quiet"]) == 0
+    return out
+
+
+@pytest.fixture(scope="module")
+def clf(model_dir):
+    return load_model(model_dir)
+
+
+def write_rows(path: Path, fmt: str, rows=ROWS) -> Path:
+    if fmt == "jsonl":
+        text = "".join(json.dumps({"id": i, "name": n, "note": x}) + "\n" for i, n, x in rows)
+        path.write_text(text, encoding="utf-8")
+    elif fmt == "text":
+        path.write_text("".join(n + "\n" for _, n, _ in rows), encoding="utf-8")
+    else:
+        with path.open("w", encoding="utf-8", newline="") as f:
+            csv.writer(f, delimiter=stream.DELIMITERS[fmt]).writerows([("id", "name", "note"), *rows])
+    return path
+
+
+def read_rows(path: Path, fmt: str) -> tuple[list[str], list[dict]]:
+    if fmt == "jsonl":
+        rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+        return (list(rows[0]) if rows else []), rows
+    with path.open(encoding="utf-8", newline="") as f:
+        reader = csv.DictReader(f, delimiter=stream.DELIMITERS[fmt])
+        return list(reader.fieldnames or []), list(reader)
+
+
+@pytest.mark.parametrize("fmt", ["csv", "tsv", "jsonl"])
+def test_round_trip_keeps_other_columns_order_and_abstentions(clf, tmp_path, fmt):
+    src = write_rows(tmp_path / f"in.{fmt}", fmt)
+    assert stream.predict_file(clf, src, tmp_path / f"out.{fmt}", progress=False) == len(ROWS)
+    columns, rows = read_rows(tmp_path / f"out.{fmt}", fmt)
+    if fmt == "jsonl":
+        assert columns == ["id", "name", "note", "label", "probability", "abstained", "reason", "normalized",
+                           "predictions"]
+    else:
+        assert columns == ["id", "name", "note", *RESULT]
+    assert [(r["id"], r["name"], r["note"]) for r in rows] == ROWS
+    for r in rows:
+        abstained = r["abstained"] in (True, "true")
+        assert abstained == (r["id"] in ABSTAINED)
+        if abstained:
+            assert ABSTAINED[r["id"]] in r["reason"] and r["label"] in (None, "")
+        else:
+            assert r["label"] in clf.labels and 0 < float(r["probability"]) <= 1
+
+
+def test_text_input_defaults_to_csv_with_a_name_column(clf, tmp_path):
+    src = write_rows(tmp_path / "names.txt", "text")
+    out = io.StringIO()
+    assert stream.predict_file(clf, src, out, progress=False) == len(ROWS)
+    rows = list(csv.DictReader(io.StringIO(out.getvalue())))
+    assert [r["name"] for r in rows][:3] == ["Qin", "Ślusàrski", ""]
+    assert rows[2]["reason"] == "empty name"
+
+
+def test_output_format_follows_the_extension_then_the_flag(clf, tmp_path):
+    src = write_rows(tmp_path / "in.csv", "csv")
+    stream.predict_file(clf, src, tmp_path / "out.jsonl", progress=False)
+    assert json.loads((tmp_path / "out.jsonl").read_text().splitlines()[0])["id"] == "1"
+    stream.predict_file(clf, src, tmp_path / "out.jsonl", output_format="tsv", progress=False)
+    assert (tmp_path / "out.jsonl").read_text().startswith("id\tname\tnote\tlabel")
+
+
+def test_jsonl_to_csv_fills_missing_keys_and_keeps_non_strings_abstained(clf):
+    src = io.BytesIO(b'{"name": "Qin", "n": 1}\n\n{"name": null}\n{"n": [2], "name": 7}\n')
+    out = io.StringIO()
+    assert stream.predict_file(clf, src, out, input_format="jsonl", output_format="csv", progress=False) == 3
+    rows = list(csv.DictReader(io.StringIO(out.getvalue())))
+    assert [(r["name"], r["n"], r["abstained"]) for r in rows] == [("Qin", "1", "false"), ("", "", "true"),
+                                                                   ("7", "[2]", "true")]
+    assert rows[1]["reason"] == "not a string"
+
+
+def test_custom_column_and_top_k(clf):
+    src = io.BytesIO("id;who\n1;Qin\n".replace(";", "\t").encode())
+    out = io.StringIO()
+    stream.predict_file(clf, src, out, column="who", input_format="tsv", output_format="csv", top_k=1,
+                        progress=False)
+    assert out.getvalue().splitlines()[0] == ("id,who,label,probability,abstained,reason,normalized,"
+                                              "top1_label,top1_probability")
+
+
+@pytest.mark.parametrize("fmt, data, expected", [
+    ("text", b"", "name,label,probability"),
+    ("csv", b"", "name,label,probability"),
+    ("csv", b"id,name,note\n", "id,name,note,label,probability"),
+    ("jsonl", b"", ""),
+])
+def test_empty_input_gives_header_only_output(clf, fmt, data, expected):
+    out = io.StringIO()
+    output_format = "jsonl" if fmt == "jsonl" else "csv"
+    assert stream.predict_file(clf, io.BytesIO(data), out, input_format=fmt, output_format=output_format,
+                               progress=False) == 0
+    assert out.getvalue().startswith(expected) and out.getvalue().count("\n") == (fmt != "jsonl")
+
+
+def test_stdin_to_stdout_in_a_pipe(model_dir):
+    driver = ("import argparse, sys; from nameorigin import stream; from nameorigin.predict import load_model\n"
+              "p = argparse.ArgumentParser(); p.add_argument('--model'); p.add_argument('--top-k', type=int, "
+              "default=3); stream.add_arguments(p); args = p.parse_args()\n"
+              "sys.exit(print(stream.command(args, load_model(args.model)), file=sys.stderr))")
+    proc = subprocess.run([sys.executable, "-c", driver, "--model", str(model_dir), "--input", "-",
+                           "--input-format", "jsonl", "--format", "tsv", "--chunk-size", "2"],
+                          input='{"name": "Qin", "k": "é"}\n{"name": ""}\n{"name": "Ivanov"}\n'.encode(),
+                          capture_output=True, timeout=120, env={**os.environ, "TQDM_DISABLE": "1"})
+    assert proc.returncode == 0, proc.stderr.decode()
+    rows = list(csv.DictReader(io.StringIO(proc.stdout.decode("utf-8")), delimiter="\t"))
+    assert [(r["name"], r["k"], r["abstained"]) for r in rows] == [("Qin", "é", "false"), ("", "", "true"),
+                                                                   ("Ivanov", "", "false")]
+    assert proc.stderr.decode().strip() == "3"
+
+
+@pytest.mark.parametrize("fmt, data, match", [
+    ("csv", b"id,nom\n1,Qin\n", r"line 1: no column 'name' in the header; found 'id', 'nom'"),
+    ("csv", b"id,name\n1,Qin\n2,Ivanov,extra\n", r"line 3: 3 fields where the header has 2"),
+    ("csv", b"id,name\n1,Qin\n2,\"Iva\nnov\"\n3\n", r"line 5: 1 fields"),
+    ("csv", b"id,name\n1,Qin\n2,Iv\xe9nov\n", r"line 3: not valid UTF-8"),
+    ("text", b"Qin\n\nIv\xff\n", r"line 3: not valid UTF-8"),
+    ("jsonl", b'{"name": "Qin"}\n{"name": "Ivanov",}\n', r"line 2: not valid JSON"),
+    ("jsonl", b'{"name": "Qin"}\n\n["Ivanov"]\n', r"line 3: expected a JSON object, found list"),
+    ("jsonl", b'{"name": "Qin"}\n{"nom": "Ivanov"}\n', r"line 2: no key 'name'; this object has 'nom'"),
+    ("csv", b"name,label\nQin,Chinese\n", r"line 1: column 'label' is also a result column"),
+    ("jsonl", b'{"name": "Qin"}\n{"name": "Li", "reason": 1}\n', r"line 2: key 'reason' is also a result"),
+])
+def test_malformed_input_names_the_line(clf, tmp_path, fmt, data, match):
+    src = tmp_path / ("in." + {"text": "txt"}.get(fmt, fmt))
+    src.write_bytes(data)
+    with pytest.raises(NameOriginError, match=match) as err:
+        stream.predict_file(clf, src, io.StringIO(), progress=False)
+    assert str(err.value).startswith(str(src))
+
+
+def test_unknown_extension_asks_for_the_format(clf, tmp_path):
+    (tmp_path / "names.dat").write_text("Qin\n")
+    with pytest.raises(NameOriginError, match="--input-format"):
+        stream.predict_file(clf, tmp_path / "names.dat", io.StringIO(), progress=False)
+
+
+def test_output_file_is_replaced_whole_or_not_at_all(clf, tmp_path):
+    good = "".join(f"{i},Name{i}\n" for i in range(50))
+    src = tmp_path / "in.csv"
+    dest = tmp_path / "out.csv"
+    dest.write_text("precious\n")
+    dest.chmod(0o640)
+    src.write_text("id,name\n" + good + "51,Bad,row\n")
+    with pytest.raises(NameOriginError, match="line 52"):
+        stream.predict_file(clf, src, dest, chunk_size=8, progress=False)
+    assert dest.read_text() == "precious\n"
+    with pytest.raises(NameOriginError):
+        stream.predict_file(clf, src, tmp_path / "new.csv", chunk_size=8, progress=False)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.csv", "out.csv"]
+
+    src.write_text("id,name\n" + good)
+    assert stream.predict_file(clf, src, dest, chunk_size=8, progress=False) == 50
+    assert len(dest.read_text().splitlines()) == 51 and dest.stat().st_mode & 0o777 == 0o640
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.csv", "out.csv"]
+
+
+def test_twenty_thousand_rows_in_order(clf, tmp_path):
+    src = tmp_path / "big.csv"
+    names = ("Qin", "Ivanov", "", "Papadopoulos", "42", "Li" * 500)  # one long value per chunk
+    src.write_text("id,name\n" + "".join(f"{i},{names[5 if i % 4000 == 1 else i % 5]}\n" for i in range(20_000)))
+    assert stream.predict_file(clf, src, tmp_path / "big.out.csv", chunk_size=4096, progress=False) == 20_000
+    _, rows = read_rows(tmp_path / "big.out.csv", "csv")
+    assert [int(r["id"]) for r in rows] == list(range(20_000))
+    assert sum(r["abstained"] == "true" for r in rows) == 8_000
+
+
+def test_command_writes_the_output_file(clf, tmp_path):
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--top-k", type=int, default=3)
+    stream.add_arguments(parser)
+    src = write_rows(tmp_path / "in.csv", "csv")
+    args = parser.parse_args(["--input", str(src), "--output", str(tmp_path / "out.jsonl"), "--top-k", "2"])
+    assert stream.command(args, clf) == len(ROWS)
+    first = json.loads((tmp_path / "out.jsonl").read_text().splitlines()[0])
+    assert len(first["predictions"]) == 2
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(st.text(st.characters(blacklist_categories=("Cs",))), max_size=12))
+def test_any_names_survive_a_csv_round_trip(clf, names):
+    src = io.StringIO(newline="")
+    csv.writer(src).writerows([("i", "name"), *((str(i), n) for i, n in enumerate(names))])
+    out = io.StringIO()
+    src.seek(0)
+    assert stream.predict_file(clf, src, out, input_format="csv", chunk_size=5, progress=False) == len(names)
+    rows = list(csv.DictReader(io.StringIO(out.getvalue(), newline="")))
+    assert [r["name"] for r in rows] == names and [r["i"] for r in rows] == [str(i) for i in range(len(names))]
