@@ -13,28 +13,14 @@ import time
 
 from . import __version__, report, serve, stream
 from .config import ARCHS, FAST, PRESETS, SCHEDULES
+from .argtypes import fraction, non_negative_float, positive_int
 from .errors import NameOriginError
 
 
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
 
 
-def _non_negative_float(text: str) -> float:
-    value = float(text)
-    if not value >= 0:
-        raise argparse.ArgumentTypeError(f"must be 0 or more, got {text}")
-    return value
 
 
-def _fraction(text: str) -> float:
-    value = float(text)
-    if not 0 <= value < 1:
-        raise argparse.ArgumentTypeError(f"must be in [0, 1), got {text}")
-    return value
 
 
 def _add_data(p: argparse.ArgumentParser) -> None:
@@ -49,23 +35,23 @@ def _add_model(p: argparse.ArgumentParser) -> None:
 
 # (flag, argparse type, help); the Config field is the flag's name with '_' for '-'.
 TRAIN_FLAGS = [
-    ("--epochs", _positive_int, "passes over the training split"),
-    ("--batch-size", _positive_int, "names per step; 1 is the reference's loop"),
-    ("--lr", _non_negative_float, "Adam(W)'s learning rate (the peak, with --schedule onecycle)"),
+    ("--epochs", positive_int, "passes over the training split"),
+    ("--batch-size", positive_int, "names per step; 1 is the reference's loop"),
+    ("--lr", non_negative_float, "Adam(W)'s learning rate (the peak, with --schedule onecycle)"),
     ("--schedule", str, f"learning-rate schedule, one of {SCHEDULES}; 'constant' is the reference's"),
-    ("--hidden-size", _positive_int, "recurrent state size"),
-    ("--num-layers", _positive_int, "stacked recurrent layers (not rnn)"),
+    ("--hidden-size", positive_int, "recurrent state size"),
+    ("--num-layers", positive_int, "stacked recurrent layers (not rnn)"),
     ("--embedding-dim", int, "learned character embedding size; 0 is one-hot, as the reference"),
     ("--bidirectional", int, "1: also read each name from its end"),
-    ("--dropout", _fraction, "dropout between layers and before the head"),
-    ("--ensemble", _positive_int, "members trained with seeds seed, seed+1, ...; probabilities averaged"),
-    ("--weight-decay", _non_negative_float, "AdamW's decoupled weight decay"),
-    ("--clip", _non_negative_float, "max gradient norm (0: off)"),
-    ("--label-smoothing", _fraction, "cross-entropy label smoothing"),
-    ("--class-weight", _non_negative_float, "class loss weight ~ share^-x: 0 none, 0.5 sqrt, 1 balanced"),
+    ("--dropout", fraction, "dropout between layers and before the head"),
+    ("--ensemble", positive_int, "members trained with seeds seed, seed+1, ...; probabilities averaged"),
+    ("--weight-decay", non_negative_float, "AdamW's decoupled weight decay"),
+    ("--clip", non_negative_float, "max gradient norm (0: off)"),
+    ("--label-smoothing", fraction, "cross-entropy label smoothing"),
+    ("--class-weight", non_negative_float, "class loss weight ~ share^-x: 0 none, 0.5 sqrt, 1 balanced"),
     ("--seed", int, "split, initialisation and batch order"),
     ("--split", str, "'seed' (the reference's split) or 'dedup' (no name on both sides)"),
-    ("--val-size", _fraction, "share of the training split held out for early stopping and calibration"),
+    ("--val-size", fraction, "share of the training split held out for early stopping and calibration"),
     ("--patience", int, "early stopping: epochs without a better validation macro-F1 (0: off)"),
     ("--calibrate", int, "1: fit a softmax temperature on the validation split"),
     ("--tune-bias", int, "1: shift logits by -t*log(class share), t chosen for validation macro-F1"),
@@ -99,8 +85,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("predict", help="predict the origin of names")
     _add_model(p)
-    p.add_argument("--top-k", type=_positive_int, default=3)
-    p.add_argument("--min-confidence", type=_fraction, default=0.0,
+    p.add_argument("--top-k", type=positive_int, default=3)
+    p.add_argument("--min-confidence", type=fraction, default=0.0,
                    help="abstain when the top probability is below this (default 0: never)")
     p.add_argument("--json", action="store_true")
     p.add_argument("--quiet", action="store_true", help="no progress bar with --input")

@@ -25,6 +25,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, fields, replace
 from typing import TYPE_CHECKING, Any
 
+from .argtypes import positive_int
 from .errors import NameOriginError
 
 if TYPE_CHECKING:
@@ -427,11 +428,6 @@ def serve(model_path: str | os.PathLike | None = None, host: str = DEFAULT_HOST,
     uvicorn.Server(config).run()
 
 
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -439,11 +435,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", metavar="DIR", help="checkpoint folder (default: the bundled model)")
     parser.add_argument("--host", default=DEFAULT_HOST, help="address to listen on (default: %(default)s)")
     parser.add_argument("--port", type=int, default=DEFAULT_PORT, help="port to listen on (default: %(default)s)")
-    parser.add_argument("--max-names", type=_positive_int, default=MAX_NAMES,
+    parser.add_argument("--max-names", type=positive_int, default=MAX_NAMES,
                         help="most names in one request (default: %(default)s)")
-    parser.add_argument("--max-body-bytes", type=_positive_int, default=MAX_BODY_BYTES,
+    parser.add_argument("--max-body-bytes", type=positive_int, default=MAX_BODY_BYTES,
                         help="largest request body in bytes (default: %(default)s)")
-    parser.add_argument("--max-name-chars", type=_positive_int, default=MAX_NAME_CHARS,
+    parser.add_argument("--max-name-chars", type=positive_int, default=MAX_NAME_CHARS,
                         help="longest name in characters (default: %(default)s)")
     parser.add_argument("--access-log", action="store_true", help="log every request to stderr")
 

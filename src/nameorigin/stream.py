@@ -40,6 +40,7 @@ from typing import IO, Any
 
 from tqdm import tqdm
 
+from .argtypes import positive_int
 from .errors import NameOriginError
 
 INPUT_FORMATS = ("text", "csv", "tsv", "jsonl")
@@ -339,11 +340,6 @@ def _predict(clf: Any, names: list, top_k: int, budget: int = 1 << 17) -> list:
     return out
 
 
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -359,7 +355,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="output format (default: from --output's extension, else the input's; csv for text)")
     parser.add_argument("--input-format", choices=INPUT_FORMATS,
                         help="input format (default: from --input's extension; text for stdin)")
-    parser.add_argument("--chunk-size", type=_positive_int, default=8192, metavar="N",
+    parser.add_argument("--chunk-size", type=positive_int, default=8192, metavar="N",
                         help="rows read and predicted at a time (default: %(default)s)")
 
 
