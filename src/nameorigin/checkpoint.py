@@ -36,6 +36,12 @@ def _write_json(path: Path, data: dict) -> None:
     path.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n", encoding="utf-8")
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def replace_dir(tmp: Path, out: Path) -> None:
     """Move the finished folder `tmp` to `out`, replacing an old one only once the new one is
     complete: a crash leaves either the old or the new folder, never a mix."""
@@ -61,6 +67,8 @@ def save(out: str | os.PathLike, model: nn.Module, metadata: dict[str, Any]) -> 
         meta = {"format": FORMAT, "format_version": FORMAT_VERSION, "package_version": __version__,
                 "alphabet": ALPHABET, **metadata, "weights_sha256": _sha256(tmp / WEIGHTS)}
         _write_json(tmp / METADATA, meta)
+        for path, mode in ((tmp, 0o777), (tmp / WEIGHTS, 0o666), (tmp / METADATA, 0o666)):
+            os.chmod(path, mode & ~_umask())
         replace_dir(tmp, out)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)

@@ -251,7 +251,7 @@ def download(url: str, dest: Path, *, progress: bool = True) -> Path:
                 with urllib.request.urlopen(url, timeout=30) as response:
                     total = int(response.headers.get("Content-Length") or 0) or None
                     with tqdm(total=total, unit="B", unit_scale=True, desc="downloading corpus",
-                              disable=not progress, leave=False) as bar:
+                              disable=None if progress else True, leave=False) as bar:
                         written = 0
                         while chunk := response.read(1 << 16):
                             out.write(chunk)

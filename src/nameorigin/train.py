@@ -135,7 +135,7 @@ def fit(model: nn.Module, config: Config, train: tuple[list[str], np.ndarray],
         model.train()
         total = 0.0
         bar = tqdm(length_batches(np_lengths, config.batch_size, rng), total=n_batches,
-                   desc=f"epoch {epoch}/{config.epochs}", disable=not progress, leave=False,
+                   desc=f"epoch {epoch}/{config.epochs}", disable=None if progress else True, leave=False,
                    unit="batch", file=sys.stderr)
         for batch in bar:
             width = int(np_lengths[batch].max())
