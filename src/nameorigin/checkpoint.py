@@ -136,7 +136,16 @@ def load(folder: str | os.PathLike) -> tuple[nn.Module, dict[str, Any]]:
         config = Config.from_dict(meta["config"])
         labels = meta["labels"]
         model = build_model(config, len(labels))
-        model.load_state_dict(load_file(weights))
-    except (KeyError, TypeError, ValueError, RuntimeError, SafetensorError) as err:
+        state = load_file(weights)
+    except (KeyError, TypeError, ValueError, SafetensorError) as err:
         raise CheckpointError(f"{folder}: the checkpoint does not match its architecture ({err})") from None
+    expected = model.state_dict()
+    missing, unexpected = sorted(set(expected) - set(state)), sorted(set(state) - set(expected))
+    wrong = sorted(k for k in set(expected) & set(state) if expected[k].shape != state[k].shape)
+    if missing or unexpected or wrong:
+        parts = [f"{what} {', '.join(keys[:3])}{' ...' if len(keys) > 3 else ''}"
+                 for what, keys in (("missing", missing), ("unexpected", unexpected), ("wrong shape", wrong)) if keys]
+        raise CheckpointError(f"{folder}: the checkpoint does not match its architecture ({'; '.join(parts)}); "
+                              "was it written by another version of nameorigin?")
+    model.load_state_dict(state)
     return model.eval(), meta
