@@ -23,6 +23,7 @@ from .config import Config
 from .data import Corpus, Split, encode, split_corpus
 from .errors import NameOriginError
 from .models import build_model
+from .optim import AdamW, OneCycle
 from .predict import predict_logits
 
 Log = Callable[[str], None]
@@ -63,14 +64,13 @@ def length_batches(lengths: np.ndarray, batch_size: int, rng: np.random.Generato
         yield batches[i]
 
 
-def make_scheduler(optimizer: torch.optim.Optimizer, config: Config, total_steps: int):
+def make_scheduler(optimizer: AdamW, config: Config, total_steps: int) -> OneCycle | None:
     """None for a constant learning rate (the reference); else one-cycle: a short warm-up to
     ``config.lr`` and a cosine anneal, which gets more out of the few steps large batches take."""
     if config.schedule == "constant":
         return None
     if config.schedule == "onecycle":
-        return torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=config.lr, total_steps=total_steps,
-                                                   pct_start=0.1)
+        return OneCycle(optimizer, max_lr=config.lr, total_steps=total_steps, pct_start=0.1)
     raise ValueError(f"unknown schedule {config.schedule!r}")
 
 
@@ -123,7 +123,7 @@ def fit(model: nn.Module, config: Config, train: tuple[list[str], np.ndarray],
     np_lengths = lengths.numpy()
     rng = np.random.default_rng(config.seed)
     model.to(device)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    optimizer = AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     weight = class_weights(labels, n_labels, config.class_weight)
     criterion = nn.CrossEntropyLoss(weight=None if weight is None else weight.to(device),
                                     label_smoothing=config.label_smoothing)
@@ -140,7 +140,7 @@ def fit(model: nn.Module, config: Config, train: tuple[list[str], np.ndarray],
         for batch in bar:
             width = int(np_lengths[batch].max())
             loss = criterion(model(chars[batch, :width].to(device), lengths[batch]), targets[batch].to(device))
-            optimizer.zero_grad(set_to_none=True)
+            optimizer.zero_grad()
             loss.backward()
             if config.clip:
                 nn.utils.clip_grad_norm_(model.parameters(), config.clip)

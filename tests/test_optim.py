@@ -1,0 +1,39 @@
+"""Our Adam(W) + one-cycle must take exactly the steps torch.optim.AdamW + OneCycleLR take."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from nameorigin.optim import AdamW, OneCycle
+
+
+def _model():
+    torch.manual_seed(0)
+    return torch.nn.Sequential(torch.nn.Linear(6, 8), torch.nn.Tanh(), torch.nn.Linear(8, 3))
+
+
+@pytest.mark.parametrize("weight_decay, schedule", [(0.0, False), (0.05, False), (0.0, True), (0.05, True)])
+def test_matches_torch_optim_step_by_step(weight_decay, schedule):
+    ours, theirs = _model(), _model()
+    opt_a = AdamW(ours.parameters(), lr=1e-2, weight_decay=weight_decay)
+    opt_b = torch.optim.AdamW(theirs.parameters(), lr=1e-2, weight_decay=weight_decay, foreach=False)
+    steps = 40
+    sched_a = OneCycle(opt_a, max_lr=1e-2, total_steps=steps) if schedule else None
+    sched_b = torch.optim.lr_scheduler.OneCycleLR(opt_b, max_lr=1e-2, total_steps=steps, pct_start=0.1) \
+        if schedule else None
+    gen = torch.Generator().manual_seed(1)
+    for _ in range(steps):
+        x, y = torch.randn(16, 6, generator=gen), torch.randint(0, 3, (16,), generator=gen)
+        for model, opt in ((ours, opt_a), (theirs, opt_b)):
+            opt.zero_grad()
+            torch.nn.functional.cross_entropy(model(x), y).backward()
+            opt.step()
+        if schedule:
+            sched_a.step()
+            sched_b.step()
+            assert opt_a.lr == pytest.approx(opt_b.param_groups[0]["lr"], rel=1e-9)
+            assert opt_a.beta1 == pytest.approx(opt_b.param_groups[0]["betas"][0], rel=1e-9)
+    for a, b in zip(ours.parameters(), theirs.parameters()):
+        torch.testing.assert_close(a, b, atol=1e-6, rtol=1e-5)
+    assert not torch.equal(next(ours.parameters()), next(_model().parameters()))
