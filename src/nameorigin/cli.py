@@ -74,7 +74,8 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument(flag, type=kind, help=text)
     _add_data(p)
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
-    p.add_argument("--log-every", type=int, default=0, metavar="N", help="log the loss every N steps (0: off)")
+    p.add_argument("--log-every", type=int, default=200, metavar="N",
+                   help="log the loss every N steps (0: off; default %(default)s)")
     p.add_argument("--quiet", action="store_true", help="no progress bars or logs")
     p.add_argument("--out", required=True, metavar="DIR", help="checkpoint folder to write")
 
@@ -140,21 +141,12 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
     print(json.dumps(report, indent=2) if args.json else format_report(report))
 
 
-def load_classifier(model: str | None, backend: str = "torch"):
-    """The model of a --model flag (None: the bundled one), run by the chosen backend."""
-    from .predict import default_model_path, load_model
-
-    if backend == "onnx":
-        from .export import load_onnx_classifier
-
-        return load_onnx_classifier(model or default_model_path())
-    return load_model(model)
-
-
 def cmd_predict(args: argparse.Namespace) -> None:
+    from .predict import load_model
+
     if args.input is None and not args.names:
         raise NameOriginError("give at least one NAME, or --input FILE")
-    clf = load_classifier(args.model, args.backend)
+    clf = load_model(args.model, args.backend)
     if args.input is not None:
         stream.command(args, clf)
         return

@@ -166,6 +166,17 @@ def default_model_path() -> Path:
     return PRETRAINED / "default"
 
 
-def load_model(path: str | os.PathLike | None = None) -> Classifier:
-    """Load a checkpoint folder as a `Classifier`; without a path, the bundled default model."""
-    return Classifier.from_checkpoint(Path(path) if path is not None else default_model_path())
+def load_model(path: str | os.PathLike | None = None, backend: str = "torch") -> Classifier:
+    """Load a checkpoint folder as a `Classifier`; without a path, the bundled default model.
+
+    ``backend="onnx"`` runs the same network in onnxruntime (exported in memory; a ``.onnx``
+    file written by ``nameorigin export`` is accepted too), often faster on a CPU.
+    """
+    path = Path(path) if path is not None else default_model_path()
+    if backend == "onnx":
+        from .export import load_onnx_classifier
+
+        return load_onnx_classifier(path)
+    if backend != "torch":
+        raise ValueError(f"unknown backend {backend!r}; choose 'torch' or 'onnx'")
+    return Classifier.from_checkpoint(path)

@@ -409,8 +409,9 @@ def _json_protocol() -> type:
 
 
 def serve(model_path: str | os.PathLike | None = None, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, *,
-          access_log: bool = False, **limits: Any) -> None:
+          access_log: bool = False, backend: str = "torch", **limits: Any) -> None:
     """Load the model at `model_path` (None: the bundled default) and serve it until interrupted.
+    `backend` is "torch" or "onnx" (onnxruntime; see `predict.load_model`).
 
     `limits` go to `create_app`; `access_log` logs every request to stderr. A missing or damaged checkpoint raises `NameOriginError` before
     anything listens, so a broken deployment fails at start-up rather than on the first request.
@@ -418,10 +419,10 @@ def serve(model_path: str | os.PathLike | None = None, host: str = DEFAULT_HOST,
     try:
         import uvicorn
     except ImportError:
-        raise NameOriginError("`nameorigin serve` needs FastAPI and uvicorn: pip install fastapi uvicorn") from None
+        raise NameOriginError("`nameorigin serve` needs FastAPI and uvicorn: pip install 'nameorigin[serve]'") from None
     from .predict import load_model
 
-    classifier = load_model(model_path)
+    classifier = load_model(model_path, backend)
     app = create_app(classifier, **limits)
     config = uvicorn.Config(app, host=host, port=port, http=_json_protocol(), access_log=access_log,
                             log_level="info", lifespan="on")
@@ -442,12 +443,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-name-chars", type=positive_int, default=MAX_NAME_CHARS,
                         help="longest name in characters (default: %(default)s)")
     parser.add_argument("--access-log", action="store_true", help="log every request to stderr")
+    parser.add_argument("--backend", choices=("torch", "onnx"), default="torch",
+                        help="run the network with PyTorch or onnxruntime (default: %(default)s)")
 
 
 def command(args: argparse.Namespace) -> None:
     """Run the server from parsed `add_arguments` options."""
-    serve(args.model, args.host, args.port, access_log=args.access_log, max_names=args.max_names,
-          max_body_bytes=args.max_body_bytes, max_name_chars=args.max_name_chars)
+    serve(args.model, args.host, args.port, access_log=args.access_log, backend=args.backend,
+          max_names=args.max_names, max_body_bytes=args.max_body_bytes, max_name_chars=args.max_name_chars)
 
 
 def main(argv: list[str] | None = None) -> int:
