@@ -129,3 +129,12 @@ def test_unusable_sources_are_explained(tmp_path, setup):
         (target / "Chinese.txt").write_text("Qin\nLi\n")
     with pytest.raises(DataError):
         load_corpus(target)
+
+
+def test_a_class_too_small_to_split_is_explained(tmp_path):
+    from nameorigin.errors import DataError
+
+    (tmp_path / "n.csv").write_text("name,label\n" + "".join(f"Ivanov{c},Russian\n" for c in "abcdefghij")
+                                    + "Qin,Chinese\n")
+    with pytest.raises(DataError, match="cannot make a stratified split"):
+        split_corpus(load_corpus(tmp_path / "n.csv"))

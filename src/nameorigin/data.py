@@ -314,16 +314,29 @@ class Split:
 
 
 def _holdout(corpus: Corpus, rows: np.ndarray, size: float, seed: int, grouped: bool) -> tuple[np.ndarray, np.ndarray]:
-    """Stratified split of `rows` into (kept, held out); `grouped` keeps equal names together."""
-    from sklearn.model_selection import StratifiedGroupKFold, train_test_split
+    """Stratified split of `rows` into (kept, held out).
 
-    if not grouped:
-        kept, held = train_test_split(rows, test_size=size, random_state=seed, stratify=corpus.labels[rows])
-    else:
-        folds = StratifiedGroupKFold(n_splits=round(1 / size), shuffle=True, random_state=seed)
-        groups = [corpus.names[i] for i in rows]
-        kept, held = (rows[part] for part in next(folds.split(rows, corpus.labels[rows], groups)))
-    return np.sort(kept), np.sort(held)
+    With `grouped`, whole name strings are split, so that a name never sits on both sides; each
+    name is stratified by the rarest of its labels, so that small classes whose names also appear
+    under a big one (most Scottish names are also English) still get their share.
+    """
+    from sklearn.model_selection import train_test_split
+
+    labels = corpus.labels[rows]
+    try:
+        if not grouped:
+            kept, held = train_test_split(rows, test_size=size, random_state=seed, stratify=labels)
+            return np.sort(kept), np.sort(held)
+        _, group = np.unique([corpus.names[i] for i in rows], return_inverse=True)
+        rarity = np.bincount(labels)[labels]
+        order = np.lexsort((rarity, group))
+        first_of_group = order[np.r_[True, group[order][1:] != group[order][:-1]]]
+        _, held_groups = train_test_split(group[first_of_group], test_size=size, random_state=seed,
+                                          stratify=labels[first_of_group])
+    except ValueError as err:
+        raise DataError(f"{corpus.source}: cannot make a stratified split ({err})") from None
+    is_held = np.isin(group, held_groups)
+    return np.sort(rows[~is_held]), np.sort(rows[is_held])
 
 
 def split_corpus(corpus: Corpus, kind: str = "seed", seed: int = 42, test_size: float = 0.1,
