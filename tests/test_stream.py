@@ -164,7 +164,7 @@ def test_stdin_to_stdout_in_a_pipe(model_dir):
     ("jsonl", b'{"name": "Qin"}\n{"name": "Ivanov",}\n', r"line 2: not valid JSON"),
     ("jsonl", b'{"name": "Qin"}\n\n["Ivanov"]\n', r"line 3: expected a JSON object, found list"),
     ("jsonl", b'{"name": "Qin"}\n{"nom": "Ivanov"}\n', r"line 2: no key 'name'; this object has 'nom'"),
-    ("csv", b"name,label\nQin,Chinese\n", r"line 1: column 'label' is also a result column"),
+    ("csv", b"name,label,predicted_label\nQin,Chinese,x\n", r"line 1: column 'predicted_label' is also a result"),
     ("jsonl", b'{"name": "Qin"}\n{"name": "Li", "reason": 1}\n', r"line 2: key 'reason' is also a result"),
 ])
 def test_malformed_input_names_the_line(clf, tmp_path, fmt, data, match):
@@ -232,3 +232,13 @@ def test_any_names_survive_a_csv_round_trip(clf, names):
     assert stream.predict_file(clf, src, out, input_format="csv", chunk_size=5, progress=False) == len(names)
     rows = list(csv.DictReader(io.StringIO(out.getvalue(), newline="")))
     assert [r["name"] for r in rows] == names and [r["i"] for r in rows] == [str(i) for i in range(len(names))]
+
+
+def test_a_labelled_file_keeps_its_label_and_gets_prefixed_results(clf, tmp_path):
+    src = tmp_path / "labelled.csv"
+    src.write_text("name,label\nQin,Chinese\nIvanov,Russian\n")
+    out = io.StringIO()
+    assert stream.predict_file(clf, src, out, top_k=1, progress=False) == 2
+    rows = list(csv.DictReader(io.StringIO(out.getvalue())))
+    assert [r["label"] for r in rows] == ["Chinese", "Russian"]
+    assert all(r["predicted_label"] in clf.labels and r["predicted_top1_label"] for r in rows)

@@ -15,8 +15,9 @@ Choices worth knowing:
   result columns; JSONL: nothing) and 0 rows. It is not an error, so a pipe that filters
   everything out still succeeds.
 * Output defaults to CSV for plain-text input, which has no columns of its own to keep.
-* An input column (or JSONL key) named like a result column (``label``, ``probability``, ...) is
-  an error rather than a silent overwrite or a duplicate column.
+* When an input column (or the first JSONL object's key) is named like a result column, as in a
+  labelled ``name,label`` file, the result columns are all prefixed with ``predicted_``; nothing
+  is overwritten. A later JSONL object that brings such a key is an error naming its line.
 * In CSV/TSV, ``abstained`` is ``true``/``false``, probabilities have 6 decimals, and a missing
   value is an empty cell; JSONL keeps full floats and ``null``.
 * Stdout can't be atomic: an error part-way leaves the rows already written there.
@@ -147,6 +148,17 @@ def _cell(value: Any) -> str:
     return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
 
 
+def _result_names(names: list[str], header: list[str], where: str, line: int) -> list[str]:
+    """The result columns, prefixed with ``predicted_`` when the input already has one of their
+    names (a labelled ``name,label`` file, say), so no input column is overwritten."""
+    if set(names) & set(header):
+        names = [f"predicted_{n}" for n in names]
+        clash = [c for c in header if c in names]
+        if clash:
+            raise _fail(where, line, f"column {clash[0]!r} is also a result column; rename it")
+    return names
+
+
 class _TableWriter:
     def __init__(self, out: IO[str], delimiter: str, top_k: int, where: str):
         self.csv = csv.writer(out, delimiter=delimiter, lineterminator="\n")
@@ -156,11 +168,9 @@ class _TableWriter:
 
     def start(self, header: list[str], line: int = 1) -> None:
         extra = [c for i in range(1, self.top_k + 1) for c in (f"top{i}_label", f"top{i}_probability")]
-        clash = [c for c in header if c in RESULT_COLUMNS or c in extra]
-        if clash:
-            raise _fail(self.where, line, f"column {clash[0]!r} is also a result column; rename it")
+        results = _result_names([*RESULT_COLUMNS, *extra], header, self.where, line)
         self.header, self.keys = header, set(header)
-        self.csv.writerow([*header, *RESULT_COLUMNS, *extra])
+        self.csv.writerow([*header, *results])
 
     def write(self, line: int, row: Any, p: Any) -> None:
         if isinstance(row, dict):
@@ -186,23 +196,23 @@ class _JsonWriter:
     FIELDS = (*RESULT_COLUMNS, "predictions")
 
     def __init__(self, out: IO[str], top_k: int, where: str):
-        self.out, self.where, self.header = out, where, None
+        self.out, self.where, self.header, self.fields = out, where, None, None
 
     def start(self, header: list[str], line: int = 1) -> None:
-        clash = [c for c in header if c in self.FIELDS]
-        if clash:
-            raise _fail(self.where, line, f"column {clash[0]!r} is also a result field; rename it")
         self.header = header
+        self.fields = _result_names(list(self.FIELDS), header, self.where, line)
 
     def write(self, line: int, row: Any, p: Any) -> None:
         if isinstance(row, dict):
-            if not row.keys().isdisjoint(self.FIELDS):
-                clash = next(k for k in row if k in self.FIELDS)
+            if self.fields is None:
+                self.fields = _result_names(list(self.FIELDS), list(row), self.where, line)
+            elif not row.keys().isdisjoint(self.fields):
+                clash = next(k for k in row if k in self.fields)
                 raise _fail(self.where, line, f"key {clash!r} is also a result field; rename it")
         else:
             row = dict(zip(self.header, row))
-        row.update(label=p.label, probability=p.probability, abstained=p.abstained, reason=p.reason,
-                   normalized=p.normalized, predictions=p.predictions)
+        values = (p.label, p.probability, p.abstained, p.reason, p.normalized, p.predictions)
+        row.update(zip(self.fields, values))
         self.out.write(json.dumps(row, ensure_ascii=False) + "\n")
 
     def finish(self, column: str) -> None:
