@@ -310,6 +310,17 @@ def test_a_missing_model_fails_at_startup_with_a_message(tmp_path):
     assert proc.stderr.startswith("nameorigin: error:") and "Traceback" not in proc.stderr
 
 
+def test_a_port_in_use_fails_at_startup_with_a_message(tiny_model):
+    import socket
+
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        port = taken.getsockname()[1]
+        proc = subprocess.run([sys.executable, "-m", "nameorigin.serve", "--model", str(tiny_model),
+                               "--port", str(port)], capture_output=True, text=True, timeout=120, env=_env())
+    assert proc.returncode == 2
+    assert proc.stderr.startswith("nameorigin: error: cannot listen on 127.0.0.1:") and "Traceback" not in proc.stderr
+
+
 # --- in-process: limits, batching, the body-limit middleware ----------------------------------
 
 

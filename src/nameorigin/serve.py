@@ -408,6 +408,18 @@ def _json_protocol() -> type:
     return JSONErrorH11Protocol
 
 
+def _check_port(host: str, port: int) -> None:
+    """Fail with a message (exit 2) rather than uvicorn's log line when the address is taken."""
+    import socket
+
+    try:
+        with socket.create_server((host, port)):
+            pass
+    except OSError as err:
+        raise NameOriginError(f"cannot listen on {host}:{port} ({err.strerror or err}); "
+                              "is another server using it? choose another --port") from None
+
+
 def serve(model_path: str | os.PathLike | None = None, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, *,
           access_log: bool = False, backend: str = "torch", **limits: Any) -> None:
     """Load the model at `model_path` (None: the bundled default) and serve it until interrupted.
@@ -423,6 +435,7 @@ def serve(model_path: str | os.PathLike | None = None, host: str = DEFAULT_HOST,
     from .predict import load_model
 
     classifier = load_model(model_path, backend)
+    _check_port(host, port)
     app = create_app(classifier, **limits)
     config = uvicorn.Config(app, host=host, port=port, http=_json_protocol(), access_log=access_log,
                             log_level="info", lifespan="on")
