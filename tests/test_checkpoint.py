@@ -41,7 +41,8 @@ def test_overwrite_leaves_no_temporary_folders(tmp_path):
 def test_revision_changes_with_the_weights(tmp_path):
     _save(tmp_path / "a")
     before = checkpoint.revision(tmp_path / "a")
-    checkpoint.update_metadata(tmp_path / "a", note="x")
+    meta = json.loads((tmp_path / "a" / "model.json").read_text())
+    (tmp_path / "a" / "model.json").write_text(json.dumps({**meta, "note": "x"}))
     assert checkpoint.revision(tmp_path / "a") != before
 
 

@@ -76,17 +76,6 @@ def save(out: str | os.PathLike, model: nn.Module, metadata: dict[str, Any]) -> 
     return out
 
 
-def update_metadata(folder: str | os.PathLike, **fields: Any) -> None:
-    """Add or replace top-level fields of ``model.json`` atomically (the weights are untouched)."""
-    path = Path(folder) / METADATA
-    meta = read_metadata(folder)
-    meta.update(fields)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".model.json.")
-    os.close(fd)
-    _write_json(Path(tmp), meta)
-    os.replace(tmp, path)
-
-
 def read_metadata(folder: str | os.PathLike) -> dict[str, Any]:
     folder = Path(folder)
     path = folder / METADATA
