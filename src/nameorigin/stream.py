@@ -21,8 +21,9 @@ Choices worth knowing:
 * In CSV/TSV, ``abstained`` is ``true``/``false``, probabilities have 6 decimals, and a missing
   value is an empty cell; JSONL keeps full floats and ``null``.
 * Stdout can't be atomic: an error part-way leaves the rows already written there.
-* Each chunk is scored in groups of similar length, so one huge value (a corrupt field) pads a
-  small group instead of a whole batch, and memory stays bounded whatever the file holds.
+* Memory stays bounded whatever the file holds: `Classifier.predict` scores each chunk in
+  length-sorted batches of a fixed number of padded characters, so one huge value (a corrupt
+  field) pads only its own small batch.
 """
 
 from __future__ import annotations
@@ -323,33 +324,13 @@ def predict_file(clf: Any, source: Source = "-", dest: Source = "-", *, column: 
             writer.start(header)
         written = 0
         while chunk := list(itertools.islice(rows, chunk_size)):
-            predictions = _predict(clf, [name for _, _, name in chunk], top_k)
+            predictions = clf.predict([name for _, _, name in chunk], top_k=top_k)
             for (line, row, _), p in zip(chunk, predictions):
                 writer.write(line, row, p)
             written += len(chunk)
             bar.update(len(chunk))
         writer.finish(column)
     return written
-
-
-def _predict(clf: Any, names: list, top_k: int, budget: int = 1 << 17) -> list:
-    """`clf.predict` in groups of similar length holding about `budget` characters, so that one very
-    long value pads a small group, not a whole batch: memory stays bounded whatever the file holds."""
-    sizes = [max(1, len(n)) if isinstance(n, str) else 1 for n in names]
-    order = sorted(range(len(names)), key=sizes.__getitem__)
-    out: list = [None] * len(names)
-    start = 0
-    while start < len(order):
-        end = start + 1
-        while end < len(order) and (end + 1 - start) * sizes[order[end]] <= budget:
-            end += 1
-        group = order[start:end]
-        for i, p in zip(group, clf.predict([names[i] for i in group], top_k=top_k)):
-            out[i] = p
-        start = end
-    return out
-
-
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
