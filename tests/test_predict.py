@@ -29,6 +29,20 @@ def test_predict_proba_rows_sum_to_one_and_match_predict(clf):
         assert len(result.predictions) == 2
 
 
+def test_repeated_and_odd_entries_keep_their_rows(clf):
+    names = ["Qin", None, "Ivanov", "Qin", "", 3.5, "Ivanov", "qin"]
+    proba = clf.predict_proba(names)
+    single = {n: clf.predict_proba([n])[0] for n in ("Qin", "Ivanov", "qin")}
+    for row, name in zip(proba, names):
+        if name in single:
+            np.testing.assert_allclose(row, single[name], atol=1e-6)
+        else:
+            assert np.isnan(row).all()
+    results = clf.predict(names)
+    assert [r.name for r in results] == [str(n) for n in names]
+    assert [r.reason for r in results] == [None, "not a string", None, None, "empty name", "not a string", None, None]
+
+
 def test_results_carry_the_model_revision(clf, tiny_model):
     from nameorigin.checkpoint import revision
 

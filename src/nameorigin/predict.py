@@ -17,6 +17,7 @@ from torch import nn
 
 from . import checkpoint
 from .data import ALPHABET, encode, normalize
+from .inference import fast_model
 
 def length_sorted_batches(lengths: np.ndarray, budget: int) -> list[np.ndarray]:
     """Row indices in batches of similar length, each padded to at most `budget` characters, so
@@ -31,17 +32,18 @@ def length_sorted_batches(lengths: np.ndarray, budget: int) -> list[np.ndarray]:
 
 
 @torch.no_grad()
-def predict_logits(model: nn.Module, names: list[str], budget: int = 1 << 16) -> torch.Tensor:
+def predict_logits(model: nn.Module, names: list[str], budget: int = 1 << 12) -> torch.Tensor:
     """Logits for prepared names (non-empty, inside the alphabet), in input order; the model is put
     in eval mode and fed length-sorted batches of at most `budget` padded characters."""
     model.eval()
     device = next(model.parameters()).device
+    runner = fast_model(model)
     lengths = np.fromiter(map(len, names), dtype=np.int64, count=len(names))
     batches = length_sorted_batches(lengths, budget)
     chunks = []
     for rows in batches:
         chars, lengths_ = encode([names[i] for i in rows])
-        chunks.append(model(chars.to(device), lengths_.to(device)).float().cpu())
+        chunks.append(runner(chars.to(device), lengths_.to(device)).float().cpu())
     out = torch.empty(len(names), chunks[0].shape[1])
     out[torch.from_numpy(np.concatenate(batches))] = torch.cat(chunks)
     return out
@@ -87,7 +89,7 @@ class Prediction:
 class Classifier:
     """A trained name-origin model; build it with `load_model` or `Classifier.from_checkpoint`."""
 
-    def __init__(self, model: nn.Module, metadata: dict, revision: str = "", budget: int = 1 << 16):
+    def __init__(self, model: nn.Module, metadata: dict, revision: str = "", budget: int = 1 << 12):
         self.model = model.eval()
         self.metadata = metadata
         self.labels: list[str] = list(metadata["labels"])
@@ -110,14 +112,20 @@ class Classifier:
         return torch.softmax(logits / self.temperature, dim=1).numpy()
 
     def _score(self, names: list[str]) -> tuple[list[tuple[str, str | None]], np.ndarray]:
+        """Prepared forms and probabilities, one row per name. Each distinct name is prepared and
+        scored once: real name lists repeat themselves (a few thousand surnames cover most people)."""
         if isinstance(names, str):
             raise TypeError("pass a list of names; wrap a single name in a list")
-        prepared = [prepare(n) for n in names]
+        slots: dict = {}
+        inverse = np.fromiter((slots.setdefault(n if type(n) is str else (None, i), len(slots))
+                               for i, n in enumerate(names)), dtype=np.int64, count=len(names))
+        distinct = [key if type(key) is str else names[key[1]] for key in slots]
+        prepared = [prepare(n) for n in distinct]
         ok = [i for i, (_, why) in enumerate(prepared) if why is None]
-        proba = np.full((len(names), len(self.labels)), np.nan, dtype=np.float32)
+        proba = np.full((len(distinct), len(self.labels)), np.nan, dtype=np.float32)
         if ok:
             proba[ok] = self._proba([prepared[i][0] for i in ok])
-        return prepared, proba
+        return [prepared[i] for i in inverse], proba[inverse]
 
     def predict_proba(self, names: list[str]) -> np.ndarray:
         """(n_names, n_labels) probabilities; rows of names that can't be scored are NaN."""
