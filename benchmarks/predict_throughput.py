@@ -4,8 +4,10 @@ One run, one model, four modes:
 
 * reference loop: one name at a time, batch 1, eval mode, no_grad: one forward per name (for the
   reference "rnn" cell, a Python step per character, as in `train_speed.reference_logits`);
-* `clf.predict_proba` on batches of 1,000 / 10,000 / 100,000 names (sampled from the corpus with a
-  fixed seed), on the torch backend and on onnxruntime (`export.load_onnx_classifier`);
+* `clf.predict_proba` on batches of 1,000 / 10,000 / all distinct corpus names (no name twice, so
+  every name costs a forward pass), and on 100,000 names sampled from the corpus with repeats, as
+  real lists have them (`predict_proba` scores each distinct name once); on the torch backend and
+  on onnxruntime (`export.load_onnx_classifier`). The batch target is judged on distinct names;
 * file mode: a ``--rows`` CSV streamed through `stream.predict_file` in a child process
   (`file_rss.py`'s input and driver): rows/s and the child's peak RSS;
 * HTTP: `nameorigin serve` in one process, ``--clients`` keep-alive clients asking one name per
@@ -37,7 +39,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import file_rss  # noqa: E402  (benchmarks/file_rss.py)
 import http_load  # noqa: E402  (benchmarks/http_load.py)
 
-BATCH_SIZES = (1_000, 10_000, 100_000)
+DISTINCT_SIZES = (1_000, 10_000, None)  # None: every distinct name of the corpus
+SAMPLED_SIZE = 100_000
 HTTP_MODE = "batched (wait 2 ms)"  # http_load's default server configuration
 TARGET_BATCH_NAMES_PER_S = 50_000
 TARGET_FILE_RSS_MIB = 1024
@@ -48,6 +51,13 @@ def sample_names(data: Path, n: int, seed: int) -> list[str]:
     pairs = file_rss.corpus_names(data)
     rng = random.Random(seed)
     return [rng.choice(pairs)[0] for _ in range(n)]
+
+
+def distinct_names(data: Path, seed: int) -> list[str]:
+    """Every distinct name of the corpus once, in a shuffled order."""
+    names = sorted({name for name, _ in file_rss.corpus_names(data)})
+    random.Random(seed).shuffle(names)
+    return names
 
 
 # --- in-process modes ---------------------------------------------------------------------------
@@ -172,7 +182,8 @@ def main() -> None:
     print(f"model {model}; torch {torch.__version__}, {torch.get_num_threads()} torch threads"
           f"{' (--threads)' if args.threads else ' (default)'}", flush=True)
     clf = load_model(model)
-    names = sample_names(args.data, max(BATCH_SIZES), args.seed)
+    names = sample_names(args.data, SAMPLED_SIZE, args.seed)
+    distinct = distinct_names(args.data, args.seed)
 
     rows: list[tuple[str, float, str]] = []  # (mode, names/s, notes)
     ref, n = reference_loop(clf, names, args.reference_seconds)
@@ -189,11 +200,16 @@ def main() -> None:
             print(f"  onnx backend skipped: {err}", flush=True)
     best_batch = 0.0
     for backend, c in backends:
-        for size in BATCH_SIZES:
-            rate, reps = batch_rate(c, names[:size], args.batch_seconds)
+        for size in DISTINCT_SIZES:
+            batch = distinct[:size]
+            rate, reps = batch_rate(c, batch, args.batch_seconds)
             best_batch = max(best_batch, rate)
-            rows.append((f"predict_proba {backend} x{size:,}", rate, f"median of {reps}"))
+            rows.append((f"predict_proba {backend} x{len(batch):,}", rate, f"distinct names; median of {reps}"))
             print(f"  {rows[-1][0]}: {rate:,.0f} names/s", flush=True)
+        rate, reps = batch_rate(c, names, args.batch_seconds)
+        rows.append((f"predict_proba {backend} x{len(names):,}", rate,
+                     f"sampled with repeats ({len(set(names)):,} distinct); median of {reps}"))
+        print(f"  {rows[-1][0]}: {rate:,.0f} names/s", flush=True)
 
     file = http = None
     if not args.skip_file:
@@ -216,7 +232,7 @@ def main() -> None:
     print()
     print(load_report("at end"))
     print("targets:")
-    print(f"  batch inference >= {TARGET_BATCH_NAMES_PER_S:,} names/s: best {best_batch:,.0f} -> "
+    print(f"  batch inference >= {TARGET_BATCH_NAMES_PER_S:,} names/s (distinct names): best {best_batch:,.0f} -> "
           f"{'met' if best_batch >= TARGET_BATCH_NAMES_PER_S else 'NOT met'}")
     if file:
         scope = "" if args.rows >= 1_000_000 else f" (measured at {args.rows:,} rows, target is for 1,000,000)"

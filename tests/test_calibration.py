@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import torch
 
 from nameorigin.calibration import expected_calibration_error, fit_temperature, reliability
@@ -29,3 +30,22 @@ def test_reliability_bins_count_every_prediction():
     bins = reliability(proba, np.array([0, 1, 0, 0]), n_bins=10)
     assert sum(bins["count"]) == 4 and bins["count"][9] == 2
     assert bins["accuracy"][9] == 1.0
+
+
+def test_headline_metrics_agree_with_scikit_learn():
+    from sklearn.metrics import accuracy_score, f1_score, top_k_accuracy_score
+
+    from nameorigin.evaluate import headline
+
+    rng = np.random.default_rng(0)
+    n_labels = 7
+    y = rng.integers(0, n_labels - 1, 500)  # the last class never occurs
+    proba = rng.dirichlet(np.ones(n_labels) * 0.3, size=500)
+    proba[np.arange(100), y[:100]] += 2.0
+    proba /= proba.sum(1, keepdims=True)
+    got = headline(y, proba)
+    ids = np.arange(n_labels)
+    assert got["n_test"] == 500
+    assert got["accuracy"] == pytest.approx(accuracy_score(y, proba.argmax(1)))
+    assert got["macro_f1"] == pytest.approx(f1_score(y, proba.argmax(1), labels=ids, average="macro", zero_division=0))
+    assert got["top3_accuracy"] == pytest.approx(top_k_accuracy_score(y, proba, k=3, labels=ids))

@@ -138,3 +138,14 @@ def test_a_class_too_small_to_split_is_explained(tmp_path):
                                     + "Qin,Chinese\n")
     with pytest.raises(DataError, match="cannot make a stratified split"):
         split_corpus(load_corpus(tmp_path / "n.csv"))
+
+
+def test_stratified_holdout_gives_each_class_its_share_by_largest_remainder():
+    from nameorigin.data import stratified_holdout
+
+    strata = np.repeat(["a", "b", "c"], [53, 31, 16])
+    held = stratified_holdout(strata, 0.2, seed=3)
+    # exact shares 10.6 / 6.2 / 3.2 sum to 20: the one left over after rounding down goes to "a"
+    assert [held[strata == c].sum() for c in "abc"] == [11, 6, 3]
+    assert np.array_equal(held, stratified_holdout(strata, 0.2, seed=3))
+    assert not np.array_equal(held, stratified_holdout(strata, 0.2, seed=4))

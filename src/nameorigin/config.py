@@ -58,7 +58,7 @@ class Config:
 # Batch size and peak learning rate per architecture that reach the reference's accuracy within
 # the reference's 2 epochs in far fewer steps (see benchmarks/train_speed.py).
 FAST = {
-    "rnn": Config(arch="rnn", batch_size=64, lr=2e-2),
+    "rnn": Config(arch="rnn", batch_size=64, lr=8e-2),
     "gru": Config(arch="gru", batch_size=96, lr=2e-2),
 }
 
@@ -73,8 +73,8 @@ PRESETS: dict[str, tuple[Config, str]] = {
     ),
     "default": (
         Config(arch="gru", embedding_dim=48, hidden_size=128, num_layers=1, bidirectional=True, dropout=0.2,
-               epochs=12, batch_size=32, lr=3e-3, weight_decay=0.05, label_smoothing=0.05, val_size=0.1,
-               calibrate=True, tune_bias=True),
+               epochs=12, batch_size=32, lr=3e-3, weight_decay=0.05, label_smoothing=0.05, class_weight=0.3,
+               val_size=0.1, calibrate=True, tune_bias=True),
         "the bundled model: a bidirectional GRU over learned character embeddings, small enough for "
         "tens of thousands of names per second on a CPU; the best validation epoch is kept, then "
         "logits are bias-tuned and calibrated on the validation split",

@@ -63,14 +63,20 @@ class ScratchRNN(nn.Module):
         return nn.init.kaiming_uniform_(h) if self.training else h
 
     def forward(self, chars: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-        x = F.one_hot(chars, self.n_chars).to(self.in2hidden.weight.dtype)
+        # in2hidden([x_t; h]) = W_x x_t + W_h h + b. With x_t one-hot, W_x x_t is just column x_t of
+        # W_x, so the input half is looked up for every step at once and only W_h h is multiplied
+        # inside the loop: the same arithmetic as the concatenation, a fifth fewer multiplications.
+        w_x, w_h = self.in2hidden.weight.split([self.n_chars, self.hidden_size], dim=1)
+        from_input = (F.embedding(chars, w_x.T) + self.in2hidden.bias).unbind(1)
         h = self.init_hidden(chars.shape[0])
-        combined_steps = []
-        for t in range(chars.shape[1]):
-            combined = torch.cat([x[:, t], h], dim=1)
-            combined_steps.append(combined)
-            h = torch.sigmoid(self.in2hidden(combined))
-        return self.in2output(last_step(torch.stack(combined_steps, dim=1), lengths))
+        previous = []  # h_{t-1} for every step t
+        for x_t in from_input:
+            previous.append(h)
+            h = torch.sigmoid(torch.addmm(x_t, h, w_h.T))
+        last = lengths.to(chars.device) - 1
+        x_last = F.one_hot(chars.gather(1, last.unsqueeze(1)).squeeze(1), self.n_chars).to(h.dtype)
+        h_before_last = last_step(torch.stack(previous, dim=1), lengths)
+        return self.in2output(torch.cat([x_last, h_before_last], dim=1))
 
 
 # --- hand-written GRU and LSTM cells, weight-compatible with nn.GRU / nn.LSTM -----------------

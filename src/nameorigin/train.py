@@ -22,6 +22,7 @@ from torch import nn
 from .config import Config
 from .data import Corpus, Split, encode, split_corpus
 from .errors import NameOriginError
+from .evaluate import macro_f1
 from .models import build_model
 from .optim import AdamW, OneCycle
 from .predict import predict_logits
@@ -83,12 +84,6 @@ def class_weights(labels: np.ndarray, n_labels: int, power: float) -> torch.Tens
     weights = np.where(counts > 0, np.maximum(counts, 1) ** -power, 0.0)
     weights /= (weights[labels]).mean()
     return torch.tensor(weights, dtype=torch.float32)
-
-
-def macro_f1(y_true: np.ndarray, y_pred: np.ndarray, n_labels: int) -> float:
-    from sklearn.metrics import f1_score
-
-    return float(f1_score(y_true, y_pred, labels=np.arange(n_labels), average="macro", zero_division=0))
 
 
 @dataclass
@@ -251,7 +246,7 @@ def train_and_save(config: Config, out: str, *, data: str | None = None, device:
     from . import checkpoint
     from .calibration import expected_calibration_error
     from .data import load_corpus
-    from .evaluate import metrics
+    from .evaluate import headline
 
     corpus = load_corpus(data, progress=progress)
     if corpus.skipped:
@@ -263,9 +258,8 @@ def train_and_save(config: Config, out: str, *, data: str | None = None, device:
     if result.logit_bias is not None:
         logits = logits + torch.tensor(result.logit_bias)
     proba = torch.softmax(logits / result.temperature, dim=1).numpy()
-    report = metrics(test_labels, proba, corpus.label_names)
-    headline = {k: report[k] for k in ("n_test", "accuracy", "macro_f1", "top3_accuracy", "ece")}
-    headline["ece_uncalibrated"] = expected_calibration_error(torch.softmax(logits, 1).numpy(), test_labels)
+    scores = headline(test_labels, proba)
+    scores["ece_uncalibrated"] = expected_calibration_error(torch.softmax(logits, 1).numpy(), test_labels)
     metadata = {
         "config": config.to_dict(),
         "labels": corpus.label_names,
@@ -274,7 +268,7 @@ def train_and_save(config: Config, out: str, *, data: str | None = None, device:
         "temperature": result.temperature,
         "logit_bias": result.logit_bias,
         "history": result.history.to_dict(),
-        "metrics": headline,
+        "metrics": scores,
     }
     checkpoint.save(out, result.model, metadata)
     return metadata
