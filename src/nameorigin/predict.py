@@ -61,7 +61,10 @@ def prepare(name: str) -> tuple[str, str | None]:
     """
     if not isinstance(name, str):
         return "", "not a string"
-    text = _SPACES.sub(" ", _OUTSIDE_ALPHABET.sub("", normalize(name))).strip()
+    text = normalize(name)
+    if text.isalpha() and text.isascii():  # most names: letters only, nothing to clean
+        return text, None
+    text = _SPACES.sub(" ", _OUTSIDE_ALPHABET.sub("", text)).strip()
     if not name.strip():
         return text, "empty name"
     if not any(c.isalpha() for c in text):
@@ -178,7 +181,7 @@ def load_model(path: str | os.PathLike | None = None, backend: str = "torch") ->
     """Load a checkpoint folder as a `Classifier`; without a path, the bundled default model.
 
     ``backend="onnx"`` runs the same network in onnxruntime (exported in memory; a ``.onnx``
-    file written by ``nameorigin export`` is accepted too), often faster on a CPU.
+    file written by ``nameorigin export`` is accepted too), for deployments built on onnxruntime.
     """
     path = Path(path) if path is not None else default_model_path()
     if backend == "onnx":
