@@ -15,6 +15,7 @@ import argparse
 import json
 import os
 import random
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -91,6 +92,9 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--data", default=os.environ.get("NAMEORIGIN_DATA"))
     parser.add_argument("--skip-reference", action="store_true", help="time only nameorigin train")
+    parser.add_argument("--repeats", type=int, default=3,
+                        help="runs of nameorigin train, the median time is reported (a few seconds "
+                             "swing more from run to run than the reference loop's minutes)")
     parser.add_argument("extra", nargs="*", help="extra flags for nameorigin train (after --)")
     args = parser.parse_args()
 
@@ -102,12 +106,18 @@ def main() -> None:
           f"{torch.get_num_threads()} torch threads")
     print(f"{'model':<5} {'loop':<22} {'accuracy':>8} {'seconds':>8} {'speed-up':>8}")
     for arch in args.arch:
-        acc_new, sec_new = nameorigin_run(arch, str(corpus.source), args.epochs, args.seed, args.extra)
+        runs = [nameorigin_run(arch, str(corpus.source), args.epochs, args.seed, args.extra)
+                for _ in range(max(1, args.repeats))]
+        acc_new, sec_new = runs[0][0], statistics.median(sec for _, sec in runs)
+        if len({acc for acc, _ in runs}) > 1:
+            print(f"      note: accuracy differed between runs: {[acc for acc, _ in runs]}")
         if not args.skip_reference:
             acc_ref, sec_ref = reference_run(arch, train, test, args.epochs, args.seed)
             print(f"{arch:<5} {'reference (batch 1)':<22} {acc_ref:>8.4f} {sec_ref:>8.1f} {'1.0x':>8}")
         ratio = f"{sec_ref / sec_new:.1f}x" if not args.skip_reference else "-"
-        print(f"{arch:<5} {'nameorigin train':<22} {acc_new:>8.4f} {sec_new:>8.1f} {ratio:>8}", flush=True)
+        times = ", ".join(f"{sec:.1f}" for _, sec in runs)
+        print(f"{arch:<5} {'nameorigin train':<22} {acc_new:>8.4f} {sec_new:>8.1f} {ratio:>8}  (median of {times} s)",
+              flush=True)
         if not args.skip_reference and acc_new < acc_ref:
             print(f"      note: nameorigin reached {acc_new:.4f} < reference {acc_ref:.4f} in this run")
 
