@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import os
 import re
-import threading
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -42,43 +40,25 @@ def length_sorted_batches(lengths: np.ndarray, budget: int) -> list[np.ndarray]:
     return batches
 
 
-_batch_threads: ThreadPoolExecutor | None = None
-_batch_threads_lock = threading.Lock()
-
-
-def _batch_pool() -> ThreadPoolExecutor:
-    global _batch_threads
-    with _batch_threads_lock:
-        if _batch_threads is None:
-            _batch_threads = ThreadPoolExecutor(2, thread_name_prefix="nameorigin-batch")
-        return _batch_threads
-
-
 @torch.no_grad()
 def predict_logits(model: nn.Module, names: list[str], budget: int = 1 << 12) -> torch.Tensor:
     """Logits for prepared names (non-empty, inside the alphabet), in input order; the model is put
     in eval mode and fed length-sorted batches of at most `budget` padded characters.
 
-    On a multi-core CPU two batches are scored at once, on two threads (PyTorch releases the GIL
-    inside its operations): a recurrent step is many small operations, and two independent
-    streams of them keep two cores busier than one stream split across both (on this project's
-    2-core CPU, about 58 k instead of 30-45 k names/s).
+    Batches run one after another on the calling thread; PyTorch parallelises inside each
+    operation. Two batches at once on two threads was tried: no faster for large inputs, and it
+    leaves more OpenMP threads than cores, after which every later small call in the process ran
+    2-3 times slower (libgomp stops spinning between operations when oversubscribed).
     """
     model.eval()
     device = next(model.parameters()).device
     runner = fast_model(model)
     lengths = np.fromiter(map(len, names), dtype=np.int64, count=len(names))
     batches = length_sorted_batches(lengths, budget)
-
-    def score(rows: np.ndarray) -> torch.Tensor:
-        with torch.no_grad():  # grad mode is per thread
-            chars, lengths_ = encode([names[i] for i in rows])
-            return runner(chars.to(device), lengths_.to(device)).float().cpu()
-
-    if len(batches) > 1 and device.type == "cpu" and torch.get_num_threads() > 1:
-        chunks = list(_batch_pool().map(score, batches))
-    else:
-        chunks = [score(rows) for rows in batches]
+    chunks = []
+    for rows in batches:
+        chars, lengths_ = encode([names[i] for i in rows])
+        chunks.append(runner(chars.to(device), lengths_.to(device)).float().cpu())
     out = torch.empty(len(names), chunks[0].shape[1])
     out[torch.from_numpy(np.concatenate(batches))] = torch.cat(chunks)
     return out
