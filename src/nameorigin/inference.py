@@ -113,8 +113,7 @@ class _FastEnsemble:
 
     @torch.no_grad()
     def __call__(self, chars: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-        proba = torch.stack([m(chars, lengths).softmax(dim=1) for m in self.members]).mean(dim=0)
-        return proba.clamp_min(1e-12).log()
+        return Ensemble.vote([m(chars, lengths) for m in self.members])
 
 
 def fast_model(model: nn.Module):

@@ -216,7 +216,12 @@ class Ensemble(nn.Module):
         self.members = nn.ModuleList(members)
 
     def forward(self, chars: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-        proba = torch.stack([m(chars, lengths).softmax(dim=1) for m in self.members]).mean(dim=0)
+        return self.vote([m(chars, lengths) for m in self.members])
+
+    @staticmethod
+    def vote(member_logits: list[torch.Tensor]) -> torch.Tensor:
+        """The log of the members' mean softmax."""
+        proba = torch.stack([logits.softmax(dim=1) for logits in member_logits]).mean(dim=0)
         return proba.clamp_min(1e-12).log()
 
 
