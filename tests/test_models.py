@@ -5,7 +5,7 @@ import torch
 
 from nameorigin.config import Config
 from nameorigin.data import encode
-from nameorigin.models import ScratchRNN, build_model, reverse_padded
+from nameorigin.models import ScratchRNN, SigmoidRecurrence, build_model, reverse_padded
 
 NAMES = ["Qin", "Slaveya", "Fernando", "O'Neal", "Li", "Abdullah-Khan", "Mike"]
 
@@ -48,6 +48,36 @@ def test_scratch_rnn_logits_come_from_the_last_input_and_previous_state():
     expected = model.in2output(torch.cat([x[2:3], h], dim=1))
     with torch.no_grad():
         torch.testing.assert_close(model(chars, lengths), expected)
+
+
+def test_hand_written_backprop_through_time_matches_autograd():
+    """SigmoidRecurrence's backward pass against finite differences, in double precision."""
+    torch.manual_seed(0)
+    u = torch.randn(4, 3, 5, dtype=torch.float64, requires_grad=True)
+    h0 = torch.rand(3, 5, dtype=torch.float64, requires_grad=True)
+    w_h = torch.randn(5, 5, dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(SigmoidRecurrence.apply, (u, h0, w_h))
+    assert torch.autograd.gradcheck(SigmoidRecurrence.apply, (u[:0], h0, w_h))
+
+
+def test_scratch_rnn_gradients_equal_the_step_by_step_reference():
+    """Training gradients of the batched model = those of the reference's per-character loop."""
+    torch.manual_seed(0)
+    model = ScratchRNN(59, 8, 3).eval()
+    names = ["abc", "Qin", "Slaveya", "O'Neal", "x"]
+    chars, lengths = encode(names)
+    model(chars, lengths).square().sum().backward()
+    batched = [p.grad.clone() for p in model.parameters()]
+    model.zero_grad()
+    for name in names:
+        x = torch.nn.functional.one_hot(encode([name])[0][0], 59).float()
+        h = torch.zeros(1, 8)
+        for t in range(len(name)):
+            combined = torch.cat([x[t:t + 1], h], dim=1)
+            output, h = model.in2output(combined), torch.sigmoid(model.in2hidden(combined))
+        output.square().sum().backward()
+    for got, expected in zip(batched, [p.grad for p in model.parameters()]):
+        torch.testing.assert_close(got, expected, atol=1e-5, rtol=1e-4)
 
 
 def test_scratch_rnn_initial_state_is_random_only_while_training():
