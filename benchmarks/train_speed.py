@@ -37,14 +37,24 @@ def one_hot(name: str) -> torch.Tensor:
     return F.one_hot(chars[0], N_CHARS).float().unsqueeze(1)
 
 
+class TutorialCell(nn.Module):
+    """The reference's MyRNN.forward around a ScratchRNN's layers: one call per character."""
+
+    def __init__(self, rnn: ScratchRNN):
+        super().__init__()
+        self.rnn = rnn
+
+    def forward(self, x: torch.Tensor, hidden: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        combined = torch.cat((x, hidden), 1)
+        return self.rnn.in2output(combined), torch.sigmoid(self.rnn.in2hidden(combined))
+
+
 def reference_logits(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
     """One name through `model` the reference's way: a Python step per character for the cell."""
-    if isinstance(model, ScratchRNN):
-        hidden = model.init_hidden(1)
+    if isinstance(model, TutorialCell):
+        hidden = model.rnn.init_hidden(1)
         for char in x:
-            combined = torch.cat([char, hidden], dim=1)
-            output = model.in2output(combined)
-            hidden = torch.sigmoid(model.in2hidden(combined))
+            output, hidden = model(char, hidden)
         return output
     _, h_n = model.layers[0](x.transpose(0, 1))
     return model.head(h_n[-1])
@@ -53,7 +63,7 @@ def reference_logits(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
 def reference_run(arch: str, train: list, test: list, epochs: int, seed: int) -> tuple[float, float]:
     random.seed(seed)
     torch.manual_seed(seed)
-    model = ScratchRNN(N_CHARS, 256, 18) if arch == "rnn" else RecurrentClassifier("gru", N_CHARS, 256, 18, 2)
+    model = TutorialCell(ScratchRNN(N_CHARS, 256, 18)) if arch == "rnn" else RecurrentClassifier("gru", N_CHARS, 256, 18, 2)
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
     criterion = nn.CrossEntropyLoss()
     start = time.perf_counter()

@@ -3,7 +3,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from nameorigin.config import Config
+from nameorigin.config import PRESETS, Config
 from nameorigin.data import load_corpus
 from nameorigin.train import length_batches, train
 
@@ -50,3 +50,15 @@ def test_logit_bias_is_kept_at_zero_unless_it_helps_macro_f1():
     shy = torch.tensor([[2.0, 0.0]] * 9 + [[1.0, 0.5]])
     t, bias = tune_logit_bias(shy, labels, prior)
     assert t > 0 and ((shy.numpy() + bias).argmax(1) == labels).all()
+
+
+def test_reference_presets_are_the_reference_settings():
+    """What the write-up trained: one name per step, Adam 1e-3, 2 epochs, 256 units; it clipped
+    the RNN's gradients at 1.0 and left the GRU's unclipped."""
+    rnn, gru = PRESETS["reference-rnn"][0], PRESETS["reference-gru"][0]
+    for config in (rnn, gru):
+        assert (config.batch_size, config.lr, config.schedule, config.epochs, config.hidden_size) == (
+            1, 1e-3, "constant", 2, 256)
+        assert (config.embedding_dim, config.weight_decay, config.label_smoothing, config.class_weight) == (0, 0, 0, 0)
+    assert (rnn.arch, rnn.clip) == ("rnn", 1.0)
+    assert (gru.arch, gru.num_layers, gru.bidirectional, gru.clip) == ("gru", 2, False, 0.0)

@@ -17,12 +17,6 @@ from .argtypes import fraction, non_negative_float, positive_int
 from .errors import NameOriginError
 
 
-
-
-
-
-
-
 def _add_data(p: argparse.ArgumentParser) -> None:
     p.add_argument("--data", metavar="PATH",
                    help="corpus: a folder of [Label].txt files, the tutorial's data.zip, or a name,label "

@@ -70,7 +70,7 @@ class ScratchRNN(nn.Module):
         last = lengths.to(chars.device) - 1
         # The logits at a name's last character read h_{T-1}, so no name needs its last step run.
         steps = int(last.max())
-        from_input = F.embedding(chars[:, :steps].T, w_x.T) + self.in2hidden.bias
+        from_input = F.embedding(chars[:, :steps].T, w_x.T.contiguous()) + self.in2hidden.bias
         states = SigmoidRecurrence.apply(from_input, self.init_hidden(chars.shape[0]), w_h)
         h_before_last = states[last, torch.arange(chars.shape[0], device=chars.device)]
         x_last = F.one_hot(chars.gather(1, last.unsqueeze(1)).squeeze(1), self.n_chars).to(states.dtype)
