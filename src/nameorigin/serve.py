@@ -19,6 +19,7 @@ import argparse
 import asyncio
 import gc
 import json
+import logging
 import os
 import sys
 from concurrent.futures import ThreadPoolExecutor
@@ -436,15 +437,18 @@ def _json_protocol() -> type:
     return JSONErrorHttpToolsProtocol
 
 
-def _check_port(host: str, port: int) -> None:
-    """Fail with a message (exit 2) rather than uvicorn's log line when the address is taken."""
+def _listen(host: str, port: int):
+    """The listening socket, bound here and handed to uvicorn: a taken address fails with a
+    message (exit 2) rather than uvicorn's log line, and nothing can take it between a check and
+    uvicorn's own bind."""
     import socket
 
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
     try:
-        with socket.create_server((host, port)):
-            pass
+        return socket.create_server((host, port), family=family, backlog=2048)
     except OSError as err:
-        raise NameOriginError(f"cannot listen on {host}:{port} ({err.strerror or err}); "
+        reason = os.strerror(err.errno) if err.errno else str(err)
+        raise NameOriginError(f"cannot listen on {host}:{port} ({reason}); "
                               "is another server using it? choose another --port") from None
 
 
@@ -463,13 +467,16 @@ def serve(model_path: str | os.PathLike | None = None, host: str = DEFAULT_HOST,
     from .predict import load_model
 
     classifier = load_model(model_path, backend)
-    _check_port(host, port)
+    sock = _listen(host, port)
     app = create_app(classifier, **limits)
     config = uvicorn.Config(app, host=host, port=port, http=_json_protocol(), access_log=access_log,
                             log_level="info", lifespan="on")
-    uvicorn.Server(config).run()
-
-
+    url_host = f"[{host}]" if ":" in host else host
+    with sock:
+        # uvicorn announces the address only of sockets it binds itself; --port 0 shows the real one.
+        logging.getLogger("uvicorn.error").info(
+            "Uvicorn running on http://%s:%d (Press CTRL+C to quit)", url_host, sock.getsockname()[1])
+        uvicorn.Server(config).run(sockets=[sock])
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
