@@ -94,3 +94,12 @@ def test_predict_with_the_onnx_backend_agrees_with_torch(trained):
             for backend in ("torch", "onnx")]
     for a, b in zip(*runs):
         assert a["label"] == b["label"] and a["probability"] == pytest.approx(b["probability"], abs=1e-5)
+
+
+def test_the_installed_command_runs_the_cli():
+    from importlib.metadata import entry_points
+
+    from nameorigin import cli
+
+    (script,) = [e for e in entry_points(group="console_scripts") if e.name == "nameorigin"]
+    assert script.load() is cli.run
