@@ -49,8 +49,11 @@ def normalize(name: str) -> str:
     return unidecode(name).strip()
 
 
+_ALPHABET_ONLY = re.compile("[" + re.escape(ALPHABET) + "]*")
+
+
 def in_alphabet(text: str) -> bool:
-    return all(c in ALPHABET for c in text)
+    return _ALPHABET_ONLY.fullmatch(text) is not None
 
 
 def encode(names: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
@@ -144,7 +147,8 @@ def _read_folder(folder: Path) -> list[tuple[str, str]]:
         raise DataError(f"{folder}: no [Label].txt files in this folder")
     pairs = []
     for path in files:
-        pairs += [(line, path.stem) for line in _lines(_decode(path.read_bytes(), str(path)))]
+        label = path.stem
+        pairs += [(line, label) for line in _lines(_decode(path.read_bytes(), str(path)))]
     return pairs
 
 
