@@ -103,3 +103,18 @@ def test_the_installed_command_runs_the_cli():
 
     (script,) = [e for e in entry_points(group="console_scripts") if e.name == "nameorigin"]
     assert script.load() is cli.run
+
+
+def test_run_exits_with_mains_status(monkeypatch, capsys):
+    import gc
+
+    from nameorigin import cli
+
+    monkeypatch.setattr(sys, "argv", ["nameorigin", "predict", "--model", "/nonexistent", "Qin"])
+    try:
+        with pytest.raises(SystemExit) as exit_:
+            cli.run()
+    finally:
+        gc.unfreeze()
+    assert exit_.value.code == 2
+    assert capsys.readouterr().err == "nameorigin: error: /nonexistent: no such checkpoint folder\n"

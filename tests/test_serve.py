@@ -325,6 +325,18 @@ def test_a_port_in_use_fails_at_startup_with_a_message(tiny_model):
                           "is another server using it? choose another --port\n"
 
 
+@pytest.mark.parametrize("args, message", [
+    (["--host", "no-such-host.invalid", "--port", "0"],
+     "nameorigin: error: cannot listen on no-such-host.invalid:0: unknown host"),
+    (["--port", "70000"], "argument --port: must be a TCP port, 0 to 65535"),
+])
+def test_a_bad_address_fails_at_startup_with_one_line(tiny_model, args, message):
+    proc = subprocess.run([sys.executable, "-m", "nameorigin.serve", "--model", str(tiny_model), *args],
+                          capture_output=True, text=True, timeout=120, env=_env())
+    assert proc.returncode == 2
+    assert message in proc.stderr and "Traceback" not in proc.stderr
+
+
 # --- in-process: limits, batching, the body-limit middleware ----------------------------------
 
 

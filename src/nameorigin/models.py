@@ -14,6 +14,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.autograd.function import once_differentiable
 
 from .config import Config
 from .data import N_CHARS
@@ -67,11 +68,15 @@ class ScratchRNN(nn.Module):
         # W_x, so the input half is looked up for every step at once and only W_h h is multiplied
         # inside the loop: the same arithmetic as the concatenation, a fifth fewer multiplications.
         w_x, w_h = self.in2hidden.weight.split([self.n_chars, self.hidden_size], dim=1)
-        last = lengths.to(chars.device) - 1
         # The logits at a name's last character read h_{T-1}, so no name needs its last step run.
-        steps = int(last.max())
-        from_input = F.embedding(chars[:, :steps].T, w_x.T.contiguous()) + self.in2hidden.bias
-        states = SigmoidRecurrence.apply(from_input, self.init_hidden(chars.shape[0]), w_h)
+        steps = int(lengths.max()) - 1
+        last = lengths.to(chars.device) - 1
+        h0 = self.init_hidden(chars.shape[0])
+        if steps:
+            from_input = F.embedding(chars[:, :steps].T, w_x.T.contiguous()) + self.in2hidden.bias
+            states = SigmoidRecurrence.apply(from_input, h0, w_h)
+        else:  # one-character names only: nothing to run, and no gradient for in2hidden
+            states = h0.unsqueeze(0)
         h_before_last = states[last, torch.arange(chars.shape[0], device=chars.device)]
         x_last = F.one_hot(chars.gather(1, last.unsqueeze(1)).squeeze(1), self.n_chars).to(states.dtype)
         return self.in2output(torch.cat([x_last, h_before_last], dim=1))
@@ -98,6 +103,7 @@ class SigmoidRecurrence(torch.autograd.Function):
         return states
 
     @staticmethod
+    @once_differentiable
     def backward(ctx, grad_states: torch.Tensor):
         states, w_h = ctx.saved_tensors
         steps, hidden = states.shape[0] - 1, states.shape[2]

@@ -27,7 +27,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, fields, replace
 from typing import TYPE_CHECKING, Any
 
-from .argtypes import positive_int
+from .argtypes import port as port_number, positive_int
 from .errors import NameOriginError
 
 if TYPE_CHECKING:
@@ -444,11 +444,17 @@ def _listen(host: str, port: int):
     import socket
 
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    address = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
     try:
         return socket.create_server((host, port), family=family, backlog=2048)
     except OSError as err:
+        # create_server re-raises a failed name lookup as an OSError with a negative errno
+        if isinstance(err, socket.gaierror) or (err.errno or 0) < 0:
+            reason = str(err.strerror or err).split(" (while attempting")[0]
+            raise NameOriginError(f"cannot listen on {address}: unknown host ({reason}); give an IP "
+                                  "address or a name this machine resolves") from None
         reason = os.strerror(err.errno) if err.errno else str(err)
-        raise NameOriginError(f"cannot listen on {host}:{port} ({reason}); "
+        raise NameOriginError(f"cannot listen on {address} ({reason}); "
                               "is another server using it? choose another --port") from None
 
 
@@ -466,13 +472,14 @@ def serve(model_path: str | os.PathLike | None = None, host: str = DEFAULT_HOST,
         raise NameOriginError("`nameorigin serve` needs FastAPI and uvicorn: pip install 'nameorigin[serve]'") from None
     from .predict import load_model
 
+    if host.startswith("[") and host.endswith("]"):
+        host = host[1:-1]  # an IPv6 address as written in a URL
     classifier = load_model(model_path, backend)
-    sock = _listen(host, port)
     app = create_app(classifier, **limits)
     config = uvicorn.Config(app, host=host, port=port, http=_json_protocol(), access_log=access_log,
                             log_level="info", lifespan="on")
     url_host = f"[{host}]" if ":" in host else host
-    with sock:
+    with _listen(host, port) as sock:
         # uvicorn announces the address only of sockets it binds itself; --port 0 shows the real one.
         logging.getLogger("uvicorn.error").info(
             "Uvicorn running on http://%s:%d (Press CTRL+C to quit)", url_host, sock.getsockname()[1])
@@ -483,7 +490,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The ``serve`` subcommand's options, kept here so the CLI and `python -m` agree."""
     parser.add_argument("--model", metavar="DIR", help="checkpoint folder (default: the bundled model)")
     parser.add_argument("--host", default=DEFAULT_HOST, help="address to listen on (default: %(default)s)")
-    parser.add_argument("--port", type=int, default=DEFAULT_PORT, help="port to listen on (default: %(default)s)")
+    parser.add_argument("--port", type=port_number, default=DEFAULT_PORT,
+                        help="port to listen on; 0 takes a free one (default: %(default)s)")
     parser.add_argument("--max-names", type=positive_int, default=MAX_NAMES,
                         help="most names in one request (default: %(default)s)")
     parser.add_argument("--max-body-bytes", type=positive_int, default=MAX_BODY_BYTES,
