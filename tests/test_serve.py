@@ -337,6 +337,42 @@ def test_a_bad_address_fails_at_startup_with_one_line(tiny_model, args, message)
     assert message in proc.stderr and "Traceback" not in proc.stderr
 
 
+def test_ctrl_c_stops_the_server_cleanly(tiny_model, tmp_path):
+    import signal
+
+    log = tmp_path / "server.log"
+    with open(log, "wb") as out:
+        proc = subprocess.Popen([sys.executable, "-m", "nameorigin.serve", "--model", str(tiny_model), "--port", "0"],
+                                stdout=out, stderr=subprocess.STDOUT, env=_env())
+    try:
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while "Application startup complete" not in log.read_text():
+            assert proc.poll() is None and time.monotonic() < deadline, log.read_text()
+            time.sleep(0.1)
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(30) == 130
+    finally:
+        proc.kill()
+    text = log.read_text()
+    assert text.rstrip().endswith("nameorigin: interrupted") and "Traceback" not in text
+
+
+def test_a_server_whose_startup_fails_is_an_error_not_exit_0(monkeypatch):
+    import nameorigin.predict
+    import nameorigin.serve
+    from nameorigin.errors import NameOriginError
+
+    async def broken_app(scope, receive, send):
+        if scope["type"] == "lifespan":
+            await receive()
+            await send({"type": "lifespan.startup.failed", "message": "broken on purpose"})
+
+    monkeypatch.setattr(nameorigin.predict, "load_model", lambda *a, **k: FakeClassifier())
+    monkeypatch.setattr(nameorigin.serve, "create_app", lambda *a, **k: broken_app)
+    with pytest.raises(NameOriginError, match="did not start"):
+        nameorigin.serve.serve(None, "127.0.0.1", 0)
+
+
 # --- in-process: limits, batching, the body-limit middleware ----------------------------------
 
 

@@ -483,7 +483,13 @@ def serve(model_path: str | os.PathLike | None = None, host: str = DEFAULT_HOST,
         # uvicorn announces the address only of sockets it binds itself; --port 0 shows the real one.
         logging.getLogger("uvicorn.error").info(
             "Uvicorn running on http://%s:%d (Press CTRL+C to quit)", url_host, sock.getsockname()[1])
-        uvicorn.Server(config).run(sockets=[sock])
+        server = uvicorn.Server(config)
+        try:
+            server.run(sockets=[sock])
+        except SystemExit:  # uvicorn's own exit when the app's start-up fails
+            pass
+    if not server.started:
+        raise NameOriginError("the server did not start; its log above says why")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -518,6 +524,9 @@ def main(argv: list[str] | None = None) -> int:
     except NameOriginError as err:
         print(f"nameorigin: error: {err}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print("nameorigin: interrupted", file=sys.stderr)
+        return 130
     return 0
 
 
