@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import threading
 
 import numpy as np
@@ -131,3 +134,37 @@ def test_predict_frame_adds_columns_and_keeps_the_rest(clf):
     assert out.loc[0, "predicted_label"] in clf.labels
     with pytest.raises(KeyError, match="no column 'surname'"):
         clf.predict_frame(frame, column="surname")
+
+
+FORKED_WORKERS = """
+import multiprocessing, torch
+from nameorigin import load_model
+
+torch.set_num_threads(2)  # the parent's OpenMP pool is what a forked child inherits broken
+clf = load_model()
+names = ["Qin", "Tanaka", "Schmidt"] * 3000
+expected = clf.predict_proba(names)
+def work(chunk):
+    return clf.predict_proba(chunk)
+with multiprocessing.get_context("fork").Pool(2) as pool:
+    got = pool.map(work, [names[:4500], names[4500:]])
+import numpy as np
+assert np.allclose(np.concatenate(got), expected, atol=1e-6)
+print("ok")
+"""
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="no fork() on this platform")
+def test_forked_workers_predict_after_the_parent_has(tmp_path):
+    """multiprocessing's default on Linux: children of a process that has predicted must not hang."""
+    import signal
+
+    proc = subprocess.Popen([sys.executable, "-c", FORKED_WORKERS], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, cwd=tmp_path, start_new_session=True)
+    try:
+        out, err = proc.communicate(timeout=60)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)  # the hung workers too
+        proc.communicate()
+        pytest.fail("the forked workers hung")
+    assert proc.returncode == 0 and out.strip() == "ok", err

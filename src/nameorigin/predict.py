@@ -20,6 +20,17 @@ from .data import ALPHABET, encode, normalize
 from .inference import fast_model
 
 
+def _one_thread_after_fork() -> None:
+    """PyTorch's OpenMP threads do not survive fork(): a child of a process that has predicted
+    would hang on its first prediction (multiprocessing's default on Linux). One thread per child
+    runs inline; the worker processes are the parallelism."""
+    torch.set_num_threads(1)
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_one_thread_after_fork)
+
+
 def length_sorted_batches(lengths: np.ndarray, budget: int) -> list[np.ndarray]:
     """Row indices in batches of similar length, each padded to at most `budget` characters, so
     one very long name costs its own batch instead of padding thousands of short ones."""
