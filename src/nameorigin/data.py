@@ -49,11 +49,11 @@ def normalize(name: str) -> str:
     return unidecode(name).strip()
 
 
-_ALPHABET_ONLY = re.compile("[" + re.escape(ALPHABET) + "]*")
+OUTSIDE_ALPHABET = re.compile("[^" + re.escape(ALPHABET) + "]")
 
 
 def in_alphabet(text: str) -> bool:
-    return _ALPHABET_ONLY.fullmatch(text) is not None
+    return OUTSIDE_ALPHABET.search(text) is None
 
 
 def encode(names: list[str]) -> tuple[torch.Tensor, torch.Tensor]:

@@ -16,7 +16,7 @@ import torch
 from torch import nn
 
 from . import checkpoint
-from .data import ALPHABET, encode, normalize
+from .data import OUTSIDE_ALPHABET, encode, normalize
 from .inference import fast_model
 
 
@@ -75,7 +75,6 @@ def predict_logits(model: nn.Module, names: list[str], budget: int = 1 << 12) ->
     return out
 
 
-_OUTSIDE_ALPHABET = re.compile("[^" + re.escape(ALPHABET) + "]")
 _SPACES = re.compile(r"\s+")
 
 
@@ -90,7 +89,7 @@ def prepare(name: str) -> tuple[str, str | None]:
     text = normalize(name)
     if text.isalpha() and text.isascii():  # most names: letters only, nothing to clean
         return text, None
-    text = _SPACES.sub(" ", _OUTSIDE_ALPHABET.sub("", text)).strip()
+    text = _SPACES.sub(" ", OUTSIDE_ALPHABET.sub("", text)).strip()
     if not name.strip():
         return text, "empty name"
     if not any(c.isalpha() for c in text):
