@@ -437,6 +437,11 @@ def _json_protocol() -> type:
     return JSONErrorHttpToolsProtocol
 
 
+def _authority(host: str, port: int) -> str:
+    """``host:port`` as written in a URL (an IPv6 address in brackets)."""
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
 def _listen(host: str, port: int):
     """The listening socket, bound here and handed to uvicorn: a taken address fails with a
     message (exit 2) rather than uvicorn's log line, and nothing can take it between a check and
@@ -444,7 +449,7 @@ def _listen(host: str, port: int):
     import socket
 
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    address = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    address = _authority(host, port)
     try:
         return socket.create_server((host, port), family=family, backlog=2048)
     except OSError as err:
@@ -478,11 +483,10 @@ def serve(model_path: str | os.PathLike | None = None, host: str = DEFAULT_HOST,
     app = create_app(classifier, **limits)
     config = uvicorn.Config(app, host=host, port=port, http=_json_protocol(), access_log=access_log,
                             log_level="info", lifespan="on")
-    url_host = f"[{host}]" if ":" in host else host
     with _listen(host, port) as sock:
         # uvicorn announces the address only of sockets it binds itself; --port 0 shows the real one.
         logging.getLogger("uvicorn.error").info(
-            "Uvicorn running on http://%s:%d (Press CTRL+C to quit)", url_host, sock.getsockname()[1])
+            "Uvicorn running on http://%s (Press CTRL+C to quit)", _authority(host, sock.getsockname()[1]))
         server = uvicorn.Server(config)
         try:
             server.run(sockets=[sock])
