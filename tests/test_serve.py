@@ -7,6 +7,7 @@ the parts behind it (limits, the micro-batcher, the body-limit middleware) run i
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import math
 import os
@@ -53,13 +54,12 @@ def model_dir(small_corpus, tmp_path_factory) -> Path:
     return out
 
 
-@pytest.fixture(scope="module")
-def server(model_dir, tmp_path_factory):
-    """Base URL of a real server on the port the OS gave it (--port 0, read from the address the
-    server announces); killed at the end of the module whatever happens."""
-    log = tmp_path_factory.mktemp("serve-log") / "server.log"
+@contextlib.contextmanager
+def running_server(model: Path, log: Path):
+    """(process, base URL) of a real server on the port the OS gave it (--port 0, read from the
+    address the server announces), once it answers /healthz; killed on leaving, whatever happens."""
     with open(log, "wb") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "nameorigin.serve", "--model", str(model_dir),
+        proc = subprocess.Popen([sys.executable, "-m", "nameorigin.serve", "--model", str(model),
                                  "--port", "0"], stdout=out, stderr=subprocess.STDOUT, env=_env())
     url = None
     try:
@@ -77,7 +77,7 @@ def server(model_dir, tmp_path_factory):
             if time.monotonic() > deadline:
                 pytest.fail(f"the server was not ready within {START_TIMEOUT_S} s:\n{log.read_text()}")
             time.sleep(0.1)
-        yield url
+        yield proc, url
     finally:
         proc.terminate()
         try:
@@ -85,6 +85,13 @@ def server(model_dir, tmp_path_factory):
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+
+
+@pytest.fixture(scope="module")
+def server(model_dir, tmp_path_factory):
+    """Base URL of a real server shared by the module's tests."""
+    with running_server(model_dir, tmp_path_factory.mktemp("serve-log") / "server.log") as (_, url):
+        yield url
 
 
 @pytest.fixture(scope="module")
@@ -341,18 +348,9 @@ def test_ctrl_c_stops_the_server_cleanly(tiny_model, tmp_path):
     import signal
 
     log = tmp_path / "server.log"
-    with open(log, "wb") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "nameorigin.serve", "--model", str(tiny_model), "--port", "0"],
-                                stdout=out, stderr=subprocess.STDOUT, env=_env())
-    try:
-        deadline = time.monotonic() + START_TIMEOUT_S
-        while "Application startup complete" not in log.read_text():
-            assert proc.poll() is None and time.monotonic() < deadline, log.read_text()
-            time.sleep(0.1)
+    with running_server(tiny_model, log) as (proc, _):
         proc.send_signal(signal.SIGINT)
         assert proc.wait(30) == 130
-    finally:
-        proc.kill()
     text = log.read_text()
     assert text.rstrip().endswith("nameorigin: interrupted") and "Traceback" not in text
 
