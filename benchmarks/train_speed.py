@@ -3,7 +3,7 @@
 The reference loop is the tutorial's: batch size 1, a one-hot tensor per name, one Python call of
 the cell per character (rnn) or one nn.GRU call per name (gru), Adam lr 1e-3, gradient
 clipping 1.0 for the rnn and none for the gru (as the tutorial trained each),
-constant learning rate. `nameorigin train` runs as its own process, and its whole wall time,
+constant learning rate. The installed `nameorigin train` command runs as its own process, and its whole wall time,
 start-up included, is what is compared.
 
     python benchmarks/train_speed.py --data ../shared/data/names            # both models, 2 epochs
@@ -16,6 +16,7 @@ import argparse
 import json
 import os
 import random
+import shutil
 import statistics
 import subprocess
 import sys
@@ -86,9 +87,17 @@ def reference_run(arch: str, train: list, test: list, epochs: int, seed: int) ->
     return correct / len(test), seconds
 
 
+def command() -> str:
+    """The installed ``nameorigin`` script of this environment: what a user runs and times."""
+    script = shutil.which("nameorigin", path=str(Path(sys.executable).parent))
+    if script is None:
+        sys.exit("benchmarks/train_speed.py: no `nameorigin` command next to this Python; pip install -e . first")
+    return script
+
+
 def nameorigin_run(arch: str, data: str, epochs: int, seed: int, extra: list[str]) -> tuple[float, float]:
     with tempfile.TemporaryDirectory() as tmp:
-        cmd = [sys.executable, "-m", "nameorigin.cli", "train", "--arch", arch, "--epochs", str(epochs),
+        cmd = [command(), "train", "--arch", arch, "--epochs", str(epochs),
                "--seed", str(seed), "--data", data, "--quiet", "--out", f"{tmp}/model", *extra]
         start = time.perf_counter()
         subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)

@@ -105,16 +105,33 @@ def test_the_installed_command_runs_the_cli():
     assert script.load() is cli.run
 
 
-def test_run_exits_with_mains_status(monkeypatch, capsys):
-    import gc
+def _run_command(prelude: str, *args: str) -> subprocess.CompletedProcess:
+    """The installed command's code path (`cli.run`) in a fresh interpreter, after `prelude`."""
+    code = f"import sys\n{prelude}\nsys.argv = ['nameorigin', *{list(args)!r}]\nfrom nameorigin.cli import run\nrun()"
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                          env={"TQDM_DISABLE": "1", "PATH": ""})
 
-    from nameorigin import cli
 
-    monkeypatch.setattr(sys, "argv", ["nameorigin", "predict", "--model", "/nonexistent", "Qin"])
-    try:
-        with pytest.raises(SystemExit) as exit_:
-            cli.run()
-    finally:
-        gc.unfreeze()
-    assert exit_.value.code == 2
-    assert capsys.readouterr().err == "nameorigin: error: /nonexistent: no such checkpoint folder\n"
+def test_the_command_exits_with_mains_status_after_the_exit_handlers():
+    proc = _run_command("import atexit; atexit.register(print, 'exit handler ran')",
+                        "predict", "--model", "/nonexistent", "Qin")
+    assert proc.returncode == 2
+    assert proc.stderr == "nameorigin: error: /nonexistent: no such checkpoint folder\n"
+    assert proc.stdout == "exit handler ran\n"
+
+
+def test_the_command_delivers_all_its_output(tmp_path):
+    names = tmp_path / "names.txt"
+    names.write_text("".join(f"Name{chr(97 + i % 26)}{i}\n" for i in range(3000)))
+    proc = _run_command("", "predict", "--input", str(names), "--format", "jsonl")
+    assert proc.returncode == 0, proc.stderr
+    rows = [json.loads(line) for line in proc.stdout.splitlines()]
+    assert [row["name"] for row in rows] == names.read_text().split()
+
+
+def test_the_command_waits_for_a_thread_still_at_work():
+    prelude = ("import threading, time\n"
+               "threading.Thread(target=lambda: (time.sleep(3), print('thread done', flush=True))).start()")
+    proc = _run_command(prelude, "predict", "Qin")
+    assert proc.returncode == 0, proc.stderr
+    assert sorted(proc.stdout.splitlines()) == ["Qin\tChinese 0.918, Korean 0.028, Vietnamese 0.023", "thread done"]

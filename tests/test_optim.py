@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from nameorigin.optim import AdamW, OneCycle
+from nameorigin.optim import AdamW, OneCycle, clip_grad_norm
 
 
 def _model():
@@ -37,3 +37,35 @@ def test_matches_torch_optim_step_by_step(weight_decay, schedule):
     for a, b in zip(ours.parameters(), theirs.parameters()):
         torch.testing.assert_close(a, b, atol=1e-6, rtol=1e-5)
     assert not torch.equal(next(ours.parameters()), next(_model().parameters()))
+
+
+def test_a_parameter_without_gradient_is_left_alone_and_keeps_its_own_step_count():
+    ours, theirs = _model(), _model()
+    opt_a = AdamW(ours.parameters(), lr=1e-2, weight_decay=0.05)
+    opt_b = torch.optim.AdamW(theirs.parameters(), lr=1e-2, weight_decay=0.05, foreach=False)
+    gen = torch.Generator().manual_seed(2)
+    for step in range(12):
+        x, y = torch.randn(16, 6, generator=gen), torch.randint(0, 3, (16,), generator=gen)
+        for model, opt in ((ours, opt_a), (theirs, opt_b)):
+            opt.zero_grad()
+            torch.nn.functional.cross_entropy(model(x), y).backward()
+            if step % 3 == 0:  # the first layer sits some steps out, as in2hidden does on a batch of 1-letter names
+                model[0].weight.grad = None
+            opt.step()
+    for a, b in zip(ours.parameters(), theirs.parameters()):
+        torch.testing.assert_close(a, b, atol=1e-6, rtol=1e-5)
+
+
+@pytest.mark.parametrize("max_norm", [1e-3, 1e3])
+def test_clip_grad_norm_matches_torch(max_norm):
+    ours, theirs = _model(), _model()
+    x, y = torch.randn(16, 6), torch.randint(0, 3, (16,))
+    for model in (ours, theirs):
+        torch.nn.functional.cross_entropy(model(x), y).backward()
+    norm_a = clip_grad_norm(list(ours.parameters()), max_norm)
+    norm_b = torch.nn.utils.clip_grad_norm_(theirs.parameters(), max_norm)
+    torch.testing.assert_close(norm_a, norm_b)
+    for a, b in zip(ours.parameters(), theirs.parameters()):
+        torch.testing.assert_close(a.grad, b.grad)
+    clipped = torch.linalg.vector_norm(torch.stack([p.grad.norm() for p in ours.parameters()]))
+    assert clipped <= max_norm * (1 + 1e-5) and (max_norm < 1 or clipped == pytest.approx(float(norm_a)))

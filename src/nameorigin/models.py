@@ -64,16 +64,17 @@ class ScratchRNN(nn.Module):
         return nn.init.kaiming_uniform_(h) if self.training else h
 
     def forward(self, chars: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-        # in2hidden([x_t; h]) = W_x x_t + W_h h + b. With x_t one-hot, W_x x_t is just column x_t of
-        # W_x, so the input half is looked up for every step at once and only W_h h is multiplied
-        # inside the loop: the same arithmetic as the concatenation, a fifth fewer multiplications.
+        # in2hidden([x_t; h]) = W_x x_t + b + W_h h. With x_t one-hot, W_x x_t + b is just row x_t
+        # of the table W_x^T + b, so the input half is looked up for every step at once and only
+        # W_h h is multiplied inside the loop: the arithmetic of the concatenation, a fifth fewer
+        # multiplications.
         w_x, w_h = self.in2hidden.weight.split([self.n_chars, self.hidden_size], dim=1)
         # The logits at a name's last character read h_{T-1}, so no name needs its last step run.
         steps = int(lengths.max()) - 1
         last = lengths.to(chars.device) - 1
         h0 = self.init_hidden(chars.shape[0])
         if steps:
-            from_input = F.embedding(chars[:, :steps].T, w_x.T.contiguous()) + self.in2hidden.bias
+            from_input = F.embedding(chars[:, :steps].T, (w_x.T + self.in2hidden.bias).contiguous())
             states = SigmoidRecurrence.apply(from_input, h0, w_h)
         else:  # one-character names only: nothing to run, and no gradient for in2hidden
             states = h0.unsqueeze(0)
@@ -97,8 +98,9 @@ class SigmoidRecurrence(torch.autograd.Function):
     def forward(ctx, u: torch.Tensor, h0: torch.Tensor, w_h: torch.Tensor) -> torch.Tensor:
         states = u.new_empty(u.shape[0] + 1, *h0.shape)
         states[0] = h0
-        for t in range(u.shape[0]):
-            torch.addmm(u[t], states[t], w_h.T, out=states[t + 1]).sigmoid_()
+        w_t, h = w_h.T, states.unbind(0)
+        for t, u_t in enumerate(u.unbind(0)):
+            torch.addmm(u_t, h[t], w_t, out=h[t + 1]).sigmoid_()
         ctx.save_for_backward(states, w_h)
         return states
 
@@ -109,11 +111,11 @@ class SigmoidRecurrence(torch.autograd.Function):
         steps, hidden = states.shape[0] - 1, states.shape[2]
         slope = states[1:] * (1 - states[1:])  # sigmoid'(a) = h (1 - h)
         grad_u = torch.empty_like(slope)  # dL/da_t, the gradient before each sigmoid
-        grad_h = grad_states[steps]
-        for t in range(steps - 1, -1, -1):
-            torch.mul(grad_h, slope[t], out=grad_u[t])
+        grad_h, outer = grad_states[steps], grad_states.unbind(0)
+        for t, slope_t, grad_u_t in zip(range(steps - 1, -1, -1), slope.unbind(0)[::-1], grad_u.unbind(0)[::-1]):
+            torch.mul(grad_h, slope_t, out=grad_u_t)
             if t or ctx.needs_input_grad[1]:
-                grad_h = torch.addmm(grad_states[t], grad_u[t], w_h)
+                grad_h = torch.addmm(outer[t], grad_u_t, w_h)
         grad_w = grad_u.reshape(-1, hidden).T @ states[:-1].reshape(-1, hidden)
         return grad_u, grad_h if ctx.needs_input_grad[1] else None, grad_w
 

@@ -1,4 +1,4 @@
-"""Adam(W) and the one-cycle schedule, written out with PyTorch's multi-tensor ops.
+"""Adam(W), gradient clipping and the one-cycle schedule, without ``torch.optim``.
 
 Why not ``torch.optim``: constructing any of its optimizers imports PyTorch's compiler stack
 (``torch._dynamo``), which costs 1.8 s on a 2-core CPU, a fifth of a whole 2-epoch run of the
@@ -15,7 +15,11 @@ import torch
 
 
 class AdamW:
-    """Adam with decoupled weight decay (Loshchilov & Hutter); ``weight_decay=0`` is plain Adam."""
+    """Adam with decoupled weight decay (Loshchilov & Hutter); ``weight_decay=0`` is plain Adam.
+
+    The update of all parameters is one call of PyTorch's fused AdamW kernel, the one behind
+    ``torch.optim.AdamW(fused=True)``: on a CPU it is four times quicker than the multi-tensor ops.
+    """
 
     def __init__(self, params, lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999),
                  eps: float = 1e-8, weight_decay: float = 0.0):
@@ -24,7 +28,9 @@ class AdamW:
         self.eps, self.weight_decay = eps, weight_decay
         self.exp_avg = [torch.zeros_like(p) for p in self.params]
         self.exp_avg_sq = [torch.zeros_like(p) for p in self.params]
-        self.steps = 0
+        # Each parameter counts its own steps (for Adam's bias correction), as torch.optim does:
+        # a parameter with no gradient in a step is not updated and does not count it.
+        self.steps = [torch.zeros((), dtype=torch.float32, device=p.device) for p in self.params]
 
     def zero_grad(self) -> None:
         for p in self.params:
@@ -33,21 +39,25 @@ class AdamW:
     @torch.no_grad()
     def step(self) -> None:
         live = [i for i, p in enumerate(self.params) if p.grad is not None]
-        params = [self.params[i] for i in live]
-        grads = [p.grad for p in params]
-        exp_avg = [self.exp_avg[i] for i in live]
-        exp_avg_sq = [self.exp_avg_sq[i] for i in live]
-        self.steps += 1
-        if self.weight_decay:
-            torch._foreach_mul_(params, 1 - self.lr * self.weight_decay)
-        torch._foreach_lerp_(exp_avg, grads, 1 - self.beta1)
-        torch._foreach_mul_(exp_avg_sq, self.beta2)
-        torch._foreach_addcmul_(exp_avg_sq, grads, grads, 1 - self.beta2)
-        step_size = self.lr / (1 - self.beta1 ** self.steps)
-        denom = torch._foreach_sqrt(exp_avg_sq)
-        torch._foreach_div_(denom, math.sqrt(1 - self.beta2 ** self.steps))
-        torch._foreach_add_(denom, self.eps)
-        torch._foreach_addcdiv_(params, exp_avg, denom, -step_size)
+        if not live:
+            return
+        pick = lambda tensors: [tensors[i] for i in live]
+        steps = pick(self.steps)
+        torch._foreach_add_(steps, 1)
+        torch._fused_adamw_(pick(self.params), [self.params[i].grad for i in live], pick(self.exp_avg),
+                            pick(self.exp_avg_sq), [], steps, lr=self.lr, beta1=self.beta1, beta2=self.beta2,
+                            weight_decay=self.weight_decay, eps=self.eps, amsgrad=False, maximize=False)
+
+
+def clip_grad_norm(params: list[torch.Tensor], max_norm: float) -> torch.Tensor:
+    """Scale the gradients down so that their joint L2 norm is at most `max_norm`; returns the norm
+    before clipping. The arithmetic of ``torch.nn.utils.clip_grad_norm_`` in a third of its time."""
+    grads = [p.grad for p in params if p.grad is not None]
+    if not grads:
+        return torch.zeros(())
+    norm = torch.linalg.vector_norm(torch.stack(torch._foreach_norm(grads)))
+    torch._foreach_mul_(grads, (max_norm / (norm + 1e-6)).clamp_(max=1.0))
+    return norm
 
 
 def _cosine(start: float, end: float, pct: float) -> float:

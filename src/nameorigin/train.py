@@ -24,7 +24,7 @@ from .data import Corpus, Split, encode, split_corpus
 from .errors import NameOriginError
 from .evaluate import macro_f1
 from .models import build_model
-from .optim import AdamW, OneCycle
+from .optim import AdamW, OneCycle, clip_grad_norm
 from .predict import predict_logits
 
 Log = Callable[[str], None]
@@ -133,12 +133,12 @@ def fit(model: nn.Module, config: Config, train: tuple[list[str], np.ndarray],
                    desc=f"epoch {epoch}/{config.epochs}", disable=None if progress else True, leave=False,
                    unit="batch", file=sys.stderr)
         for batch in bar:
-            width = int(np_lengths[batch].max())
-            loss = criterion(model(chars[batch, :width].to(device), lengths[batch]), targets[batch].to(device))
+            width, rows = int(np_lengths[batch].max()), torch.from_numpy(batch)
+            loss = criterion(model(chars[rows, :width].to(device), lengths[rows]), targets[rows].to(device))
             optimizer.zero_grad()
             loss.backward()
             if config.clip:
-                nn.utils.clip_grad_norm_(model.parameters(), config.clip)
+                clip_grad_norm(optimizer.params, config.clip)
             optimizer.step()
             if scheduler is not None:
                 scheduler.step()
