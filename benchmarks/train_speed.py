@@ -2,9 +2,9 @@
 
 The reference loop is the tutorial's: batch size 1, a one-hot tensor per name, one Python call of
 the cell per character (rnn) or one nn.GRU call per name (gru), Adam lr 1e-3, gradient
-clipping 1.0 for the rnn and none for the gru (as the tutorial trained each),
-constant learning rate. The installed `nameorigin train` command runs as its own process, and its whole wall time,
-start-up included, is what is compared.
+clipping 1.0 for the rnn and none for the gru (as the tutorial trained each), constant learning
+rate. The installed `nameorigin train` command runs as its own process, and its whole wall
+time, start-up included, is what is compared.
 
     python benchmarks/train_speed.py --data ../shared/data/names            # both models, 2 epochs
     python benchmarks/train_speed.py --arch rnn --epochs 1 --data ...       # quicker look

@@ -135,3 +135,9 @@ def test_the_command_waits_for_a_thread_still_at_work():
     proc = _run_command(prelude, "predict", "Qin")
     assert proc.returncode == 0, proc.stderr
     assert sorted(proc.stdout.splitlines()) == ["Qin\tChinese 0.918, Korean 0.028, Vietnamese 0.023", "thread done"]
+
+def test_pytorchs_objects_are_out_of_the_collectors_reach():
+    prelude = "import gc\nimport atexit\natexit.register(lambda: print(gc.get_freeze_count()))"
+    proc = _run_command(prelude, "predict", "Qin")
+    assert proc.returncode == 0, proc.stderr
+    assert int(proc.stdout.splitlines()[-1]) > 100_000
