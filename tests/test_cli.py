@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -105,10 +106,14 @@ def test_the_installed_command_runs_the_cli():
     assert script.load() is cli.run
 
 
-def _run_command(prelude: str, *args: str) -> subprocess.CompletedProcess:
-    """The installed command's code path (`cli.run`) in a fresh interpreter, after `prelude`."""
+def _run_command(prelude: str, *args: str, shell_redirect: str = "") -> subprocess.CompletedProcess:
+    """The installed command's code path (`cli.run`) in a fresh interpreter, after `prelude`; its
+    output is block-buffered, as it is when piped. `shell_redirect` (e.g. ">&-") is applied by sh."""
     code = f"import sys\n{prelude}\nsys.argv = ['nameorigin', *{list(args)!r}]\nfrom nameorigin.cli import run\nrun()"
-    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+    command = [sys.executable, "-c", code]
+    if shell_redirect:
+        command = ["/bin/sh", "-c", f'exec "$0" "$@" {shell_redirect}', *command]
+    return subprocess.run(command, capture_output=True, text=True, timeout=120,
                           env={"TQDM_DISABLE": "1", "PATH": ""})
 
 
@@ -120,21 +125,46 @@ def test_the_command_exits_with_mains_status_after_the_exit_handlers():
     assert proc.stdout == "exit handler ran\n"
 
 
-def test_the_command_delivers_all_its_output(tmp_path):
-    names = tmp_path / "names.txt"
-    names.write_text("".join(f"Name{chr(97 + i % 26)}{i}\n" for i in range(3000)))
-    proc = _run_command("", "predict", "--input", str(names), "--format", "jsonl")
+def test_the_command_delivers_all_its_output():
+    names = ["Qin" + "".join(chr(97 + (i // 26 ** k) % 26) for k in range(3)) for i in range(3000)]
+    proc = _run_command("", "predict", *names)
     assert proc.returncode == 0, proc.stderr
-    rows = [json.loads(line) for line in proc.stdout.splitlines()]
-    assert [row["name"] for row in rows] == names.read_text().split()
+    assert [line.split("\t")[0] for line in proc.stdout.splitlines()] == names
 
 
 def test_the_command_waits_for_a_thread_still_at_work():
+    # The thread starts its work only once the command is done, when run() chooses how to exit.
     prelude = ("import threading, time\n"
-               "threading.Thread(target=lambda: (time.sleep(3), print('thread done', flush=True))).start()")
+               "import nameorigin.cli as cli\n"
+               "done, main = threading.Event(), cli.main\n"
+               "cli.main = lambda **kw: (main(**kw), done.set())[0]\n"
+               "threading.Thread(target=lambda: (done.wait(), time.sleep(0.5), print('thread done'))).start()")
     proc = _run_command(prelude, "predict", "Qin")
     assert proc.returncode == 0, proc.stderr
-    assert sorted(proc.stdout.splitlines()) == ["Qin\tChinese 0.918, Korean 0.028, Vietnamese 0.023", "thread done"]
+    assert proc.stdout.splitlines() == ["Qin\tChinese 0.918, Korean 0.028, Vietnamese 0.023", "thread done"]
+
+
+@pytest.mark.parametrize("watch", ["sys.setprofile(lambda *a: None)", "sys.settrace(lambda *a: None)", ""])
+def test_the_command_exits_the_ordinary_way_under_a_profiler_or_tracer(watch):
+    prelude = f"import os\nreal = os._exit\nos._exit = lambda code: (print('os._exit', flush=True), real(code))\n{watch}"
+    proc = _run_command(prelude, "predict", "Qin")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.splitlines()[-1] == ("Qin\tChinese 0.918, Korean 0.028, Vietnamese 0.023" if watch else "os._exit")
+
+
+def test_a_closed_stdout_is_not_an_error():
+    proc = _run_command("", "predict", "Qin", shell_redirect=">&-")
+    assert (proc.returncode, proc.stdout, proc.stderr) == (0, "", "")
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full")
+@pytest.mark.parametrize("n_names", [2, 3000])
+def test_a_full_disk_is_one_line_and_status_1(n_names):
+    proc = _run_command("", "predict", *["Qin"] * n_names, shell_redirect=">/dev/full")
+    assert proc.returncode == 1
+    assert proc.stderr.startswith("nameorigin: error: ") and "No space left on device" in proc.stderr
+    assert len(proc.stderr.splitlines()) == 1
+
 
 def test_pytorchs_objects_are_out_of_the_collectors_reach():
     prelude = "import gc\nimport atexit\natexit.register(lambda: print(gc.get_freeze_count()))"

@@ -64,8 +64,8 @@ def test_clip_grad_norm_matches_torch(max_norm):
         torch.nn.functional.cross_entropy(model(x), y).backward()
     norm_a = clip_grad_norm(list(ours.parameters()), max_norm)
     norm_b = torch.nn.utils.clip_grad_norm_(theirs.parameters(), max_norm)
-    torch.testing.assert_close(norm_a, norm_b)
+    torch.testing.assert_close(norm_a, norm_b, atol=0, rtol=1e-5)
     for a, b in zip(ours.parameters(), theirs.parameters()):
-        torch.testing.assert_close(a.grad, b.grad)
+        torch.testing.assert_close(a.grad, b.grad, atol=0, rtol=1e-5)  # relative: clipped grads are tiny
     clipped = torch.linalg.vector_norm(torch.stack([p.grad.norm() for p in ours.parameters()]))
     assert clipped <= max_norm * (1 + 1e-5) and (max_norm < 1 or clipped == pytest.approx(float(norm_a)))

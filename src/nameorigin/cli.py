@@ -178,19 +178,23 @@ def import_pytorch() -> None:
     as long as the process. Left alone, the collector walks them all in the full collections the
     import itself sets off (0.2 s here) and in every later one; frozen, they are skipped.
     """
+    was_enabled = gc.isenabled()
     gc.disable()
     try:
         import torch  # noqa: F401
     finally:
         gc.freeze()
-        gc.enable()
+        if was_enabled:
+            gc.enable()
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, *, standalone: bool = False) -> int:
+    """Run one command and return its exit status. `standalone` says the process exists for this
+    command (the installed script, ``python -m``), so PyTorch is imported as `import_pytorch` does."""
     args = build_parser().parse_args(argv)
-    if "torch" not in sys.modules:
-        import_pytorch()
     try:
+        if standalone and "torch" not in sys.modules:
+            import_pytorch()
         COMMANDS[args.command](args)
     except NameOriginError as err:
         print(f"nameorigin: error: {err}", file=sys.stderr)
@@ -200,7 +204,34 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return 0
+    except OSError as err:  # the system refused a read or write the command needed: a full disk
+        print(f"nameorigin: error: {err.strerror or err}" + (f": {err.filename}" if err.filename else ""),
+              file=sys.stderr)
+        return 1
     return 0
+
+
+def finish_output(code: int) -> int:
+    """Flush stdout and stderr while a failure can still be reported; returns the exit status.
+
+    A reader that went away (``| head``) is not an error, as in `main`; any other failed write,
+    such as a full disk, is one line on stderr and status 1. A stream that failed is pointed at the
+    null device, so that the interpreter's own last flush does not fail again.
+    """
+    for out in (sys.stdout, sys.stderr):
+        if out is None or out.closed:
+            continue
+        try:
+            out.flush()
+        except OSError as err:
+            if not isinstance(err, BrokenPipeError):
+                code = 1
+                if out is sys.stdout:
+                    print(f"nameorigin: error: cannot write the output: {err.strerror or err}", file=sys.stderr)
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, out.fileno())
+            os.close(devnull)
+    return code
 
 
 def run() -> None:
@@ -208,26 +239,23 @@ def run() -> None:
 
     Once a command is done, what is left is the interpreter tearing itself and PyTorch's
     libraries down: 0.2-0.3 s here that change nothing. So the exit handlers run, the output is
-    flushed and the process ends with ``os._exit``. If a thread the interpreter would wait for is
-    still alive, the exit is the ordinary one, with PyTorch's objects frozen so that the last
-    garbage collections skip them.
+    flushed and the process ends with ``os._exit``. The exit is the ordinary one (with the
+    objects made so far frozen, so that the last garbage collections skip them) when a thread
+    the interpreter would wait for is still alive, or when a profiler or tracer is watching and
+    reports at the end. Because of ``os._exit``, call `main`, not this, from other Python code.
     """
-    code = main()
-    if any(not t.daemon for t in threading.enumerate() if t is not threading.main_thread()):
+    code = main(standalone=True)
+    waiting = any(not t.daemon for t in threading.enumerate() if t is not threading.main_thread())
+    if waiting or sys.gettrace() is not None or sys.getprofile() is not None:
         gc.freeze()
-        sys.exit(code)
+        sys.exit(finish_output(code))
     atexit._run_exitfuncs()
-    for stream in (sys.stdout, sys.stderr):
-        try:
-            stream.flush()
-        except (BrokenPipeError, ValueError):  # the reader went away, or the stream is closed
-            pass
-    os._exit(code)
+    os._exit(finish_output(code))
 
 
 if __name__ == "__main__":
     # `python -m nameorigin.cli` exits the ordinary way, so that a profiler or debugger wrapping
     # it sees the end of the run.
-    status = main()
+    status = main(standalone=True)
     gc.freeze()
-    sys.exit(status)
+    sys.exit(finish_output(status))
