@@ -171,3 +171,23 @@ def test_pytorchs_objects_are_out_of_the_collectors_reach():
     proc = _run_command(prelude, "predict", "Qin")
     assert proc.returncode == 0, proc.stderr
     assert int(proc.stdout.splitlines()[-1]) > 100_000
+
+
+def test_sigterm_leaves_no_partial_output_file(tmp_path):
+    import signal
+    import time
+
+    source, out = tmp_path / "names.txt", tmp_path / "out.csv"
+    source.write_text("".join(f"Qin{i % 977}x\n" for i in range(300_000)))
+    code = f"import sys\nsys.argv = ['nameorigin', 'predict', '--input', {str(source)!r}, '--output', {str(out)!r}]\n" \
+           "from nameorigin.cli import run\nrun()"
+    proc = subprocess.Popen([sys.executable, "-c", code], stderr=subprocess.PIPE, text=True,
+                            env={"TQDM_DISABLE": "1", "PATH": ""})
+    deadline = time.monotonic() + 60
+    while not list(tmp_path.glob(".*.part")) and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert proc.poll() is None, "the run ended before it could be stopped part-way"
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=60)
+    assert (proc.returncode, err) == (143, "nameorigin: terminated\n")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["names.txt"]

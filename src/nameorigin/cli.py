@@ -11,6 +11,7 @@ import atexit
 import gc
 import json
 import os
+import signal
 import sys
 import threading
 import time
@@ -188,13 +189,25 @@ def import_pytorch() -> None:
             gc.enable()
 
 
+class Terminated(BaseException):
+    """SIGTERM, raised wherever the command is, so that it unwinds as it does on Ctrl+C: every
+    writer removes its unfinished temporary file."""
+
+
+def _terminate(signum: int, frame) -> None:
+    raise Terminated
+
+
 def main(argv: list[str] | None = None, *, standalone: bool = False) -> int:
     """Run one command and return its exit status. `standalone` says the process exists for this
-    command (the installed script, ``python -m``), so PyTorch is imported as `import_pytorch` does."""
+    command (the installed script, ``python -m``): PyTorch is imported as `import_pytorch` does,
+    and SIGTERM ends the command like Ctrl+C (status 143)."""
     args = build_parser().parse_args(argv)
     try:
-        if standalone and "torch" not in sys.modules:
-            import_pytorch()
+        if standalone:
+            signal.signal(signal.SIGTERM, _terminate)
+            if "torch" not in sys.modules:
+                import_pytorch()
         COMMANDS[args.command](args)
     except NameOriginError as err:
         print(f"nameorigin: error: {err}", file=sys.stderr)
@@ -202,6 +215,9 @@ def main(argv: list[str] | None = None, *, standalone: bool = False) -> int:
     except KeyboardInterrupt:
         print("nameorigin: interrupted", file=sys.stderr)
         return 130
+    except Terminated:
+        print("nameorigin: terminated", file=sys.stderr)
+        return 143
     except BrokenPipeError:
         return 0
     except OSError as err:  # the system refused a read or write the command needed: a full disk
