@@ -451,3 +451,22 @@ def test_a_stalled_body_times_out_with_408():
     scope = {"type": "http", "headers": [(b"content-length", b"10")]}
     asyncio.run(_BodyLimit(never, max_bytes=100, timeout_s=0.05)(scope, stalled_receive, send))
     assert sent[0]["status"] == 408 and json.loads(sent[1]["body"])["detail"]
+
+
+def test_sigterm_right_after_the_announcement_shuts_down_gracefully(tiny_model):
+    import signal
+
+    code = ("import sys\nsys.argv = ['nameorigin', 'serve', '--model', sys.argv[1], '--port', '0']\n"
+            "from nameorigin.cli import run\nrun()")
+    proc = subprocess.Popen([sys.executable, "-c", code, str(tiny_model)], stderr=subprocess.PIPE, text=True,
+                            env=_env())
+    seen = []
+    for line in proc.stderr:  # the announcement means the server is up and can be stopped at once
+        seen.append(line)
+        if "running on http://" in line:
+            break
+    proc.send_signal(signal.SIGTERM)
+    text = "".join(seen) + proc.stderr.read()
+    assert proc.wait(30) == 143, text
+    assert "Application shutdown complete" in text and text.rstrip().endswith("nameorigin: terminated")
+    assert "Traceback" not in text and "Warning" not in text

@@ -483,11 +483,20 @@ def serve(model_path: str | os.PathLike | None = None, host: str = DEFAULT_HOST,
     app = create_app(classifier, **limits)
     config = uvicorn.Config(app, host=host, port=port, http=_json_protocol(), access_log=access_log,
                             log_level="info", lifespan="on")
+
+    class AnnouncingServer(uvicorn.Server):
+        """uvicorn announces the address only of sockets it binds itself. This one says where it
+        listens (so --port 0 shows the real port) once it serves, when its signal handlers are in
+        place: whoever waits for the line can stop the server at once."""
+
+        async def startup(self, sockets=None) -> None:
+            await super().startup(sockets=sockets)
+            if self.started:
+                logging.getLogger("uvicorn.error").info(
+                    "Uvicorn running on http://%s (Press CTRL+C to quit)", _authority(host, sockets[0].getsockname()[1]))
+
     with _listen(host, port) as sock:
-        # uvicorn announces the address only of sockets it binds itself; --port 0 shows the real one.
-        logging.getLogger("uvicorn.error").info(
-            "Uvicorn running on http://%s (Press CTRL+C to quit)", _authority(host, sock.getsockname()[1]))
-        server = uvicorn.Server(config)
+        server = AnnouncingServer(config)
         try:
             server.run(sockets=[sock])
         except SystemExit:  # uvicorn's own exit when the app's start-up fails
