@@ -69,3 +69,18 @@ def test_clip_grad_norm_matches_torch(max_norm):
         torch.testing.assert_close(a.grad, b.grad, atol=0, rtol=1e-5)  # relative: clipped grads are tiny
     clipped = torch.linalg.vector_norm(torch.stack([p.grad.norm() for p in ours.parameters()]))
     assert clipped <= max_norm * (1 + 1e-5) and (max_norm < 1 or clipped == pytest.approx(float(norm_a)))
+
+
+def test_a_gradient_laid_out_unlike_its_parameter_gets_the_same_step():
+    ours, theirs = torch.nn.Linear(5, 3), torch.nn.Linear(5, 3)
+    theirs.load_state_dict(ours.state_dict())
+    opt_a = AdamW(ours.parameters(), lr=1e-2, weight_decay=0.05)
+    opt_b = torch.optim.AdamW(theirs.parameters(), lr=1e-2, weight_decay=0.05, foreach=False)
+    gen = torch.Generator().manual_seed(3)
+    for _ in range(3):
+        grad_w, grad_b = torch.randn(5, 3, generator=gen).T, torch.randn(3, generator=gen)  # a transposed view
+        for model, opt in ((ours, opt_a), (theirs, opt_b)):
+            model.weight.grad, model.bias.grad = grad_w.clone() if model is theirs else grad_w, grad_b.clone()
+            opt.step()
+    for a, b in zip(ours.parameters(), theirs.parameters()):
+        torch.testing.assert_close(a, b, atol=1e-6, rtol=1e-5)
