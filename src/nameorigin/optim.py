@@ -42,15 +42,14 @@ class AdamW:
         if not live:
             return
         pick = lambda tensors: [tensors[i] for i in live]
-        steps = pick(self.steps)
+        params, steps = pick(self.params), pick(self.steps)
         torch._foreach_add_(steps, 1)
         # The kernel walks a parameter and its gradient as flat memory: a gradient laid out
         # differently (set by hand, say a transposed view) is copied into the parameter's layout.
-        grads = [g if g.stride() == p.stride() else torch.empty_like(p).copy_(g)
-                 for p, g in ((self.params[i], self.params[i].grad) for i in live)]
-        torch._fused_adamw_(pick(self.params), grads, pick(self.exp_avg),
-                            pick(self.exp_avg_sq), [], steps, lr=self.lr, beta1=self.beta1, beta2=self.beta2,
-                            weight_decay=self.weight_decay, eps=self.eps, amsgrad=False, maximize=False)
+        grads = [p.grad if p.grad.stride() == p.stride() else torch.empty_like(p).copy_(p.grad) for p in params]
+        torch._fused_adamw_(params, grads, pick(self.exp_avg), pick(self.exp_avg_sq), [], steps, lr=self.lr,
+                            beta1=self.beta1, beta2=self.beta2, weight_decay=self.weight_decay, eps=self.eps,
+                            amsgrad=False, maximize=False)
 
 
 def clip_grad_norm(params: list[torch.Tensor], max_norm: float) -> torch.Tensor:
