@@ -255,23 +255,26 @@ def run() -> None:
 
     Once a command is done, what is left is the interpreter tearing itself and PyTorch's
     libraries down: 0.2-0.3 s here that change nothing. So the exit handlers run, the output is
-    flushed and the process ends with ``os._exit``. The exit is the ordinary one (with the
-    objects made so far frozen, so that the last garbage collections skip them) when a thread
+    flushed and the process ends with ``os._exit``. The exit is the ordinary one when a thread
     the interpreter would wait for is still alive, or when a profiler or tracer is watching and
     reports at the end. Because of ``os._exit``, call `main`, not this, from other Python code.
     """
     code = main(standalone=True)
     waiting = any(not t.daemon for t in threading.enumerate() if t is not threading.main_thread())
     if waiting or sys.gettrace() is not None or sys.getprofile() is not None:
-        gc.freeze()
-        sys.exit(finish_output(code))
+        ordinary_exit(code)
     atexit._run_exitfuncs()
     os._exit(finish_output(code))
+
+
+def ordinary_exit(code: int) -> None:
+    """Leave through the interpreter's own shutdown, with the objects made so far frozen so that
+    its last garbage collections skip them."""
+    gc.freeze()
+    sys.exit(finish_output(code))
 
 
 if __name__ == "__main__":
     # `python -m nameorigin.cli` exits the ordinary way, so that a profiler or debugger wrapping
     # it sees the end of the run.
-    status = main(standalone=True)
-    gc.freeze()
-    sys.exit(finish_output(status))
+    ordinary_exit(main(standalone=True))
