@@ -106,11 +106,16 @@ def test_the_installed_command_runs_the_cli():
     assert script.load() is cli.run
 
 
-def _run_command(prelude: str, *args: str, shell_redirect: str = "") -> subprocess.CompletedProcess:
-    """The installed command's code path (`cli.run`) in a fresh interpreter, after `prelude`; its
-    output is block-buffered, as it is when piped. `shell_redirect` (e.g. ">&-") is applied by sh."""
+def _command(prelude: str, *args: str) -> list[str]:
+    """The installed command's code path (`cli.run`) in a fresh interpreter, after `prelude`."""
     code = f"import sys\n{prelude}\nsys.argv = ['nameorigin', *{list(args)!r}]\nfrom nameorigin.cli import run\nrun()"
-    command = [sys.executable, "-c", code]
+    return [sys.executable, "-c", code]
+
+
+def _run_command(prelude: str, *args: str, shell_redirect: str = "") -> subprocess.CompletedProcess:
+    """`_command` run to its end; its output is block-buffered, as it is when piped.
+    `shell_redirect` (e.g. ">&-") is applied by sh."""
+    command = _command(prelude, *args)
     if shell_redirect:
         command = ["/bin/sh", "-c", f'exec "$0" "$@" {shell_redirect}', *command]
     return subprocess.run(command, capture_output=True, text=True, timeout=120,
@@ -179,10 +184,8 @@ def test_sigterm_leaves_no_partial_output_file(tmp_path):
 
     source, out = tmp_path / "names.txt", tmp_path / "out.csv"
     source.write_text("".join(f"Qin{i % 977}x\n" for i in range(300_000)))
-    code = f"import sys\nsys.argv = ['nameorigin', 'predict', '--input', {str(source)!r}, '--output', {str(out)!r}]\n" \
-           "from nameorigin.cli import run\nrun()"
-    proc = subprocess.Popen([sys.executable, "-c", code], stderr=subprocess.PIPE, text=True,
-                            env={"TQDM_DISABLE": "1", "PATH": ""})
+    proc = subprocess.Popen(_command("", "predict", "--input", str(source), "--output", str(out)),
+                            stderr=subprocess.PIPE, text=True, env={"TQDM_DISABLE": "1", "PATH": ""})
     deadline = time.monotonic() + 60
     while not list(tmp_path.glob(".*.part")) and proc.poll() is None and time.monotonic() < deadline:
         time.sleep(0.01)
