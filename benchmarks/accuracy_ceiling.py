@@ -7,10 +7,11 @@ prints the test figures two ways:
 - **honest**: every choice (members averaged, blend weight, logit adjustment) made on the
   validation part, the test names touched once;
 - **bounds**: the same models with the blend weight and 18 per-class decision biases fitted on
-  the test names themselves, for the best accuracy and, separately, the best macro-F1. No honestly selected combination of these models can
-  score above these on this test split; they say what is left to gain by tuning.
+  the test names themselves, for the best accuracy and, separately, the best macro-F1. No model
+  anyone could ship is tuned on its test labels, so these estimate from above what tuning these
+  models' decisions could ever gain here (coordinate ascent finds a local best, not a proven one).
 
-    python benchmarks/accuracy_ceiling.py --data ../shared/data/names                  # ~8 min here
+    python benchmarks/accuracy_ceiling.py --data ../shared/data/names                  # ~12 min here
     python benchmarks/accuracy_ceiling.py --data ... --seeds 2 --archs gru             # quicker look
 """
 
