@@ -126,6 +126,15 @@ def test_export_replaces_atomically(tiny_model, tmp_path):
     assert out.read_bytes() == exported  # a failed export leaves the old file alone
 
 
+def test_export_through_a_symlink_replaces_its_target(tiny_model, tmp_path):
+    target, link = tmp_path / "real.onnx", tmp_path / "model.onnx"
+    target.write_bytes(b"an older file")
+    link.symlink_to(target)
+    export_onnx(tiny_model, link)
+    assert link.is_symlink() and load_onnx_classifier(target).revision == checkpoint.revision(tiny_model)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model.onnx", "real.onnx"]
+
+
 def test_user_errors_are_clear(tiny_model, tmp_path):
     with pytest.raises(NameOriginError, match="is a directory"):
         export_onnx(tiny_model, tmp_path)

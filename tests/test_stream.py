@@ -8,8 +8,10 @@ import csv
 import io
 import json
 import os
+import stat
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -199,6 +201,36 @@ def test_output_file_is_replaced_whole_or_not_at_all(clf, tmp_path):
     assert stream.predict_file(clf, src, dest, chunk_size=8, progress=False) == 50
     assert len(dest.read_text().splitlines()) == 51 and dest.stat().st_mode & 0o777 == 0o640
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in.csv", "out.csv"]
+
+
+def test_a_symlinked_output_keeps_its_link_and_a_fifo_stays_a_fifo(clf, tmp_path):
+    src = tmp_path / "in.txt"
+    src.write_text("Qin\nIvanov\n")
+    target, link = tmp_path / "target.csv", tmp_path / "link.csv"
+    target.write_text("old\n")
+    link.symlink_to(target)
+    assert stream.predict_file(clf, src, link, progress=False) == 2
+    assert link.is_symlink() and len(target.read_text().splitlines()) == 3
+
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    received = []
+    reader = threading.Thread(target=lambda: received.append(fifo.read_text()), daemon=True)
+    reader.start()
+    assert stream.predict_file(clf, src, fifo, progress=False) == 2
+    reader.join(10)
+    assert stat.S_ISFIFO(fifo.stat().st_mode)  # a rename would have swapped it for a plain file
+    assert received and received[0].startswith("name,label,probability")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.txt", "link.csv", "pipe", "target.csv"]
+
+
+def test_a_folder_as_output_is_a_clear_error(clf, tmp_path):
+    src = tmp_path / "in.txt"
+    src.write_text("Qin\n")
+    (tmp_path / "out").mkdir()
+    with pytest.raises(NameOriginError, match="out: is a folder"):
+        stream.predict_file(clf, src, tmp_path / "out", progress=False)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.txt", "out"]
 
 
 def test_twenty_thousand_rows_in_order(clf, tmp_path):

@@ -49,6 +49,7 @@ from torch import nn
 from . import __version__
 from .data import ALPHABET, encode
 from .errors import NameOriginError
+from .files import output_target
 
 FORMATS = ("onnx",)
 FORMAT = "nameorigin-onnx"
@@ -194,17 +195,25 @@ def _metadata_props(metadata: dict[str, Any], revision: str) -> dict[str, str]:
 
 def _write_atomic(out: Path, data: bytes) -> None:
     """Write `data` to `out` through a temporary file beside it: `out` is either the old file or
-    the complete new one, never a partial write."""
+    the complete new one, never a partial write (a device or FIFO is written in place)."""
     if out.is_dir():
         raise NameOriginError(f"{out} is a directory; --out needs a file name such as {out / 'model.onnx'}")
-    tmp = out.with_name(f".{out.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+    target, replaceable = output_target(out)
+    if not replaceable:
+        try:
+            with open(target, "wb") as f:
+                f.write(data)
+        except OSError as err:
+            raise NameOriginError(f"cannot write {out}: {err.strerror or err}") from None
+        return
+    tmp = target.with_name(f".{target.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
     try:
-        out.parent.mkdir(parents=True, exist_ok=True)
+        target.parent.mkdir(parents=True, exist_ok=True)
         with open(tmp, "xb") as f:
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
-        os.replace(tmp, out)
+        os.replace(tmp, target)
     except BaseException as err:
         with contextlib.suppress(OSError):
             tmp.unlink(missing_ok=True)

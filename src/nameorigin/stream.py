@@ -5,7 +5,8 @@ the name column) or JSONL (one object a line) in chunks of a few thousand rows, 
 row back in order with the prediction appended. Nothing is dropped: a row that can't be scored is
 written with ``abstained`` true and its ``reason``. Malformed input stops with a `NameOriginError`
 that names the line, and output to a file is written to a temporary file beside it and moved into
-place only at the end, so a failed run leaves no partial file and an existing one untouched.
+place only at the end, so a failed run leaves no partial file and an existing one untouched (a
+symlink's target is the file replaced; a device or FIFO such as ``/dev/null`` is written in place).
 
 Choices worth knowing:
 
@@ -44,6 +45,7 @@ from tqdm import tqdm
 
 from .argtypes import positive_int
 from .errors import NameOriginError
+from .files import output_target
 
 INPUT_FORMATS = ("text", "csv", "tsv", "jsonl")
 OUTPUT_FORMATS = ("csv", "tsv", "jsonl")
@@ -251,11 +253,20 @@ def _open_stdout() -> contextlib.AbstractContextManager[IO[str]]:
 
 
 @contextlib.contextmanager
-def _atomic(path: Path) -> Iterator[IO[str]]:
+def _atomic(dest: Path) -> Iterator[IO[str]]:
+    path, replaceable = output_target(dest)
+    if not replaceable:
+        try:
+            out = open(path, "w", encoding="utf-8", newline="")
+        except OSError as err:
+            raise NameOriginError(f"{dest}: can't write it ({err.strerror})") from None
+        with out:
+            yield out
+        return
     try:
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
     except OSError as err:
-        raise NameOriginError(f"{path}: can't write here ({err.strerror})") from None
+        raise NameOriginError(f"{dest}: can't write here ({err.strerror})") from None
     try:
         with open(fd, "w", encoding="utf-8", newline="") as out:
             yield out
