@@ -38,6 +38,36 @@ def test_overwrite_leaves_no_temporary_folders(tmp_path):
     assert checkpoint.read_metadata(tmp_path / "ckpt")["config"]["arch"] == "rnn"
 
 
+def test_saving_replaces_only_an_earlier_checkpoint(tmp_path):
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "thesis.txt").write_text("years of work")
+    a_file = tmp_path / "notes.txt"
+    a_file.write_text("keep me")
+    with pytest.raises(CheckpointError, match="'thesis.txt'"):
+        _save(mine)
+    with pytest.raises(CheckpointError, match="not a folder"):
+        _save(a_file)
+    assert (mine / "thesis.txt").read_text() == "years of work" and a_file.read_text() == "keep me"
+
+    (tmp_path / "empty").mkdir()
+    _save(tmp_path / "empty")
+    (tmp_path / "empty" / "report").mkdir()  # `nameorigin report`'s default place
+    _save(tmp_path / "empty", "rnn")
+    assert sorted(p.name for p in (tmp_path / "empty").iterdir()) == ["model.json", "model.safetensors"]
+    (tmp_path / "empty" / "mine.csv").write_text("x")
+    with pytest.raises(CheckpointError, match="'mine.csv'"):
+        _save(tmp_path / "empty")
+
+
+def test_train_refuses_the_folder_before_any_work(tmp_path):
+    from nameorigin.train import train_and_save
+
+    (tmp_path / "thesis.txt").write_text("years of work")
+    with pytest.raises(CheckpointError, match="not a nameorigin checkpoint"):
+        train_and_save(Config(), str(tmp_path), data=str(tmp_path / "no-corpus-here"))
+
+
 def test_revision_changes_with_the_weights(tmp_path):
     _save(tmp_path / "a")
     before = checkpoint.revision(tmp_path / "a")

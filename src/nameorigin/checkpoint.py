@@ -54,10 +54,32 @@ def replace_dir(tmp: Path, out: Path) -> None:
         shutil.rmtree(backup, ignore_errors=True)
 
 
+# What a checkpoint folder may hold, so replacing it loses nothing else: its two files and the
+# report `nameorigin report` writes inside it by default (it describes the weights replaced).
+_OURS = {WEIGHTS, METADATA, "report"}
+
+
+def check_replaceable(out: str | os.PathLike) -> None:
+    """Refuse an `out` that saving would destroy something in: a file, or a folder holding
+    anything but an earlier checkpoint. Called before training, so a run is not lost to it."""
+    out = Path(out)
+    if not out.exists() and not out.is_symlink():
+        return
+    if not out.is_dir():
+        raise CheckpointError(f"{out}: exists and is not a folder; choose another --out")
+    entries = sorted(p.name for p in out.iterdir())
+    if entries and (METADATA not in entries or not set(entries) <= _OURS):
+        others = [name for name in entries if name not in _OURS] or entries
+        raise CheckpointError(f"{out}: holds files that are not a nameorigin checkpoint (such as {others[0]!r}); "
+                              "choose another --out, or empty the folder")
+
+
 def save(out: str | os.PathLike, model: nn.Module, metadata: dict[str, Any]) -> Path:
-    """Write `model` and `metadata` (config, labels, split, metrics, ...) to the folder `out`."""
+    """Write `model` and `metadata` (config, labels, split, metrics, ...) to the folder `out`,
+    replacing an earlier checkpoint there (see `check_replaceable`)."""
     from safetensors.torch import save_file
 
+    check_replaceable(out)
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.tmp-"))

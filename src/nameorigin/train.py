@@ -248,6 +248,7 @@ def train_and_save(config: Config, out: str, *, data: str | None = None, device:
     from .data import load_corpus
     from .evaluate import headline
 
+    checkpoint.check_replaceable(out)
     corpus = load_corpus(data, progress=progress)
     if corpus.skipped:
         raw, label = corpus.skipped[0]
