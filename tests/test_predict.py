@@ -136,6 +136,18 @@ def test_predict_frame_adds_columns_and_keeps_the_rest(clf):
         clf.predict_frame(frame, column="surname")
 
 
+def test_predict_frame_never_overwrites_the_callers_columns(clf):
+    pd = pytest.importorskip("pandas")
+    frame = pd.DataFrame({"name": ["Qin", "Ivanov"], "probability": [0.1, 0.2], "reason": ["mine", "mine"]})
+    out = clf.predict_frame(frame)
+    assert list(out["probability"]) == [0.1, 0.2] and list(out["reason"]) == ["mine", "mine"]
+    assert list(out.columns) == ["name", "probability", "reason", "predicted_label", "predicted_probability",
+                                 "predicted_abstained", "predicted_reason", "predicted_normalized"]
+    assert out.loc[0, "predicted_label"] in clf.labels
+    with pytest.raises(ValueError, match="'predicted_reason' is also a result column"):
+        clf.predict_frame(frame.assign(predicted_reason=1))
+
+
 FORKED_WORKERS = """
 import multiprocessing, torch
 from nameorigin import load_model

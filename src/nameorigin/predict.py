@@ -183,14 +183,23 @@ class Classifier:
 
 
     def predict_frame(self, frame, column: str = "name", top_k: int = 3, min_confidence: float = 0.0):
-        """A copy of a pandas DataFrame with the prediction columns added (pandas is optional:
-        only this method needs it, and it is the caller's frame)."""
+        """A copy of a pandas DataFrame with the prediction columns added: ``predicted_label``,
+        ``probability``, ``abstained``, ``reason``, ``normalized``. If the frame already has one
+        of those names, all of them are prefixed with ``predicted_``, as in file mode, so none of
+        the caller's columns is overwritten. (Pandas is optional: only this method needs it.)"""
         if column not in frame.columns:
             raise KeyError(f"no column {column!r}; the frame has {list(frame.columns)}")
+        fields = ("label", "probability", "abstained", "reason", "normalized")
+        names = {field: "predicted_label" if field == "label" else field for field in fields}
+        if set(names.values()) & set(frame.columns):
+            names = {field: f"predicted_{field}" for field in fields}
+            clash = [c for c in frame.columns if c in names.values()]
+            if clash:
+                raise ValueError(f"column {clash[0]!r} is also a result column; rename it")
         results = self.predict(frame[column].tolist(), top_k=top_k, min_confidence=min_confidence)
         out = frame.copy()
-        for field in ("label", "probability", "abstained", "reason", "normalized"):
-            out[f"predicted_{field}" if field == "label" else field] = [getattr(r, field) for r in results]
+        for field, name in names.items():
+            out[name] = [getattr(r, field) for r in results]
         return out
 
 
