@@ -88,8 +88,24 @@ def _edit_config(folder):
     (folder / "model.json").write_text(json.dumps(meta))
 
 
+def _edit(config=None, **changes):
+    """A damage: hand-edit model.json's top-level keys (and its config's)."""
+    def damage(folder):
+        meta = json.loads((folder / "model.json").read_text())
+        meta.update(changes)
+        meta["config"].update(config or {})
+        (folder / "model.json").write_text(json.dumps(meta))
+    return damage
+
+
 @pytest.mark.parametrize("damage, message", [
     (lambda f: (f / "model.json").unlink(), "model.json is missing"),
+    (_edit(temperature=0), "'temperature' must be a positive number, not 0"),
+    (_edit(temperature="hot"), "'temperature' must be a positive number"),
+    (_edit(logit_bias=[0.0, 1.0]), "'logit_bias' must be null or 3 numbers"),
+    (_edit(labels=["A", "A", "C"]), "names a language twice"),
+    (_edit(labels="ABC"), "'labels' must be a list"),
+    (_edit(config={"embedding_dim": -3}), "does not match its architecture"),
     (lambda f: (f / "model.json").write_text("{not json"), "damaged metadata"),
     (lambda f: (f / "model.json").write_text("[1, 2]"), "not a nameorigin checkpoint"),
     (lambda f: (f / "model.safetensors").unlink(), "model.safetensors is missing"),

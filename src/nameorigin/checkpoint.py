@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 import shutil
 import tempfile
@@ -128,6 +129,27 @@ def revision(folder: str | os.PathLike) -> str:
     return digest.hexdigest()
 
 
+def _finite(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _check_decisions(meta: dict[str, Any], folder: Path) -> None:
+    """The metadata that turns logits into answers: labels, temperature, logit bias. A hand edit
+    here would otherwise load and then fail on every prediction, or answer NaN."""
+    labels, temperature, bias = meta.get("labels"), meta.get("temperature", 1.0), meta.get("logit_bias")
+    problem = None
+    if not isinstance(labels, list) or len(labels) < 2 or not all(isinstance(x, str) and x for x in labels):
+        problem = "'labels' must be a list of at least two names"
+    elif len(set(labels)) != len(labels):
+        problem = "'labels' names a language twice"
+    elif not _finite(temperature) or temperature <= 0:
+        problem = f"'temperature' must be a positive number, not {temperature!r}"
+    elif bias is not None and not (isinstance(bias, list) and len(bias) == len(labels) and all(map(_finite, bias))):
+        problem = f"'logit_bias' must be null or {len(labels)} numbers, one per label"
+    if problem:
+        raise CheckpointError(f"{folder / METADATA}: {problem}; retrain or restore the folder")
+
+
 def load(folder: str | os.PathLike) -> tuple[nn.Module, dict[str, Any]]:
     """Rebuild the model of a checkpoint folder, in eval mode on the CPU, with its metadata."""
     from safetensors import SafetensorError
@@ -143,12 +165,12 @@ def load(folder: str | os.PathLike) -> tuple[nn.Module, dict[str, Any]]:
     if _sha256(weights) != meta.get("weights_sha256"):
         raise CheckpointError(f"{weights}: the weights do not match the checkpoint's recorded SHA-256 "
                               "(damaged or replaced); retrain or restore the folder")
+    _check_decisions(meta, folder)
     try:
         config = Config.from_dict(meta["config"])
-        labels = meta["labels"]
-        model = build_model(config, len(labels))
+        model = build_model(config, len(meta["labels"]))
         state = load_file(weights)
-    except (KeyError, TypeError, ValueError, SafetensorError) as err:
+    except (KeyError, TypeError, ValueError, RuntimeError, SafetensorError) as err:
         raise CheckpointError(f"{folder}: the checkpoint does not match its architecture ({err})") from None
     expected = model.state_dict()
     missing, unexpected = sorted(set(expected) - set(state)), sorted(set(state) - set(expected))
