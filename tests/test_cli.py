@@ -88,6 +88,41 @@ def test_bad_input_exits_2_with_one_line(args, message):
     assert "Traceback" not in proc.stderr
 
 
+@pytest.mark.parametrize("args, message", [
+    (["--seed", "99999999999999999999999"], "argument --seed: must be an integer from 0 to 2**32 - 1"),
+    (["--seed", "-1"], "argument --seed: must be an integer from 0 to 2**32 - 1"),
+    (["--lr", "inf"], "argument --lr: must be a finite number above 0"),
+    (["--lr", "0"], "argument --lr: must be a finite number above 0"),
+    (["--class-weight", "inf"], "argument --class-weight: must be from 0 to 10"),
+    (["--weight-decay", "inf"], "argument --weight-decay: must be a finite number, 0 or more"),
+    (["--label-smoothing", "nan"], "argument --label-smoothing: must be in [0, 1)"),
+    (["--embedding-dim", "-3"], "argument --embedding-dim: must be 0 or more"),
+    (["--patience", "-1"], "argument --patience: must be 0 or more"),
+    (["--hidden-size", "0"], "argument --hidden-size: must be at least 1"),
+])
+def test_bad_train_flags_are_one_line_and_status_2_before_any_work(args, message, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main(["train", *args, "--data", "/nonexistent", "--out", "x"])
+    err = capsys.readouterr().err
+    assert exit_.value.code == 2
+    assert message in err and "Traceback" not in err and "/nonexistent" not in err
+
+
+def test_every_member_seed_of_an_ensemble_must_be_valid(capsys):
+    assert main(["train", "--seed", str(2**32 - 1), "--ensemble", "2", "--data", "/nonexistent", "--out", "x"]) == 2
+    assert capsys.readouterr().err == ("nameorigin: error: --seed plus --ensemble minus 1 must be at most "
+                                       "2**32 - 1 (4294967295): member k trains with seed + k\n")
+
+
+def test_train_flags_at_their_limits_are_accepted():
+    from nameorigin.cli import build_parser
+
+    args = build_parser().parse_args(["train", "--seed", str(2**32 - 1), "--embedding-dim", "0", "--lr", "1e-9",
+                                      "--class-weight", "0", "--weight-decay", "0", "--patience", "0",
+                                      "--out", "x"])
+    assert (args.seed, args.embedding_dim, args.lr, args.class_weight) == (2**32 - 1, 0, 1e-9, 0.0)
+
+
 def test_predict_with_the_onnx_backend_agrees_with_torch(trained):
     pytest.importorskip("onnxruntime")
     names = ["Qin", "Ivanov", "Nakamura", "Papadopoulos"]

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
 
@@ -136,8 +138,14 @@ def test_a_class_too_small_to_split_is_explained(tmp_path):
 
     (tmp_path / "n.csv").write_text("name,label\n" + "".join(f"Ivanov{c},Russian\n" for c in "abcdefghij")
                                     + "Qin,Chinese\n")
-    with pytest.raises(DataError, match="cannot make a stratified split"):
+    with pytest.raises(DataError, match=r"cannot make a stratified split .*\(the smallest has 1\)"):
         split_corpus(load_corpus(tmp_path / "n.csv"))
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/null"), reason="needs /dev/null")
+def test_a_path_that_is_neither_folder_nor_file_is_named_for_what_it_is():
+    with pytest.raises(DataError, match=r"^/dev/null: not a folder, a \.zip archive or a \.csv/\.tsv file$"):
+        load_corpus("/dev/null")
 
 
 def test_stratified_holdout_gives_each_class_its_share_by_largest_remainder():

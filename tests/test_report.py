@@ -77,6 +77,29 @@ def test_report_refuses_a_missing_checkpoint_and_a_foreign_corpus(tiny_model, sm
         write_report(tiny_model, blocker, data=small_corpus)
 
 
+def test_evaluate_and_report_work_on_a_two_label_model(names_dir, tmp_path, capsys):
+    from nameorigin.cli import main
+    from nameorigin.config import Config
+    from nameorigin.train import train_and_save
+
+    corpus = tmp_path / "two.csv"
+    rows = [f"{name},{label}" for label in ("Chinese", "Korean")
+            for name in (names_dir / f"{label}.txt").read_text(encoding="utf-8").split()]
+    corpus.write_text("name,label\n" + "\n".join(rows) + "\n", encoding="utf-8")
+    model = tmp_path / "model"
+    train_and_save(Config(arch="rnn", hidden_size=16, epochs=1, batch_size=32, lr=1e-2), str(model),
+                   data=str(corpus), progress=False, log=lambda s: None)
+    capsys.readouterr()
+
+    assert main(["evaluate", "--model", str(model), "--data", str(corpus), "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["labels"] == ["Chinese", "Korean"]
+    assert report["top3_accuracy"] == 1.0  # top-k with k = min(3, 2 labels): both labels are always in it
+    assert main(["report", "--model", str(model), "--data", str(corpus), "--out", str(tmp_path / "rep")]) == 0
+    page = (tmp_path / "rep" / "report.md").read_text(encoding="utf-8")
+    assert "| top-3 accuracy | 100.0 % |" in page and "| Korean | " in page
+
+
 def test_reproduce_trains_reports_and_compares(small_corpus, tmp_path):
     messages = []
     rows = reproduce(tmp_path, data=small_corpus, fast=True, overrides={"epochs": 1, "hidden_size": 16},

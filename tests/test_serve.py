@@ -336,6 +336,10 @@ def test_a_port_in_use_fails_at_startup_with_a_message(tiny_model):
     (["--host", "no-such-host.invalid", "--port", "0"],
      "nameorigin: error: cannot listen on no-such-host.invalid:0: unknown host"),
     (["--port", "70000"], "argument --port: must be a TCP port, 0 to 65535"),
+    # 192.0.2.1 is reserved for documentation, so no machine running the tests has it
+    (["--host", "192.0.2.1", "--port", "0"],
+     "nameorigin: error: cannot listen on 192.0.2.1:0 (Cannot assign requested address); 192.0.2.1 is not an "
+     "address of this machine"),
 ])
 def test_a_bad_address_fails_at_startup_with_one_line(tiny_model, args, message):
     proc = subprocess.run([sys.executable, "-m", "nameorigin.serve", "--model", str(tiny_model), *args],

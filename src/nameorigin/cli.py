@@ -18,7 +18,8 @@ import time
 
 from . import __version__, report, serve, stream
 from .config import ARCHS, FAST, PRESETS, SCHEDULES
-from .argtypes import fraction, non_negative_float, positive_int
+from .argtypes import (MAX_SEED, class_weight, finite_non_negative_float, fraction, non_negative_float,
+                       non_negative_int, positive_float, positive_int, seed)
 from .errors import NameOriginError
 
 
@@ -36,22 +37,22 @@ def _add_model(p: argparse.ArgumentParser) -> None:
 TRAIN_FLAGS = [
     ("--epochs", positive_int, "passes over the training split"),
     ("--batch-size", positive_int, "names per step; 1 is the reference's loop"),
-    ("--lr", non_negative_float, "Adam(W)'s learning rate (the peak, with --schedule onecycle)"),
+    ("--lr", positive_float, "Adam(W)'s learning rate (the peak, with --schedule onecycle)"),
     ("--schedule", str, f"learning-rate schedule, one of {SCHEDULES}; 'constant' is the reference's"),
     ("--hidden-size", positive_int, "recurrent state size"),
     ("--num-layers", positive_int, "stacked recurrent layers (not rnn)"),
-    ("--embedding-dim", int, "learned character embedding size; 0 is one-hot, as the reference"),
+    ("--embedding-dim", non_negative_int, "learned character embedding size; 0 is one-hot, as the reference"),
     ("--bidirectional", int, "1: also read each name from its end"),
     ("--dropout", fraction, "dropout between layers and before the head"),
     ("--ensemble", positive_int, "members trained with seeds seed, seed+1, ...; probabilities averaged"),
-    ("--weight-decay", non_negative_float, "AdamW's decoupled weight decay"),
+    ("--weight-decay", finite_non_negative_float, "AdamW's decoupled weight decay"),
     ("--clip", non_negative_float, "max gradient norm (0: off)"),
     ("--label-smoothing", fraction, "cross-entropy label smoothing"),
-    ("--class-weight", non_negative_float, "class loss weight ~ share^-x: 0 none, 0.5 sqrt, 1 balanced"),
-    ("--seed", int, "split, initialisation and batch order"),
+    ("--class-weight", class_weight, "class loss weight ~ share^-x: 0 none, 0.5 sqrt, 1 balanced"),
+    ("--seed", seed, "split, initialisation and batch order"),
     ("--split", str, "'seed' (the reference's split) or 'dedup' (no name on both sides)"),
     ("--val-size", fraction, "share of the training split held out for early stopping and calibration"),
-    ("--patience", int, "early stopping: epochs without a better validation macro-F1 (0: off)"),
+    ("--patience", non_negative_int, "early stopping: epochs without a better validation macro-F1 (0: off)"),
     ("--calibrate", int, "1: fit a softmax temperature on the validation split"),
     ("--tune-bias", int, "1: shift logits by -t*log(class share), t chosen for validation macro-F1"),
 ]
@@ -73,7 +74,7 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument(flag, type=kind, help=text)
     _add_data(p)
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
-    p.add_argument("--log-every", type=int, default=200, metavar="N",
+    p.add_argument("--log-every", type=non_negative_int, default=200, metavar="N",
                    help="log the loss every N steps (0: off; default %(default)s)")
     p.add_argument("--quiet", action="store_true", help="no progress bars or logs")
     p.add_argument("--out", required=True, metavar="DIR", help="checkpoint folder to write")
@@ -123,6 +124,9 @@ def cmd_train(args: argparse.Namespace) -> None:
         config = resolve(args.preset, args.arch, **overrides)
         if config.schedule not in SCHEDULES or config.split not in ("seed", "dedup"):
             raise ValueError(f"--schedule must be one of {SCHEDULES} and --split 'seed' or 'dedup'")
+        if config.seed + config.ensemble - 1 > MAX_SEED:
+            raise ValueError(f"--seed plus --ensemble minus 1 must be at most 2**32 - 1 ({MAX_SEED}): "
+                             "member k trains with seed + k")
     except ValueError as err:
         raise NameOriginError(str(err)) from None
     log = (lambda s: None) if args.quiet else (lambda s: print(s, file=sys.stderr))

@@ -216,8 +216,10 @@ def read_pairs(path: Path) -> list[tuple[str, str]]:
     """Raw ``(name, label)`` pairs from any supported layout."""
     if path.is_dir():
         return _read_folder(path)
-    if not path.is_file():
+    if not path.exists():
         raise DataError(f"{path}: no such file or folder")
+    if not path.is_file():  # a device such as /dev/null, a pipe or a socket
+        raise DataError(f"{path}: not a folder, a .zip archive or a .csv/.tsv file")
     if path.suffix.lower() == ".zip" or zipfile.is_zipfile(path):
         return _read_zip(path)
     if path.suffix.lower() in (".csv", ".tsv"):
@@ -330,7 +332,7 @@ def stratified_holdout(strata: np.ndarray, size: float, seed: int) -> np.ndarray
     _, stratum, counts = np.unique(strata, return_inverse=True, return_counts=True)
     if counts.min(initial=2) < 2 or not 0 < held_total < n:
         raise ValueError(f"holding out {size:g} of {n} items needs at least 2 in every class"
-                         f" (the smallest has {counts.min(initial=0)})")
+                         f" (the smallest has {counts.min() if counts.size else 0})")
     rng = np.random.default_rng(seed)
     exact = counts * held_total / n
     quota = np.floor(exact).astype(np.int64)

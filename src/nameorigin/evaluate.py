@@ -36,13 +36,20 @@ def headline(y_true: np.ndarray, proba: np.ndarray) -> dict:
 
 
 def metrics(y_true: np.ndarray, proba: np.ndarray, labels: list[str]) -> dict:
-    """Accuracy, macro-F1, top-3 accuracy, per-class precision/recall/F1 and the confusion matrix."""
+    """Accuracy, macro-F1, top-3 accuracy, per-class precision/recall/F1 and the confusion matrix.
+
+    Top-3 accuracy is top-k with k = min(3, number of labels), as in `headline`: with three labels
+    or fewer every label is among the top k, so it is 1.0 by definition. That case is set directly
+    because scikit-learn refuses a 2-column score matrix for two labels.
+    """
     from sklearn.metrics import (accuracy_score, confusion_matrix, f1_score,
                                  precision_recall_fscore_support, top_k_accuracy_score)
 
     from .calibration import expected_calibration_error
 
     ids = np.arange(len(labels))
+    k = min(3, len(labels))
+    top3 = 1.0 if k >= len(labels) else float(top_k_accuracy_score(y_true, proba, k=k, labels=ids))
     y_pred = proba.argmax(axis=1)
     precision, recall, f1, support = precision_recall_fscore_support(
         y_true, y_pred, labels=ids, zero_division=0)
@@ -50,7 +57,7 @@ def metrics(y_true: np.ndarray, proba: np.ndarray, labels: list[str]) -> dict:
         "n_test": int(len(y_true)),
         "accuracy": float(accuracy_score(y_true, y_pred)),
         "macro_f1": float(f1_score(y_true, y_pred, labels=ids, average="macro", zero_division=0)),
-        "top3_accuracy": float(top_k_accuracy_score(y_true, proba, k=min(3, len(labels)), labels=ids)),
+        "top3_accuracy": top3,
         "ece": expected_calibration_error(proba, y_true),
         "per_class": {
             label: {"precision": float(p), "recall": float(r), "f1": float(f), "support": int(s)}

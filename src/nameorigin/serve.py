@@ -17,6 +17,7 @@ without them.
 
 import argparse
 import asyncio
+import errno
 import gc
 import json
 import logging
@@ -459,6 +460,9 @@ def _listen(host: str, port: int):
             raise NameOriginError(f"cannot listen on {address}: unknown host ({reason}); give an IP "
                                   "address or a name this machine resolves") from None
         reason = os.strerror(err.errno) if err.errno else str(err)
+        if err.errno == errno.EADDRNOTAVAIL:
+            raise NameOriginError(f"cannot listen on {address} ({reason}); {host} is not an address of this "
+                                  "machine: give one of its own, 127.0.0.1, or 0.0.0.0 for all") from None
         raise NameOriginError(f"cannot listen on {address} ({reason}); "
                               "is another server using it? choose another --port") from None
 
