@@ -54,12 +54,18 @@ def test_results_carry_the_model_revision(clf, tiny_model):
 
 @pytest.mark.parametrize("name, reason", [
     ("", "empty name"), ("   ", "empty name"), ("12345", "no Latin letters"), ("🙂🙂", "no Latin letters"),
-    ("--", "no Latin letters"),
+    ("--", "no Latin letters"), ("Ab" * 501, "longer than 1000 characters"),
+    ("Ab" * 100_000 + "🙂", "longer than 1000 characters"),
 ])
 def test_unreadable_names_are_abstained_on_with_a_reason(clf, name, reason):
     result = clf.predict([name])[0]
     assert result.abstained and result.label is None and reason in result.reason
     assert np.isnan(clf.predict_proba([name])).all()
+
+
+def test_the_longest_name_allowed_is_scored(clf):
+    result = clf.predict(["Ab" * 500])[0]
+    assert not result.abstained and len(result.normalized) == 1000
 
 
 def test_non_latin_scripts_are_transliterated_and_scored(clf):

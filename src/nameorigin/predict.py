@@ -78,22 +78,30 @@ def predict_logits(model: nn.Module, names: list[str], budget: int = 1 << 12) ->
 _SPACES = re.compile(r"\s+")
 
 
+# Surnames in the corpus have at most 20 characters. Past this a text is not a name, and scoring it
+# costs memory in proportion (2.5 KB a character for the bundled model): a line of binary junk
+# with no newline would otherwise take all of it.
+MAX_NAME_LENGTH = 1000
+
+
 def prepare(name: str) -> tuple[str, str | None]:
     """The form of `name` the model reads, and why it cannot be scored (None if it can).
 
     Names are transliterated to ASCII; symbols outside the alphabet (digits, emoji, ...) are
-    dropped rather than failing the whole name. A name left with no Latin letter is not guessed at.
+    dropped rather than failing the whole name. A name left with no Latin letter is not guessed at,
+    nor is one longer than `MAX_NAME_LENGTH` characters.
     """
     if not isinstance(name, str):
         return "", "not a string"
     text = normalize(name)
-    if text.isalpha() and text.isascii():  # most names: letters only, nothing to clean
-        return text, None
-    text = _SPACES.sub(" ", OUTSIDE_ALPHABET.sub("", text)).strip()
-    if not name.strip():
-        return text, "empty name"
-    if not any(c.isalpha() for c in text):
-        return text, "no Latin letters after transliteration"
+    if not (text.isalpha() and text.isascii()):  # most names are letters only, with nothing to clean
+        text = _SPACES.sub(" ", OUTSIDE_ALPHABET.sub("", text)).strip()
+        if not name.strip():
+            return text, "empty name"
+        if not any(c.isalpha() for c in text):
+            return text, "no Latin letters after transliteration"
+    if len(text) > MAX_NAME_LENGTH:  # its normalized form is not echoed back either
+        return "", f"longer than {MAX_NAME_LENGTH} characters"
     return text, None
 
 
