@@ -102,6 +102,9 @@ def save(out: str | os.PathLike, model: nn.Module, metadata: dict[str, Any]) -> 
 def read_metadata(folder: str | os.PathLike) -> dict[str, Any]:
     folder = Path(folder)
     path = folder / METADATA
+    if folder.is_file():
+        hint = " (an exported .onnx file loads with --backend onnx)" if folder.suffix == ".onnx" else ""
+        raise CheckpointError(f"{folder}: a file, but a checkpoint is a folder{hint}")
     if not folder.is_dir():
         raise CheckpointError(f"{folder}: no such checkpoint folder")
     if not path.is_file():
