@@ -224,6 +224,19 @@ def test_a_symlinked_output_keeps_its_link_and_a_fifo_stays_a_fifo(clf, tmp_path
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in.txt", "link.csv", "pipe", "target.csv"]
 
 
+def test_output_to_dev_stdout_writes_to_the_open_stdout(model_dir, tmp_path):
+    src = tmp_path / "in.txt"
+    src.write_text("Qin\nIvanov\n")
+    log = tmp_path / "log.csv"
+    log.write_text("earlier\n")
+    with open(log, "a") as appended:  # `>> log.csv`: the earlier lines must stay
+        subprocess.run([sys.executable, "-m", "nameorigin.cli", "predict", "--model", str(model_dir), "--input",
+                        str(src), "--output", "/dev/stdout"], stdout=appended, check=True, timeout=120,
+                       env={**os.environ, "TQDM_DISABLE": "1"})
+    lines = log.read_text().splitlines()
+    assert lines[0] == "earlier" and lines[1].startswith("name,label") and len(lines) == 4
+
+
 def test_a_folder_as_output_is_a_clear_error(clf, tmp_path):
     src = tmp_path / "in.txt"
     src.write_text("Qin\n")

@@ -18,8 +18,10 @@ from .errors import NameOriginError
 
 def output_target(path: str | os.PathLike) -> tuple[Path, bool]:
     """The path to write for `path` and whether it may be replaced by a rename (False: write in
-    place). A folder is refused: it takes a file name."""
+    place, as for anything under /dev or /proc). A folder is refused: it takes a file name."""
     real = Path(os.path.realpath(path))
+    if real.parts[1:2] in (("dev",), ("proc",)):  # /dev/stdout -> /proc/self/fd/1 -> a pipe, say
+        return Path(path), False
     try:
         mode = real.stat().st_mode
     except OSError:  # not there yet, or unreachable: the write itself says why

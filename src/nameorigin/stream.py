@@ -285,7 +285,7 @@ def _atomic(dest: Path) -> Iterator[IO[str]]:
 
 
 def _open_dest(dest: Source) -> contextlib.AbstractContextManager[IO[str]]:
-    if dest is None or dest == "-":
+    if dest is None or dest == "-" or str(dest) == "/dev/stdout":  # the open stdout: appends stay appends
         return _open_stdout()
     if isinstance(dest, (str, os.PathLike)):
         return _atomic(Path(dest))
