@@ -63,6 +63,27 @@ def test_unreadable_names_are_abstained_on_with_a_reason(clf, name, reason):
     assert np.isnan(clf.predict_proba([name])).all()
 
 
+def test_any_iterable_is_read_by_position(clf):
+    pd = pytest.importorskip("pandas")
+    series = pd.Series(["Qin", None, "Schmidt", "Ivanov"], index=[10, 1, 2, 0])
+    kept = series[series != "Schmidt"]  # index 10, 1, 0: names[1] is the missing value, not "Qin"
+    results = clf.predict(kept)
+    assert [r.abstained for r in results] == [False, True, False] and results[1].reason == "not a string"
+    expected = clf.predict_proba(["Qin", None, "Ivanov"])
+    np.testing.assert_array_equal(clf.predict_proba(kept), expected)
+    np.testing.assert_array_equal(clf.predict_proba(n for n in ["Qin", None, "Ivanov"]), expected)
+    np.testing.assert_array_equal(clf.predict_proba(np.array(["Qin", "Ivanov"])), expected[[0, 2]])
+
+
+@pytest.mark.parametrize("options, message", [
+    ({"top_k": 0}, "top_k must be an integer of at least 1"), ({"top_k": -5}, "top_k"), ({"top_k": 2.5}, "top_k"),
+    ({"min_confidence": float("nan")}, "min_confidence must be from 0 to 1"), ({"min_confidence": 2}, "min_confidence"),
+])
+def test_bad_options_are_refused(clf, options, message):
+    with pytest.raises(ValueError, match=message):
+        clf.predict(["Qin"], **options)
+
+
 def test_the_longest_name_allowed_is_scored(clf):
     result = clf.predict(["Ab" * 500])[0]
     assert not result.abstained and len(result.normalized) == 1000

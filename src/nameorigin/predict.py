@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -147,11 +148,17 @@ class Classifier:
             logits = logits + self.logit_bias
         return torch.softmax(logits / self.temperature, dim=1).numpy()
 
-    def _score(self, names: list[str]) -> tuple[list[tuple[str, str | None]], np.ndarray]:
+    @staticmethod
+    def _as_list(names: Iterable[str]) -> list:
+        """Any iterable of names as a list read by position: a pandas Series indexes by label, so
+        ``names[i]`` on a filtered one found another row's name, or none."""
+        if isinstance(names, (str, bytes)):
+            raise TypeError("pass a list of names; wrap a single name in a list")
+        return names if type(names) is list else list(names)
+
+    def _score(self, names: list) -> tuple[list[tuple[str, str | None]], np.ndarray]:
         """Prepared forms and probabilities, one row per name. Each distinct name is prepared and
         scored once: real name lists repeat themselves (a few thousand surnames cover most people)."""
-        if isinstance(names, str):
-            raise TypeError("pass a list of names; wrap a single name in a list")
         slots: dict = {}
         inverse = np.fromiter((slots.setdefault(n if type(n) is str else (None, i), len(slots))
                                for i, n in enumerate(names)), dtype=np.int64, count=len(names))
@@ -163,17 +170,23 @@ class Classifier:
             proba[ok] = self._proba([prepared[i][0] for i in ok])
         return [prepared[i] for i in inverse], proba[inverse]
 
-    def predict_proba(self, names: list[str]) -> np.ndarray:
+    def predict_proba(self, names: Iterable[str]) -> np.ndarray:
         """(n_names, n_labels) probabilities; rows of names that can't be scored are NaN."""
-        return self._score(names)[1]
+        return self._score(self._as_list(names))[1]
 
-    def predict(self, names: list[str], top_k: int = 3, min_confidence: float = 0.0) -> list[Prediction]:
+    def predict(self, names: Iterable[str], top_k: int = 3, min_confidence: float = 0.0) -> list[Prediction]:
         """The top-k labels with probabilities for each name, or an abstention with its reason.
 
         A name is abstained on when nothing readable is left of it, or when its top probability
-        is below `min_confidence`; in the latter case its top-k are still reported.
+        is below `min_confidence` (0 to 1); in the latter case its top-k are still reported.
+        A `top_k` above the number of labels gives them all.
         """
-        top_k = max(1, min(top_k, len(self.labels)))
+        if not (isinstance(top_k, (int, np.integer)) and top_k >= 1):
+            raise ValueError(f"top_k must be an integer of at least 1, not {top_k!r}")
+        if not 0 <= min_confidence <= 1:
+            raise ValueError(f"min_confidence must be from 0 to 1, not {min_confidence!r}")
+        top_k = min(int(top_k), len(self.labels))
+        names = self._as_list(names)
         prepared, proba = self._score(names)
         results = []
         for name, (text, why), row in zip(names, prepared, proba):
@@ -188,7 +201,6 @@ class Classifier:
             results.append(Prediction(name, text, None if why else top[0]["label"], confidence, top,
                                       why is not None, why, self.revision))
         return results
-
 
     def predict_frame(self, frame, column: str = "name", top_k: int = 3, min_confidence: float = 0.0):
         """A copy of a pandas DataFrame with the prediction columns added: ``predicted_label``,
