@@ -135,6 +135,25 @@ def test_export_through_a_symlink_replaces_its_target(tiny_model, tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["model.onnx", "real.onnx"]
 
 
+@pytest.mark.parametrize("edit, message", [
+    ({"temperature": "0"}, "'temperature' must be a positive number"),
+    ({"logit_bias": "[1.0, 2.0]"}, "'logit_bias' must be null or"),
+    ({"labels": '["A", "A", "B"]'}, "names a language twice"),
+    ({"labels": '["A", "B"]'}, "scores 4 labels but its metadata names 2"),
+])
+def test_an_export_with_edited_metadata_is_refused(tiny_model, tmp_path, edit, message):
+    import onnx
+
+    out = export_onnx(tiny_model, tmp_path / "model.onnx")
+    proto = onnx.load(out)
+    props = {p.key: p.value for p in proto.metadata_props} | edit
+    del proto.metadata_props[:]
+    onnx.helper.set_model_props(proto, props)
+    onnx.save(proto, out)
+    with pytest.raises(NameOriginError, match=message):
+        load_onnx_classifier(out)
+
+
 def test_user_errors_are_clear(tiny_model, tmp_path):
     with pytest.raises(NameOriginError, match="is a directory"):
         export_onnx(tiny_model, tmp_path)

@@ -136,9 +136,10 @@ def _finite(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
-def _check_decisions(meta: dict[str, Any], folder: Path) -> None:
+def check_decisions(meta: dict[str, Any], where: str | os.PathLike) -> None:
     """The metadata that turns logits into answers: labels, temperature, logit bias. A hand edit
-    here would otherwise load and then fail on every prediction, or answer NaN."""
+    here would otherwise load and then fail on every prediction, or answer NaN. `where` names the
+    file in the message (a checkpoint's model.json, or an exported .onnx)."""
     labels, temperature, bias = meta.get("labels"), meta.get("temperature", 1.0), meta.get("logit_bias")
     problem = None
     if not isinstance(labels, list) or len(labels) < 2 or not all(isinstance(x, str) and x for x in labels):
@@ -150,7 +151,7 @@ def _check_decisions(meta: dict[str, Any], folder: Path) -> None:
     elif bias is not None and not (isinstance(bias, list) and len(bias) == len(labels) and all(map(_finite, bias))):
         problem = f"'logit_bias' must be null or {len(labels)} numbers, one per label"
     if problem:
-        raise CheckpointError(f"{folder / METADATA}: {problem}; retrain or restore the folder")
+        raise CheckpointError(f"{where}: {problem}; retrain or restore it")
 
 
 def load(folder: str | os.PathLike) -> tuple[nn.Module, dict[str, Any]]:
@@ -168,7 +169,7 @@ def load(folder: str | os.PathLike) -> tuple[nn.Module, dict[str, Any]]:
     if _sha256(weights) != meta.get("weights_sha256"):
         raise CheckpointError(f"{weights}: the weights do not match the checkpoint's recorded SHA-256 "
                               "(damaged or replaced); retrain or restore the folder")
-    _check_decisions(meta, folder)
+    check_decisions(meta, folder / METADATA)
     try:
         config = Config.from_dict(meta["config"])
         model = build_model(config, len(meta["labels"]))

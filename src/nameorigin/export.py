@@ -320,6 +320,11 @@ def load_onnx_classifier(path: str | os.PathLike, threads: int | None = None, **
         return Classifier(runner, meta, checkpoint.revision(path), **options)
     runner = OnnxModel(path, threads)
     meta = runner.metadata()
+    checkpoint.check_decisions(meta, path)
+    width = next(o.shape for o in runner.session.get_outputs() if o.name == OUTPUT)[-1]
+    if isinstance(width, int) and width != len(meta["labels"]):
+        raise NameOriginError(f"{path}: the network scores {width} labels but its metadata names "
+                              f"{len(meta['labels'])}; export it again with `nameorigin export`")
     return Classifier(runner, meta, meta["revision"], **options)
 
 
