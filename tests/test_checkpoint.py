@@ -123,5 +123,5 @@ def test_missing_folder(tmp_path):
     with pytest.raises(CheckpointError, match="no such checkpoint folder"):
         checkpoint.load(tmp_path / "nope")
     (tmp_path / "model.onnx").write_bytes(b"onnx")
-    with pytest.raises(CheckpointError, match="a file, but a checkpoint is a folder .*--backend onnx"):
+    with pytest.raises(CheckpointError, match="a file, but a checkpoint is a folder .*`predict` and `serve` with --backend onnx"):
         checkpoint.load(tmp_path / "model.onnx")

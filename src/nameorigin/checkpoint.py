@@ -103,7 +103,8 @@ def read_metadata(folder: str | os.PathLike) -> dict[str, Any]:
     folder = Path(folder)
     path = folder / METADATA
     if folder.is_file():
-        hint = " (an exported .onnx file loads with --backend onnx)" if folder.suffix == ".onnx" else ""
+        hint = (" (an exported .onnx file is read by `predict` and `serve` with --backend onnx)"
+                if folder.suffix == ".onnx" else "")
         raise CheckpointError(f"{folder}: a file, but a checkpoint is a folder{hint}")
     if not folder.is_dir():
         raise CheckpointError(f"{folder}: no such checkpoint folder")
