@@ -100,6 +100,15 @@ def test_evaluate_and_report_work_on_a_two_label_model(names_dir, tmp_path, caps
     assert "| top-3 accuracy | 100.0 % |" in page and "| Korean | " in page
 
 
+def test_reproduce_checks_every_output_folder_before_training(small_corpus, tmp_path):
+    (tmp_path / "reference-gru").mkdir()
+    (tmp_path / "reference-gru" / "notes.txt").write_text("mine")
+    with pytest.raises(NameOriginError, match="reference-gru: holds files that are not a nameorigin checkpoint"):
+        reproduce(tmp_path, data=small_corpus, presets=["reference-rnn", "reference-gru"], fast=True,
+                  overrides={"epochs": 1, "hidden_size": 16}, log=lambda s: None)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["reference-gru"]  # nothing trained
+
+
 def test_reproduce_trains_reports_and_compares(small_corpus, tmp_path):
     messages = []
     rows = reproduce(tmp_path, data=small_corpus, fast=True, overrides={"epochs": 1, "hidden_size": 16},

@@ -22,6 +22,7 @@ from typing import Callable
 
 import numpy as np
 
+from . import checkpoint
 from .errors import NameOriginError
 
 Log = Callable[[str], None]
@@ -500,6 +501,8 @@ def reproduce(out_dir: str | os.PathLike, data: str | os.PathLike | None = None,
         raise NameOriginError("choose at least one preset")
     configs = {p: preset_config(p, fast, overrides) for p in presets}
     out = _out_dir(out_dir)
+    for preset in configs:  # all of them now, not after the first presets have trained
+        checkpoint.check_replaceable(out / preset)
     corpus = load_corpus(data, progress=progress)
     source = data if data is not None else corpus.source
     rows, reports = [], {}
