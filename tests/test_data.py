@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import os
+import zipfile
 
 import numpy as np
 import pytest
@@ -131,6 +132,33 @@ def test_unusable_sources_are_explained(tmp_path, setup):
         (target / "Chinese.txt").write_text("Qin\nLi\n")
     with pytest.raises(DataError):
         load_corpus(target)
+
+
+def _zip(path, members: dict[str, str], encrypted: bool = False):
+    with zipfile.ZipFile(path, "w") as archive:
+        for name, text in members.items():
+            archive.writestr(name, text)
+    if encrypted:  # mark the members as password-protected: flag bit 0 in both headers
+        data = bytearray(path.read_bytes())
+        for signature, offset in ((b"PK\x03\x04", 6), (b"PK\x01\x02", 8)):
+            at = data.find(signature)
+            while at != -1:
+                data[at + offset] |= 0x1
+                at = data.find(signature, at + 4)
+        path.write_bytes(bytes(data))
+    return path
+
+
+def test_odd_archives_are_read_or_explained(tmp_path):
+    finder = _zip(tmp_path / "mac.zip", {"data/names/Greek.txt": "Papadopoulos\n", "data/names/Irish.txt": "Ryan\n",
+                                         "__MACOSX/data/names/._Greek.txt": "\x00\x05\x16\x07 binary"})
+    assert read_pairs(finder) == [("Papadopoulos", "Greek"), ("Ryan", "Irish")]
+    two = _zip(tmp_path / "two.zip", {"data/names/Greek.txt": "Papadopoulos\n", "backup/names/Greek.txt": "Ryan\n"})
+    with pytest.raises(DataError, match="files in 2 folders .*one corpus"):
+        read_pairs(two)
+    locked = _zip(tmp_path / "locked.zip", {"data/names/Greek.txt": "Papadopoulos\n"}, encrypted=True)
+    with pytest.raises(DataError, match="can't unpack the archive .*encrypted"):
+        read_pairs(locked)
 
 
 def test_a_class_too_small_to_split_is_explained(tmp_path):

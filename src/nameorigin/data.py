@@ -167,11 +167,19 @@ def verify_archive(path: Path) -> list[zipfile.ZipInfo]:
         raise DataError(f"{path}: not a readable zip archive ({err})") from None
     except (OSError, EOFError) as err:
         raise DataError(f"{path}: could not read the archive ({err})") from None
+    except (RuntimeError, NotImplementedError) as err:  # encrypted, or a compression zipfile lacks
+        raise DataError(f"{path}: can't unpack the archive ({err}); re-zip it without a password, "
+                        "with ordinary compression") from None
     if broken is not None:
         raise DataError(f"{path}: member {broken!r} is corrupt (CRC mismatch)")
-    classes = [m for m in members if _CLASS_FILE.search(m.filename.replace("\\", "/"))]
+    classes = [m for m in members if _CLASS_FILE.search(m.filename.replace("\\", "/"))
+               and "__MACOSX" not in m.filename and not PurePosixPath(m.filename).name.startswith("._")]
     if not classes:
         raise DataError(f"{path}: no names/[Label].txt files in the archive")
+    folders = sorted({m.filename.replace("\\", "/").rsplit("/", 1)[0] for m in classes})
+    if len(folders) > 1:
+        raise DataError(f"{path}: [Label].txt files in {len(folders)} folders ({', '.join(folders[:3])}); "
+                        "an archive must hold one corpus")
     return classes
 
 
