@@ -77,9 +77,22 @@ def test_download_verifies_and_caches(server, names_dir, monkeypatch):
 ])
 def test_bad_downloads_leave_nothing_behind(server, monkeypatch, path, message):
     monkeypatch.setenv("NAMEORIGIN_DATA_URL", server + path)
-    with pytest.raises(DataError, match=message):
+    with pytest.raises(DataError, match=message) as caught:
         load_corpus(progress=False)
     assert _leftovers() == []
+    assert server + path in str(caught.value) and ".part" not in str(caught.value)  # the URL, not a temp file
+
+
+def test_cache_problems_are_named_as_such(server, monkeypatch, tmp_path):
+    monkeypatch.setenv("NAMEORIGIN_DATA_URL", f"{server}/missing.zip")
+    cache_dir().mkdir(parents=True, exist_ok=True)
+    (cache_dir() / "data.zip").write_bytes(b"<html>not a zip</html>")
+    with pytest.raises(DataError, match="not a readable zip .*download cache: delete the file"):
+        load_corpus(progress=False)
+    (tmp_path / "a-file").write_text("x")
+    monkeypatch.setenv("NAMEORIGIN_CACHE", str(tmp_path / "a-file" / "cache"))
+    with pytest.raises(DataError, match="can't write the download cache .*NAMEORIGIN_CACHE"):
+        load_corpus(progress=False)
 
 
 def test_offline_error_says_how_to_work_offline(tmp_path):

@@ -253,13 +253,17 @@ def download(url: str, dest: Path, *, progress: bool = True) -> Path:
     archive, then rename. On any failure nothing is left at `dest` or beside it."""
     from tqdm import tqdm
 
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(dir=dest.parent, prefix=".download-", suffix=".part")
-    tmp = Path(tmp_name)
     offline_hint = (
         "Point NAMEORIGIN_DATA (or --data) at a local copy: a folder of [Language].txt files "
         "or the tutorial's data.zip."
     )
+    try:
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp_name = tempfile.mkstemp(dir=dest.parent, prefix=".download-", suffix=".part")
+    except OSError as err:
+        raise DataError(f"can't write the download cache {dest.parent} ({err.strerror}); set NAMEORIGIN_CACHE "
+                        f"to a writable folder. {offline_hint}") from None
+    tmp = Path(tmp_name)
     try:
         with os.fdopen(fd, "wb") as out:
             try:
@@ -278,8 +282,16 @@ def download(url: str, dest: Path, *, progress: bool = True) -> Path:
                 raise DataError(f"could not download the corpus from {url} ({reason}). {offline_hint}") from None
         if total is not None and written != total:
             raise DataError(f"download from {url} was cut short ({written} of {total} bytes). {offline_hint}")
-        verify_archive(tmp)
-        os.replace(tmp, dest)
+        try:
+            verify_archive(tmp)
+        except DataError as err:
+            raise DataError(f"the download from {url} is not the corpus archive "
+                            f"({str(err).removeprefix(f'{tmp}: ')}). {offline_hint}") from None
+        try:
+            os.replace(tmp, dest)
+        except OSError as err:
+            raise DataError(f"can't put the download at {dest} ({err.strerror}); remove what is there, or set "
+                            "NAMEORIGIN_CACHE to another folder") from None
     finally:
         tmp.unlink(missing_ok=True)
     return dest
@@ -302,7 +314,14 @@ def resolve_source(data: str | os.PathLike | None = None, *, progress: bool = Tr
 def load_corpus(data: str | os.PathLike | None = None, *, progress: bool = True) -> Corpus:
     """Find, read and normalize the corpus (see the module docstring for where it comes from)."""
     path = resolve_source(data, progress=progress)
-    return build_corpus(read_pairs(path), str(path))
+    try:
+        pairs = read_pairs(path)
+    except DataError as err:
+        if data is None and not os.environ.get("NAMEORIGIN_DATA"):  # the cached download
+            raise DataError(f"{err} (this is nameorigin's download cache: delete the file to download "
+                            "the corpus again)") from None
+        raise
+    return build_corpus(pairs, str(path))
 
 
 # --- splitting ------------------------------------------------------------------------------
