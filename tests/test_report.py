@@ -150,3 +150,11 @@ def test_reproduce_rejects_bad_choices(small_corpus, tmp_path):
         reproduce(tmp_path, data=small_corpus, presets=["default"], overrides={"no_such_knob": 1})
     with pytest.raises(SystemExit):
         add_reproduce_arguments(argparse.ArgumentParser()).parse_args(["--presets", "nope"])
+
+
+def test_a_label_with_a_pipe_keeps_the_table_whole():
+    from nameorigin.report import _per_class_table
+
+    row = {"precision": 1.0, "recall": 0.5, "f1": 0.667, "support": 2}
+    lines = _per_class_table({"per_class": {"Serbo|Croatian": row}})
+    assert lines[-1] == r"| Serbo\|Croatian | 1.000 | 0.500 | 0.667 | 2 |"

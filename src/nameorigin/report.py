@@ -22,7 +22,6 @@ from typing import Callable
 
 import numpy as np
 
-from . import checkpoint
 from .errors import NameOriginError
 
 Log = Callable[[str], None]
@@ -276,7 +275,8 @@ def _metrics_table(report: dict) -> list[str]:
 def _per_class_table(report: dict) -> list[str]:
     lines = ["| label | precision | recall | F1 | support |", "| --- | ---: | ---: | ---: | ---: |"]
     for label, r in report["per_class"].items():
-        lines.append(f"| {label} | {r['precision']:.3f} | {r['recall']:.3f} | {r['f1']:.3f} | {r['support']} |")
+        cell = label.replace("|", "\\|")  # a label comes from a file name or a CSV cell
+        lines.append(f"| {cell} | {r['precision']:.3f} | {r['recall']:.3f} | {r['f1']:.3f} | {r['support']} |")
     return lines
 
 
@@ -493,6 +493,7 @@ def reproduce(out_dir: str | os.PathLike, data: str | os.PathLike | None = None,
               device: str = "auto", progress: bool = False, log: Log = _stderr_log) -> list[dict]:
     """Train each preset into ``out_dir/<preset>`` on the seed split, write its report, then
     ``comparison.md`` and side-by-side figures. Returns the comparison table's rows."""
+    from .checkpoint import check_replaceable
     from .data import load_corpus
     from .train import train_and_save
 
@@ -502,7 +503,7 @@ def reproduce(out_dir: str | os.PathLike, data: str | os.PathLike | None = None,
     configs = {p: preset_config(p, fast, overrides) for p in presets}
     out = _out_dir(out_dir)
     for preset in configs:  # all of them now, not after the first presets have trained
-        checkpoint.check_replaceable(out / preset)
+        check_replaceable(out / preset)
     corpus = load_corpus(data, progress=progress)
     source = data if data is not None else corpus.source
     rows, reports = [], {}
