@@ -158,3 +158,13 @@ def test_a_label_with_a_pipe_keeps_the_table_whole():
     row = {"precision": 1.0, "recall": 0.5, "f1": 0.667, "support": 2}
     lines = _per_class_table({"per_class": {"Serbo|Croatian": row}})
     assert lines[-1] == r"| Serbo\|Croatian | 1.000 | 0.500 | 0.667 | 2 |"
+
+
+def test_report_files_behind_symlinks_are_replaced_and_the_links_kept(tmp_path):
+    from nameorigin.report import _write_text
+
+    target, link = tmp_path / "elsewhere.md", tmp_path / "report.md"
+    target.write_text("old")
+    link.symlink_to(target)
+    _write_text(link, "new")
+    assert link.is_symlink() and target.read_text() == "new"

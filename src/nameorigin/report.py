@@ -23,6 +23,7 @@ from typing import Callable
 import numpy as np
 
 from .errors import NameOriginError
+from .files import output_target
 
 Log = Callable[[str], None]
 
@@ -50,11 +51,16 @@ def _stderr_log(message: str) -> None:
 # --- writing files atomically ---------------------------------------------------------------
 
 def _atomic(path: Path, write: Callable[[Path], None]) -> Path:
-    """Call ``write(tmp)`` on a temporary file next to `path`, then move it over `path`."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}-{secrets.token_hex(4)}.tmp")
+    """Call ``write(tmp)`` on a temporary file next to `path`, then move it over `path` (over the
+    file a symlink points to; a device or FIFO is written in place, see `files.output_target`)."""
+    target, replaceable = output_target(path)
+    if not replaceable:
+        write(target)
+        return path
+    tmp = target.with_name(f".{target.name}.{os.getpid()}-{secrets.token_hex(4)}.tmp")
     try:
         write(tmp)  # created by the writer, so with the umask's permissions (mkstemp's are 0600)
-        os.replace(tmp, path)
+        os.replace(tmp, target)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
