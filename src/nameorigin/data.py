@@ -248,6 +248,11 @@ def cache_dir() -> Path:
     return Path(user_cache_dir("nameorigin"))
 
 
+def cached_archive() -> Path:
+    """Where the downloaded corpus archive is kept."""
+    return cache_dir() / "data.zip"
+
+
 def download(url: str, dest: Path, *, progress: bool = True) -> Path:
     """Fetch `url` to `dest` atomically: stream to a temporary file beside it, verify the
     archive, then rename. On any failure nothing is left at `dest` or beside it."""
@@ -305,7 +310,7 @@ def resolve_source(data: str | os.PathLike | None = None, *, progress: bool = Tr
         if not path.exists():
             raise DataError(f"{path}: no such file or folder (from {'--data' if data is not None else 'NAMEORIGIN_DATA'})")
         return path
-    cached = cache_dir() / "data.zip"
+    cached = cached_archive()
     if cached.is_file():
         return cached
     return download(os.environ.get("NAMEORIGIN_DATA_URL") or OFFICIAL_URL, cached, progress=progress)
@@ -317,7 +322,7 @@ def load_corpus(data: str | os.PathLike | None = None, *, progress: bool = True)
     try:
         pairs = read_pairs(path)
     except DataError as err:
-        if data is None and not os.environ.get("NAMEORIGIN_DATA"):  # the cached download
+        if path == cached_archive():
             raise DataError(f"{err} (this is nameorigin's download cache: delete the file to download "
                             "the corpus again)") from None
         raise
