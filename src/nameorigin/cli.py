@@ -73,6 +73,8 @@ def build_parser() -> argparse.ArgumentParser:
     for flag, kind, text in TRAIN_FLAGS:
         p.add_argument(flag, type=kind, help=text)
     _add_data(p)
+    p.add_argument("--wiki", metavar="FILE", help="the Wikipedia people's names.tsv, for --preset world "
+                   "(default: $NAMEORIGIN_WIKI)")
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
     p.add_argument("--log-every", type=non_negative_int, default=200, metavar="N",
                    help="log the loss every N steps (0: off; default %(default)s)")
@@ -130,7 +132,7 @@ def cmd_train(args: argparse.Namespace) -> None:
     except ValueError as err:
         raise NameOriginError(str(err)) from None
     log = (lambda s: None) if args.quiet else (lambda s: print(s, file=sys.stderr))
-    meta = train_and_save(config, args.out, data=args.data, device=args.device, progress=not args.quiet,
+    meta = train_and_save(config, args.out, data=args.data, wiki=args.wiki, device=args.device, progress=not args.quiet,
                           log_every=args.log_every, log=log)
     m = meta["metrics"]
     print(f"{config.arch}: test accuracy {m['accuracy']:.4f}, macro-F1 {m['macro_f1']:.4f}, ECE {m['ece']:.4f} "

@@ -18,7 +18,6 @@ import io
 import math
 import os
 import re
-import string
 import tempfile
 import urllib.error
 import urllib.request
@@ -28,11 +27,10 @@ from pathlib import Path, PurePosixPath
 
 import numpy as np
 import torch
-from unidecode import unidecode
 
 from .errors import DataError
+from .names import ALPHABET, OUTSIDE_ALPHABET, in_alphabet, normalize
 
-ALPHABET = string.ascii_letters + " .,:;-'"
 N_CHARS = len(ALPHABET)
 OFFICIAL_URL = "https://download.pytorch.org/tutorial/data.zip"
 
@@ -42,18 +40,6 @@ for _i, _c in enumerate(ALPHABET):
     _LOOKUP[ord(_c)] = _i
 
 _CLASS_FILE = re.compile(r"(?:^|/)names/([^/]+)\.txt$")
-
-
-def normalize(name: str) -> str:
-    """Transliterate to ASCII and trim, as the reference does before looking characters up."""
-    return unidecode(name).strip()
-
-
-OUTSIDE_ALPHABET = re.compile("[^" + re.escape(ALPHABET) + "]")
-
-
-def in_alphabet(text: str) -> bool:
-    return OUTSIDE_ALPHABET.search(text) is None
 
 
 def encode(names: list[str]) -> tuple[torch.Tensor, torch.Tensor]:

@@ -28,6 +28,8 @@ from .optim import AdamW, OneCycle, clip_grad_norm
 from .predict import predict_logits
 
 Log = Callable[[str], None]
+# Draws an epoch's training names and labels (a corpus whose names take several forms).
+Sampler = Callable[[np.random.Generator], tuple[list[str], np.ndarray]]
 
 
 def stderr_log(message: str) -> None:
@@ -101,22 +103,23 @@ class History:
         return dict(self.__dict__)
 
 
-def fit(model: nn.Module, config: Config, train: tuple[list[str], np.ndarray],
+def fit(model: nn.Module, config: Config, train: tuple[list[str], np.ndarray] | Sampler,
         val: tuple[list[str], np.ndarray] | None = None, *, n_labels: int,
         device: torch.device = torch.device("cpu"), progress: bool = True, log_every: int = 0,
         log: Log = stderr_log) -> History:
     """Train `model` in place for ``config.epochs`` epochs (fewer with early stopping).
+
+    `train` is the training names and labels, or a function drawing a new set for each epoch.
 
     With a validation set, the weights of the epoch with the best validation macro-F1 are the
     ones kept: macro-F1, not accuracy, so small classes are not traded away for Russian.
     """
     from tqdm import tqdm
 
-    names, labels = train
-    chars, lengths = encode(names)
-    targets = torch.as_tensor(labels)
-    np_lengths = lengths.numpy()
     rng = np.random.default_rng(config.seed)
+    sample = train if callable(train) else (lambda _rng: train)
+    names, labels = sample(rng)
+    chars, lengths = encode(names)
     model.to(device)
     optimizer = AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     weight = class_weights(labels, n_labels, config.class_weight)
@@ -127,6 +130,10 @@ def fit(model: nn.Module, config: Config, train: tuple[list[str], np.ndarray],
     history, best_state, best_score, step = History(), None, -1.0, 0
     start = time.perf_counter()
     for epoch in range(1, config.epochs + 1):
+        if epoch > 1 and callable(train):
+            names, labels = sample(rng)
+            chars, lengths = encode(names)
+        targets, np_lengths = torch.as_tensor(labels), lengths.numpy()
         model.train()
         total = 0.0
         bar = tqdm(length_batches(np_lengths, config.batch_size, rng), total=n_batches,
@@ -239,7 +246,8 @@ def train(config: Config, corpus: Corpus, *, device: str = "auto", progress: boo
                        None if bias is None else bias.tolist())
 
 
-def train_and_save(config: Config, out: str, *, data: str | None = None, device: str = "auto",
+def train_and_save(config: Config, out: str, *, data: str | None = None, wiki: str | None = None,
+                   device: str = "auto",
                    progress: bool = True, log_every: int = 0, log: Log = stderr_log) -> dict:
     """The whole `nameorigin train` run: load the corpus, train, score the test split once, and
     write the checkpoint. Returns the checkpoint's metadata."""
@@ -249,6 +257,13 @@ def train_and_save(config: Config, out: str, *, data: str | None = None, device:
     from .evaluate import headline
 
     checkpoint.check_replaceable(out)
+    if config.corpus == "world":
+        from .world import train_world
+
+        model, metadata = train_world(config, data, wiki, device=device, progress=progress,
+                                      log_every=log_every, log=log)
+        checkpoint.save(out, model, metadata)
+        return metadata
     corpus = load_corpus(data, progress=progress)
     if corpus.skipped:
         raw, label = corpus.skipped[0]

@@ -1,0 +1,156 @@
+"""The `world` model's data and run: Wikipedia's people beside the tutorial's training names.
+
+Each epoch every training person is seen once, in one form of their name drawn at random (the
+full name as written, the family name alone, the given names alone, or the two in the other
+order), and every tutorial training name `config.tutorial_repeat` times: the tutorial corpus is
+the only source of Polish and Scottish names, and of Spain's Spanish ones.
+
+Nothing of the test parts is seen in training: the Wikipedia split is by family name, and tutorial
+training names that are a held-out family name are left out too.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from .calibration import expected_calibration_error, fit_temperature
+from .config import Config
+from .data import Corpus, Split, load_corpus, split_corpus
+from .evaluate import metrics
+from .models import build_model
+from .names import fold_case
+from .predict import predict_logits
+from .train import Log, Sampler, fit, pick_device, seed_everything, stderr_log
+from .wiki import FORMS, OTHER, People, PeopleSplit, load_people, split_people
+
+FORM_WEIGHTS = {"full": 0.45, "surname": 0.3, "given": 0.1, "swapped": 0.15}
+WIKI_ENV = "NAMEORIGIN_WIKI"
+
+
+@dataclass
+class WorldData:
+    """Both corpora, their splits, and the label set the world model answers with (the
+    tutorial's 18 and Other)."""
+
+    people: People
+    wiki_split: PeopleSplit
+    tutorial: Corpus
+    tutorial_split: Split
+    labels: list[str]
+    case: str
+
+    @classmethod
+    def build(cls, config: Config, tutorial: Corpus, people: People) -> "WorldData":
+        wiki_split = split_people(people, config.seed, config.test_size, config.val_size)
+        tutorial_split = split_corpus(tutorial, config.split, config.seed, config.test_size, 0.0)
+        labels = sorted(set(tutorial.label_names) | set(people.label_names))
+        return cls(people, wiki_split, tutorial, tutorial_split, labels, config.case)
+
+    def _ids(self, label_names: list[str], labels: np.ndarray) -> np.ndarray:
+        index = np.asarray([self.labels.index(name) for name in label_names], dtype=np.int64)
+        return index[labels]
+
+    def wiki(self, form: str, rows: np.ndarray) -> tuple[list[str], np.ndarray]:
+        names = [fold_case(n, self.case) for n in self.people.form(form, rows)]
+        return names, self._ids(self.people.label_names, self.people.labels[rows])
+
+    def tutorial_part(self, rows: np.ndarray) -> tuple[list[str], np.ndarray]:
+        names, labels = self.tutorial.subset(rows)
+        return [fold_case(n, self.case) for n in names], self._ids(self.tutorial.label_names, labels)
+
+    def tutorial_train(self) -> tuple[list[str], np.ndarray]:
+        """The tutorial's training names, less any that is a held-out Wikipedia family name."""
+        held = self.wiki_split.held_out_surnames(self.people)
+        rows = np.asarray([i for i in self.tutorial_split.train if self.tutorial.names[i].lower() not in held],
+                          dtype=np.int64)
+        return self.tutorial_part(rows)
+
+    def sampler(self, repeat: int) -> Sampler:
+        """Draws one epoch: each training person in one random form, the tutorial names `repeat` times."""
+        rows = self.wiki_split.train
+        forms = {form: [fold_case(n, self.case) for n in self.people.form(form, rows)] for form in FORMS}
+        wiki_labels = self._ids(self.people.label_names, self.people.labels[rows])
+        tutorial_names, tutorial_labels = self.tutorial_train()
+        weights = np.asarray([FORM_WEIGHTS[form] for form in FORMS])
+
+        def draw(rng: np.random.Generator) -> tuple[list[str], np.ndarray]:
+            kinds = rng.choice(len(FORMS), size=len(rows), p=weights / weights.sum())
+            columns = [forms[form] for form in FORMS]
+            names = [columns[k][i] for i, k in enumerate(kinds.tolist())] + tutorial_names * repeat
+            return names, np.concatenate([wiki_labels, np.tile(tutorial_labels, repeat)])
+
+        return draw
+
+    def validation(self) -> tuple[list[str], np.ndarray]:
+        """Validation people as full names and as family names alone."""
+        full, y_full = self.wiki("full", self.wiki_split.val)
+        surname, y_surname = self.wiki("surname", self.wiki_split.val)
+        return full + surname, np.concatenate([y_full, y_surname])
+
+    def test_sets(self) -> dict[str, tuple[list[str], np.ndarray]]:
+        return {"wiki_full": self.wiki("full", self.wiki_split.test),
+                "wiki_surname": self.wiki("surname", self.wiki_split.test),
+                "tutorial": self.tutorial_part(self.tutorial_split.test)}
+
+    def describe(self) -> dict:
+        return {"wiki": {"fingerprint": self.people.fingerprint, "n_people": len(self.people),
+                         "split": self.wiki_split.describe()},
+                "tutorial": {"fingerprint": self.tutorial.fingerprint, "n_names": len(self.tutorial),
+                             "split": self.tutorial_split.describe()}}
+
+
+def wiki_source(wiki: str | os.PathLike | None) -> str:
+    from .errors import DataError
+
+    path = wiki or os.environ.get(WIKI_ENV)
+    if not path:
+        raise DataError(f"the world model needs the Wikipedia corpus: pass --wiki PATH/names.tsv or set {WIKI_ENV}")
+    return str(path)
+
+
+def score_sets(model: torch.nn.Module, data: WorldData, temperature: float) -> dict:
+    """Every test set's metrics, `Other`'s precision and recall, and ECE before calibration."""
+    report = {}
+    for name, (names, labels) in data.test_sets().items():
+        logits = predict_logits(model, names)
+        proba = torch.softmax(logits / temperature, dim=1).numpy()
+        scores = metrics(labels, proba, data.labels)
+        scores["ece_uncalibrated"] = expected_calibration_error(torch.softmax(logits, 1).numpy(), labels)
+        if OTHER in data.labels and name.startswith("wiki"):
+            other = scores["per_class"][OTHER]
+            scores["other"] = {"precision": other["precision"], "recall": other["recall"]}
+        report[name] = scores
+    return report
+
+
+def train_world(config: Config, data: str | None, wiki: str | None, *, device: str = "auto",
+                progress: bool = True, log_every: int = 0, log: Log = stderr_log) -> tuple[torch.nn.Module, dict]:
+    """Train, calibrate and test the world model; returns the network and its checkpoint metadata."""
+    people = load_people(wiki_source(wiki))
+    world = WorldData.build(config, load_corpus(data, progress=progress), people)
+    log(f"wiki: {world.wiki_split.describe()}; tutorial: {world.tutorial_split.describe()}")
+    seed_everything(config.seed)
+    model = build_model(config, len(world.labels))
+    val = world.validation()
+    history = fit(model, config, world.sampler(config.tutorial_repeat), val, n_labels=len(world.labels),
+                  device=pick_device(device), progress=progress, log_every=log_every, log=log)
+    model = model.cpu()
+    temperature = fit_temperature(predict_logits(model, val[0]), torch.as_tensor(val[1])) if config.calibrate else 1.0
+    log(f"calibrated on {len(val[0])} validation names: temperature {temperature:.3f}")
+    test = score_sets(model, world, temperature)
+    headline = {k: test["wiki_full"][k] for k in ("n_test", "accuracy", "macro_f1", "top3_accuracy", "ece",
+                                                  "ece_uncalibrated")}
+    summary = {name: {k: v for k, v in scores.items() if k not in ("confusion", "labels")}
+               for name, scores in test.items()}
+    metadata = {
+        "config": config.to_dict(), "labels": world.labels, "split": world.tutorial_split.describe(),
+        "corpus": {"fingerprint": world.tutorial.fingerprint, "n_names": len(world.tutorial),
+                   "n_skipped": len(world.tutorial.skipped)},
+        "world": world.describe(), "temperature": temperature, "logit_bias": None,
+        "history": history.to_dict(), "metrics": headline, "test_sets": summary,
+    }
+    return model, metadata
