@@ -8,6 +8,12 @@ time, start-up included, is what is compared.
 
     python benchmarks/train_speed.py --data ../shared/data/names            # both models, 2 epochs
     python benchmarks/train_speed.py --arch rnn --epochs 1 --data ...       # quicker look
+    python benchmarks/train_speed.py --compare-optim --skip-reference ...   # optimizers side by side
+
+``--compare-optim`` also times `nameorigin train` with ``torch.optim.AdamW(fused=True)``,
+``torch.nn.utils.clip_grad_norm_`` and ``OneCycleLR`` in place of `nameorigin.optim`, the two
+runs alternating, each through the same launcher (the installed command's `cli.run`), so the only
+difference between them is the optimizer code, its imports included.
 """
 
 from __future__ import annotations
@@ -106,6 +112,58 @@ def nameorigin_run(arch: str, data: str, epochs: int, seed: int, extra: list[str
     return meta["metrics"]["accuracy"], seconds
 
 
+# Both optimizer variants start the same way: PyTorch imported as the command imports it, then
+# nameorigin.train, then (for torch.optim only) its optimizer, clipping and schedule swapped.
+_LAUNCHER = """
+import sys
+from nameorigin import cli
+cli.import_pytorch()
+import nameorigin.train as train
+if {torch_optim!r}:
+    import torch
+
+    class AdamW(torch.optim.AdamW):
+        def __init__(self, params, lr, weight_decay):
+            self.params = list(params)
+            super().__init__(self.params, lr=lr, weight_decay=weight_decay, fused=True)
+
+    def OneCycle(optimizer, max_lr, total_steps, pct_start):
+        return torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=max_lr, total_steps=total_steps,
+                                                   pct_start=pct_start)
+
+    train.AdamW, train.OneCycle, train.clip_grad_norm = AdamW, OneCycle, torch.nn.utils.clip_grad_norm_
+sys.argv = ["nameorigin", *{argv!r}]
+cli.run()
+"""
+
+
+def optimizer_run(torch_optim: bool, arch: str, data: str, epochs: int, seed: int) -> tuple[float, float]:
+    with tempfile.TemporaryDirectory() as tmp:
+        argv = ["train", "--arch", arch, "--epochs", str(epochs), "--seed", str(seed), "--data", data,
+                "--quiet", "--out", f"{tmp}/model"]
+        code = _LAUNCHER.format(torch_optim=torch_optim, argv=argv)
+        start = time.perf_counter()
+        subprocess.run([sys.executable, "-c", code], check=True, stdout=subprocess.DEVNULL)
+        seconds = time.perf_counter() - start
+        meta = json.loads(Path(f"{tmp}/model/model.json").read_text())
+    return meta["metrics"]["accuracy"], seconds
+
+
+def compare_optimizers(arch: str, data: str, epochs: int, seed: int, repeats: int) -> None:
+    """nameorigin.optim against torch.optim, whole process, alternating, median of `repeats`."""
+    runs: dict[bool, list[tuple[float, float]]] = {False: [], True: []}
+    for _ in range(repeats):
+        for torch_optim in (False, True):
+            runs[torch_optim].append(optimizer_run(torch_optim, arch, data, epochs, seed))
+    for torch_optim, label in ((False, "nameorigin.optim"), (True, "torch.optim fused")):
+        times = [sec for _, sec in runs[torch_optim]]
+        accuracies = sorted({acc for acc, _ in runs[torch_optim]})
+        print(f"{arch:<5} {label:<22} {accuracies[0]:>8.4f} {statistics.median(times):>8.1f} "
+              f"{'':>8}  (median of {', '.join(f'{t:.1f}' for t in times)} s)", flush=True)
+        if len(accuracies) > 1:
+            print(f"      note: accuracy differed between runs: {accuracies}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--arch", nargs="+", default=["rnn", "gru"], choices=["rnn", "gru"])
@@ -116,6 +174,8 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3,
                         help="runs of nameorigin train, the median time is reported (a few seconds "
                              "swing more from run to run than the reference loop's minutes)")
+    parser.add_argument("--compare-optim", action="store_true",
+                        help="also time nameorigin train with torch.optim in place of nameorigin.optim")
     parser.add_argument("extra", nargs="*", help="extra flags for nameorigin train (after --)")
     args = parser.parse_args()
 
@@ -141,6 +201,8 @@ def main() -> None:
               flush=True)
         if not args.skip_reference and acc_new < acc_ref:
             print(f"      note: nameorigin reached {acc_new:.4f} < reference {acc_ref:.4f} in this run")
+        if args.compare_optim:
+            compare_optimizers(arch, str(corpus.source), args.epochs, args.seed, max(1, args.repeats))
 
 
 if __name__ == "__main__":

@@ -5,7 +5,7 @@ import torch
 
 from nameorigin.config import Config
 from nameorigin.data import encode
-from nameorigin.models import ScratchRNN, SigmoidRecurrence, build_model, reverse_padded
+from nameorigin.models import ScratchRNN, build_model, reverse_padded
 
 NAMES = ["Qin", "Slaveya", "Fernando", "O'Neal", "Li", "Abdullah-Khan", "Mike"]
 
@@ -27,19 +27,21 @@ def test_batched_forward_equals_one_name_at_a_time(arch, options):
     torch.testing.assert_close(batched, single, atol=1e-5, rtol=0)
 
 
-def test_scratch_rnn_reads_only_up_to_each_names_end():
+@pytest.mark.parametrize("fast", [True, False])
+def test_scratch_rnn_reads_only_up_to_each_names_end(fast):
     torch.manual_seed(0)
-    model = ScratchRNN(59, 16, 3).eval()
+    model = ScratchRNN(59, 16, 3, fast=fast).eval()
     chars, lengths = encode(["Qin"])
     padded = torch.cat([chars, torch.randint(0, 59, (1, 5))], dim=1)
     with torch.no_grad():
         torch.testing.assert_close(model(chars, lengths), model(padded, lengths))
 
 
-def test_scratch_rnn_logits_come_from_the_last_input_and_previous_state():
+@pytest.mark.parametrize("fast", [True, False])
+def test_scratch_rnn_logits_come_from_the_last_input_and_previous_state(fast):
     """logits = in2output([x_T; h_{T-1}]): the recurrence of the reference, step by step."""
     torch.manual_seed(0)
-    model = ScratchRNN(59, 8, 3).eval()
+    model = ScratchRNN(59, 8, 3, fast=fast).eval()
     chars, lengths = encode(["abc"])
     x = torch.nn.functional.one_hot(chars[0], 59).float()
     h = torch.zeros(1, 8)
@@ -50,20 +52,11 @@ def test_scratch_rnn_logits_come_from_the_last_input_and_previous_state():
         torch.testing.assert_close(model(chars, lengths), expected)
 
 
-def test_hand_written_backprop_through_time_matches_autograd():
-    """SigmoidRecurrence's backward pass against finite differences, in double precision."""
-    torch.manual_seed(0)
-    u = torch.randn(4, 3, 5, dtype=torch.float64, requires_grad=True)
-    h0 = torch.rand(3, 5, dtype=torch.float64, requires_grad=True)
-    w_h = torch.randn(5, 5, dtype=torch.float64, requires_grad=True)
-    assert torch.autograd.gradcheck(SigmoidRecurrence.apply, (u, h0, w_h))
-    assert torch.autograd.gradcheck(SigmoidRecurrence.apply, (u[:0], h0, w_h))
-
-
-def test_scratch_rnn_gradients_equal_the_step_by_step_reference():
+@pytest.mark.parametrize("fast", [True, False])
+def test_scratch_rnn_gradients_equal_the_step_by_step_reference(fast):
     """Training gradients of the batched model = those of the reference's per-character loop."""
     torch.manual_seed(0)
-    model = ScratchRNN(59, 8, 3).eval()
+    model = ScratchRNN(59, 8, 3, fast=fast).eval()
     names = ["abc", "Qin", "Slaveya", "O'Neal", "x"]
     chars, lengths = encode(names)
     model(chars, lengths).square().sum().backward()
@@ -80,9 +73,10 @@ def test_scratch_rnn_gradients_equal_the_step_by_step_reference():
         torch.testing.assert_close(got, expected, atol=1e-5, rtol=1e-4)
 
 
-def test_scratch_rnn_initial_state_is_random_only_while_training():
+@pytest.mark.parametrize("fast", [True, False])
+def test_scratch_rnn_initial_state_is_random_only_while_training(fast):
     torch.manual_seed(0)
-    model = ScratchRNN(59, 16, 3)
+    model = ScratchRNN(59, 16, 3, fast=fast)
     chars, lengths = encode(["Qin"])
     with torch.no_grad():
         assert not torch.equal(model.train()(chars, lengths), model(chars, lengths))

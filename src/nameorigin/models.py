@@ -7,6 +7,8 @@ PyTorch and exported to ONNX.
 
 The hand-written cells (`ScratchRNN`, `GRUCell`, `LSTMCell`) are there to be read; the PyTorch
 layers (`nn.GRU`, `nn.LSTM`) are there to be fast. `RecurrentClassifier` runs either kind.
+`ScratchRNN` has one switch, ``fast``: on, it trains with the kernel in `fast`, which computes the
+same logits and gradients with less work; off, it runs the tutorial's step as written below.
 """
 
 from __future__ import annotations
@@ -14,8 +16,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torch.autograd.function import once_differentiable
 
+from . import fast
 from .config import Config
 from .data import N_CHARS
 
@@ -47,15 +49,19 @@ class ScratchRNN(nn.Module):
         logits_t   = in2output(combined_t)
     and the name's class logits are logits_T at its last character T.
 
-    The initial hidden state is drawn with ``kaiming_uniform_`` while training, as the reference
-    does for every name; in eval mode it is that distribution's mean (zero), so a prediction is
-    the same every time it is asked for.
+    The initial hidden state h_0 is drawn with ``kaiming_uniform_`` while training, as the
+    reference does for every name; in eval mode it is that distribution's mean (zero), so a
+    prediction is the same every time it is asked for.
+
+    ``fast=True`` (the default; training uses it) computes the same logits and gradients with
+    `fast.scratch_rnn_forward`; ``fast=False`` runs the steps above as written.
     """
 
-    def __init__(self, n_chars: int, hidden_size: int, n_labels: int):
+    def __init__(self, n_chars: int, hidden_size: int, n_labels: int, fast: bool = True):
         super().__init__()
         self.n_chars = n_chars
         self.hidden_size = hidden_size
+        self.fast = fast
         self.in2hidden = nn.Linear(n_chars + hidden_size, hidden_size)
         self.in2output = nn.Linear(n_chars + hidden_size, n_labels)
 
@@ -64,60 +70,19 @@ class ScratchRNN(nn.Module):
         return nn.init.kaiming_uniform_(h) if self.training else h
 
     def forward(self, chars: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-        # in2hidden([x_t; h]) = W_x x_t + b + W_h h. With x_t one-hot, W_x x_t + b is just row x_t
-        # of the table W_x^T + b, so the input half is looked up for every step at once and only
-        # W_h h is multiplied inside the loop: the arithmetic of the concatenation, a fifth fewer
-        # multiplications.
-        w_x, w_h = self.in2hidden.weight.split([self.n_chars, self.hidden_size], dim=1)
-        # The logits at a name's last character read h_{T-1}, so no name needs its last step run.
-        steps = int(lengths.max()) - 1
-        last = lengths.to(chars.device) - 1
-        h0 = self.init_hidden(chars.shape[0])
-        if steps:
-            from_input = F.embedding(chars[:, :steps].T, (w_x.T + self.in2hidden.bias).contiguous())
-            states = SigmoidRecurrence.apply(from_input, h0, w_h)
-        else:  # one-character names only: nothing to run, and no gradient for in2hidden
-            states = h0.unsqueeze(0)
-        h_before_last = states[last, torch.arange(chars.shape[0], device=chars.device)]
-        x_last = F.one_hot(chars.gather(1, last.unsqueeze(1)).squeeze(1), self.n_chars).to(states.dtype)
-        return self.in2output(torch.cat([x_last, h_before_last], dim=1))
-
-
-class SigmoidRecurrence(torch.autograd.Function):
-    """The scratch RNN's recurrence, h_{t+1} = sigmoid(u_t + W_h h_t), with backpropagation
-    through time written out by hand.
-
-    ``u`` (steps, batch, H) is each step's input share, ``W_x x_t + b``. Returns every state,
-    (steps + 1, batch, H), starting with ``h0``. Autograd would get the same gradients, but it
-    records every step and forms dL/dW_h from one small product per step; here the backward pass
-    walks the steps in reverse for dL/dh only, and forms dL/dW_h from all steps in one large
-    product, which takes about a sixth off an epoch of the rnn.
-    """
-
-    @staticmethod
-    def forward(ctx, u: torch.Tensor, h0: torch.Tensor, w_h: torch.Tensor) -> torch.Tensor:
-        states = u.new_empty(u.shape[0] + 1, *h0.shape)
-        states[0] = h0
-        w_t, h = w_h.T, states.unbind(0)
-        for t, u_t in enumerate(u.unbind(0)):
-            torch.addmm(u_t, h[t], w_t, out=h[t + 1]).sigmoid_()
-        ctx.save_for_backward(states, w_h)
-        return states
-
-    @staticmethod
-    @once_differentiable
-    def backward(ctx, grad_states: torch.Tensor):
-        states, w_h = ctx.saved_tensors
-        steps, hidden = states.shape[0] - 1, states.shape[2]
-        slope = states[1:] * (1 - states[1:])  # sigmoid'(a) = h (1 - h)
-        grad_u = torch.empty_like(slope)  # dL/da_t, the gradient before each sigmoid
-        grad_h, outer = grad_states[steps], grad_states.unbind(0)
-        for t, slope_t, grad_u_t in zip(range(steps - 1, -1, -1), slope.unbind(0)[::-1], grad_u.unbind(0)[::-1]):
-            torch.mul(grad_h, slope_t, out=grad_u_t)
-            if t or ctx.needs_input_grad[1]:
-                grad_h = torch.addmm(outer[t], grad_u_t, w_h)
-        grad_w = grad_u.reshape(-1, hidden).T @ states[:-1].reshape(-1, hidden)
-        return grad_u, grad_h if ctx.needs_input_grad[1] else None, grad_w
+        h = self.init_hidden(chars.shape[0])
+        if self.fast:
+            return fast.scratch_rnn_forward(chars, lengths, h, self.in2hidden, self.in2output)
+        # the tutorial's step, written out, for a batch of right-padded names: each name keeps
+        # the output of its own last character
+        x = F.one_hot(chars, self.n_chars).to(h.dtype)
+        last = (lengths.to(chars.device) - 1).unsqueeze(1)
+        output = h.new_zeros(chars.shape[0], self.in2output.out_features)
+        for t in range(chars.shape[1]):
+            combined = torch.cat([x[:, t], h], dim=1)
+            output = torch.where(last == t, self.in2output(combined), output)
+            h = torch.sigmoid(self.in2hidden(combined))
+        return output
 
 
 # --- hand-written GRU and LSTM cells, weight-compatible with nn.GRU / nn.LSTM -----------------
