@@ -125,3 +125,77 @@ def test_missing_folder(tmp_path):
     (tmp_path / "model.onnx").write_bytes(b"onnx")
     with pytest.raises(CheckpointError, match="a file, but a checkpoint is a folder .*`predict` and `serve` with --backend onnx"):
         checkpoint.load(tmp_path / "model.onnx")
+
+
+_KILL = """
+import os, sys, torch
+from nameorigin import checkpoint
+from nameorigin.config import Config
+from nameorigin.models import build_model
+
+folder, at = sys.argv[1], sys.argv[2]
+calls = {"replace": 0}
+real_replace, real_rmtree = os.replace, checkpoint.shutil.rmtree
+
+def replace(src, dst):
+    calls["replace"] += 1
+    if at == "between-renames" and calls["replace"] == 2:
+        os._exit(9)  # killed: no cleanup of any kind runs
+    return real_replace(src, dst)
+
+def rmtree(path, *args, **kwargs):
+    if at == "after-swap" and ".old" in str(path):
+        os._exit(9)
+    return real_rmtree(path, *args, **kwargs)
+
+os.replace, checkpoint.shutil.rmtree = replace, rmtree
+config = Config(arch="gru", hidden_size=16, num_layers=1)
+checkpoint.save(folder, build_model(config, 3), {"config": config.to_dict(), "labels": ["A", "B", "C"]})
+"""
+
+
+@pytest.mark.parametrize("at, survivor", [("between-renames", "rnn"), ("after-swap", "gru")])
+def test_a_kill_while_replacing_is_recovered_at_the_next_start(tmp_path, at, survivor):
+    import subprocess
+    import sys
+
+    _save(tmp_path / "ckpt", "rnn")
+    proc = subprocess.run([sys.executable, "-c", _KILL, str(tmp_path / "ckpt"), at], capture_output=True,
+                          timeout=120, env={**__import__("os").environ, "OMP_NUM_THREADS": "1"})
+    assert proc.returncode == 9, proc.stderr.decode()
+    assert checkpoint.load(tmp_path / "ckpt")[1]["config"]["arch"] == survivor
+    _save(tmp_path / "ckpt", "rnn")
+    assert [p.name for p in tmp_path.iterdir()] == ["ckpt"]
+
+
+@pytest.mark.parametrize("failure", [OSError("disk gone"), KeyboardInterrupt()])
+def test_a_swap_that_fails_or_is_interrupted_keeps_the_old_checkpoint(tmp_path, monkeypatch, failure):
+    import os
+
+    _save(tmp_path / "ckpt", "rnn")
+    real, calls = os.replace, []
+
+    def replace(src, dst):
+        calls.append(dst)
+        if len(calls) == 2:  # the new folder is about to take the old one's place
+            raise failure
+        return real(src, dst)
+
+    monkeypatch.setattr(os, "replace", replace)
+    with pytest.raises(type(failure)):
+        _save(tmp_path / "ckpt", "gru")
+    monkeypatch.undo()
+    assert checkpoint.load(tmp_path / "ckpt")[1]["config"]["arch"] == "rnn"
+    assert [p.name for p in tmp_path.iterdir()] == ["ckpt"]
+
+
+def test_a_symlinked_out_keeps_the_link_and_replaces_its_target(tmp_path):
+    _save(tmp_path / "real", "rnn")
+    (tmp_path / "link").symlink_to(tmp_path / "real")
+    _save(tmp_path / "link", "gru")
+    assert (tmp_path / "link").is_symlink()
+    assert checkpoint.read_metadata(tmp_path / "real")["config"]["arch"] == "gru"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["link", "real"]
+    (tmp_path / "real" / "notes.txt").write_text("mine")
+    with pytest.raises(CheckpointError, match="'notes.txt'"):
+        _save(tmp_path / "link")

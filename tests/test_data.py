@@ -185,3 +185,110 @@ def test_stratified_holdout_gives_each_class_its_share_by_largest_remainder():
     assert [held[strata == c].sum() for c in "abc"] == [11, 6, 3]
     assert np.array_equal(held, stratified_holdout(strata, 0.2, seed=3))
     assert not np.array_equal(held, stratified_holdout(strata, 0.2, seed=4))
+
+
+def _names_folder(tmp_path, **files):
+    folder = tmp_path / "names"
+    folder.mkdir()
+    for label, text in files.items():
+        (folder / f"{label}.txt").write_bytes(text if isinstance(text, bytes) else text.encode())
+    return folder
+
+
+def test_lines_may_end_in_a_lone_cr(tmp_path):
+    folder = _names_folder(tmp_path, Chinese="Qin\rLi\rZhang\r", Russian="Ivanov\r\nPetrov\r\n\r\n")
+    assert read_pairs(folder) == [("Qin", "Chinese"), ("Li", "Chinese"), ("Zhang", "Chinese"),
+                                  ("Ivanov", "Russian"), ("Petrov", "Russian")]
+    (folder / "Chinese.txt").write_bytes(b"Qin\rLi\r\xff\r")
+    with pytest.raises(DataError, match=r"Chinese.txt, line 3: not valid UTF-8"):
+        read_pairs(folder)
+
+
+def test_a_zip_that_unpacks_past_the_bound_is_refused_unread(tmp_path):
+    bomb = tmp_path / "bomb.zip"
+    with zipfile.ZipFile(bomb, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("data/names/Russian.txt", "Ivanov\n")
+        with archive.open("data/names/Chinese.txt", "w") as member:
+            for _ in range(70):
+                member.write(b"\n" * (1 << 20))
+    assert bomb.stat().st_size < 200_000
+    with pytest.raises(DataError, match=r"bomb.zip: unpacks to 70 MB, more than the 64 MB"):
+        read_pairs(bomb)
+
+
+def test_a_zip_whose_headers_understate_its_sizes_is_refused(tmp_path):
+    import struct
+
+    path = _zip(tmp_path / "lying.zip", {"data/names/Chinese.txt": "Qin\n" * 1000, "data/names/Russian.txt": "Ivanov\n"})
+    data = bytearray(path.read_bytes())
+    for signature, offset in ((b"PK\x03\x04", 22), (b"PK\x01\x02", 24)):  # uncompressed size: 4000 -> 40
+        at = data.find(signature)
+        data[at + offset:at + offset + 4] = struct.pack("<I", 40)
+    path.write_bytes(bytes(data))
+    with pytest.raises(DataError, match=r"member 'data/names/Chinese.txt' is corrupt"):
+        read_pairs(path)
+
+
+def test_too_many_members_files_or_names_are_refused(tmp_path, monkeypatch):
+    from nameorigin import sources
+
+    monkeypatch.setattr(sources, "MAX_FILES", 3)
+    many = {f"data/names/L{i}.txt": "Qin\n" for i in range(4)}
+    with pytest.raises(DataError, match="4 members, more than the 3"):
+        read_pairs(_zip(tmp_path / "many.zip", many))
+    monkeypatch.setattr("nameorigin.data.MAX_FILES", 3)
+    with pytest.raises(DataError, match="4 .Label..txt files, more than the 3"):
+        read_pairs(_names_folder(tmp_path, **{f"L{i}": "Qin\n" for i in range(4)}))
+    monkeypatch.setattr(sources, "MAX_NAMES", 5)
+    (tmp_path / "n.csv").write_text("name,label\n" + "Qin,Chinese\n" * 6)
+    for source in (tmp_path / "n.csv", _zip(tmp_path / "six.zip", {"data/names/A.txt": "Qin\n" * 6})):
+        with pytest.raises(DataError, match="more than 5 names"):
+            read_pairs(source)
+    monkeypatch.setattr(sources, "MAX_BYTES", 50)
+    with pytest.raises(DataError, match="n.csv: the corpus holds more than .* MB of text"):
+        read_pairs(tmp_path / "n.csv")
+
+
+def test_a_corrupt_deflate_stream_is_a_data_error(tmp_path):
+    path = tmp_path / "corrupt.zip"
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("data/names/Chinese.txt", "".join(f"Qin{i}\n" for i in range(500)))
+        archive.writestr("data/names/Russian.txt", "Ivanov\n")
+    data = bytearray(path.read_bytes())
+    start = data.find(b"PK\x03\x04") + 30 + len("data/names/Chinese.txt")
+    data[start:start + 16] = b"\xff" * 16
+    path.write_bytes(bytes(data))
+    with pytest.raises(DataError, match=r"member 'data/names/Chinese.txt' is corrupt \(Error -3"):
+        read_pairs(path)
+
+
+@pytest.mark.parametrize("kind", ["device", "fifo"])
+def test_only_regular_files_are_read_from_a_corpus_folder(tmp_path, kind):
+    """In a child with 2 GB of address space and a deadline: reading /dev/zero took all the
+    memory, and a FIFO nobody writes to waited forever."""
+    import resource
+    import subprocess
+    import sys
+
+    folder = _names_folder(tmp_path, Russian="Ivanov\n")
+    if kind == "device":
+        (folder / "Chinese.txt").symlink_to("/dev/zero")
+    else:
+        os.mkfifo(folder / "Chinese.txt")
+    limit = lambda: resource.setrlimit(resource.RLIMIT_AS, (2 << 30, 2 << 30))  # noqa: E731
+    proc = subprocess.run([sys.executable, "-c", "import sys; from nameorigin.data import read_pairs; "
+                           "from pathlib import Path; read_pairs(Path(sys.argv[1]))", str(folder)],
+                          capture_output=True, text=True, timeout=60, preexec_fn=limit,
+                          env={**os.environ, "OMP_NUM_THREADS": "1"})
+    name = "a device" if kind == "device" else "a named pipe"
+    assert f"DataError: {folder / 'Chinese.txt'}: {name}, not a [Label].txt file" in proc.stderr
+
+
+def test_a_folder_named_like_a_class_file_is_status_2(tmp_path, capsys):
+    from nameorigin.cli import main
+
+    folder = _names_folder(tmp_path, Chinese="Qin\n", Russian="Ivanov\n")
+    (folder / "Greek.txt").mkdir()
+    assert main(["train", "--data", str(folder), "--out", str(tmp_path / "model"), "--quiet"]) == 2
+    assert capsys.readouterr().err == f"nameorigin: error: {folder / 'Greek.txt'}: a folder, not a [Label].txt file; " \
+                                      "a corpus holds regular files\n"

@@ -11,7 +11,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from nameorigin.data import cache_dir, load_corpus
+from nameorigin.data import load_corpus
+from nameorigin.download import cache_dir
 from nameorigin.errors import DataError
 
 
@@ -104,3 +105,13 @@ def test_offline_error_says_how_to_work_offline(tmp_path):
     assert "Traceback" not in proc.stderr
     assert "NAMEORIGIN_DATA" in proc.stderr and proc.stderr.count("\n") == 1
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_download_too_large_for_a_corpus_is_refused(server, monkeypatch):
+    from nameorigin import download
+
+    monkeypatch.setattr(download, "MAX_DOWNLOAD", 10_000)
+    monkeypatch.setenv("NAMEORIGIN_DATA_URL", f"{server}/data.zip")
+    with pytest.raises(DataError, match=r"is larger than \d+ MB, so it is not the corpus archive"):
+        load_corpus(progress=False)
+    assert _leftovers() == []

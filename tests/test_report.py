@@ -36,7 +36,7 @@ def test_report_writes_four_pngs_and_a_page_that_shows_them(report_dir):
     page = (report_dir / "report.md").read_text(encoding="utf-8")
     for name in PNGS:
         assert f"]({name})" in page
-    assert not list(report_dir.glob(".*tmp")), "temporary files were left behind"
+    assert not list(report_dir.glob(".*")), "temporary files were left behind"
 
 
 def test_report_page_carries_the_checkpoint_metrics(report_dir, tiny_model):
@@ -153,18 +153,43 @@ def test_reproduce_rejects_bad_choices(small_corpus, tmp_path):
 
 
 def test_a_label_with_a_pipe_keeps_the_table_whole():
-    from nameorigin.report import _per_class_table
+    from nameorigin.report.markdown import per_class_table
 
     row = {"precision": 1.0, "recall": 0.5, "f1": 0.667, "support": 2}
-    lines = _per_class_table({"per_class": {"Serbo|Croatian": row}})
+    lines = per_class_table({"per_class": {"Serbo|Croatian": row}})
     assert lines[-1] == r"| Serbo\|Croatian | 1.000 | 0.500 | 0.667 | 2 |"
 
 
 def test_report_files_behind_symlinks_are_replaced_and_the_links_kept(tmp_path):
-    from nameorigin.report import _write_text
+    from nameorigin.report.page import write_text
 
     target, link = tmp_path / "elsewhere.md", tmp_path / "report.md"
     target.write_text("old")
     link.symlink_to(target)
-    _write_text(link, "new")
+    write_text(link, "new")
     assert link.is_symlink() and target.read_text() == "new"
+
+
+def test_report_refuses_a_folder_holding_other_files(tiny_model, small_corpus, tmp_path):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "report.md").write_text("my own notes")
+    (out / "thesis.tex").write_text("years of work")
+    with pytest.raises(NameOriginError, match="out: holds files that are not a nameorigin report .*'thesis.tex'"):
+        write_report(tiny_model, out, data=small_corpus)
+    assert (out / "report.md").read_text() == "my own notes"
+    (out / "thesis.tex").unlink()
+    (out / "report.md").unlink()
+    (out / ".loss.png.k2j3h4.part").write_bytes(b"left by a killed run")
+    write_report(tiny_model, out, data=small_corpus)
+    write_report(tiny_model, out, data=small_corpus)  # an earlier report is replaced
+    assert (out / "report.md").is_file()
+
+
+def test_reproduce_refuses_a_folder_holding_other_files(small_corpus, tmp_path):
+    (tmp_path / "comparison.md").write_text("the one I wrote")
+    (tmp_path / "notes.txt").write_text("mine")
+    with pytest.raises(NameOriginError, match="holds files that are not a nameorigin reproduce run .*'notes.txt'"):
+        reproduce(tmp_path, data=small_corpus, presets=["reference-rnn"], fast=True,
+                  overrides={"epochs": 1, "hidden_size": 16}, log=lambda s: None)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["comparison.md", "notes.txt"]

@@ -287,3 +287,68 @@ def test_a_labelled_file_keeps_its_label_and_gets_prefixed_results(clf, tmp_path
     rows = list(csv.DictReader(io.StringIO(out.getvalue())))
     assert [r["label"] for r in rows] == ["Chinese", "Russian"]
     assert all(r["predicted_label"] in clf.labels and r["predicted_top1_label"] for r in rows)
+
+
+@pytest.mark.parametrize("data", [b"Qin\rIvanov\rLi\r", b"Qin\r\nIvanov\nLi", b"Qin\rIvanov\r\nLi\n"])
+def test_text_lines_may_end_in_a_lone_cr(clf, data):
+    out = io.StringIO()
+    assert stream.predict_file(clf, io.BytesIO(data), out, input_format="text", progress=False) == 3
+    assert [r["name"] for r in csv.DictReader(io.StringIO(out.getvalue()))] == ["Qin", "Ivanov", "Li"]
+
+
+def test_line_ends_split_across_read_blocks_are_one_line_end(monkeypatch):
+    from nameorigin.stream import readers
+
+    monkeypatch.setattr(readers, "_BLOCK", 1)  # every CRLF straddles two blocks
+    data = b"Qin\r\nIvanov\r\rLi\nZhang\r"
+    assert list(readers.split_lines(io.BytesIO(data))) == [b"Qin", b"Ivanov", b"", b"Li", b"Zhang"]
+    assert list(readers.split_lines(io.StringIO(data.decode()))) == ["Qin", "Ivanov", "", "Li", "Zhang"]
+
+
+def test_a_bad_byte_after_cr_lines_is_named_by_its_line(clf):
+    with pytest.raises(NameOriginError, match="line 3: not valid UTF-8"):
+        stream.predict_file(clf, io.BytesIO(b"Qin\rLi\rIv\xff\r"), io.StringIO(), input_format="text",
+                            progress=False)
+
+
+def test_the_input_file_is_never_the_output(clf, tmp_path):
+    src = tmp_path / "names.csv"
+    src.write_text("name\nQin\n")
+    link = tmp_path / "link.csv"
+    link.symlink_to(src)
+    for dest in (src, link):
+        with pytest.raises(NameOriginError, match="is also the input"):
+            stream.predict_file(clf, src, dest, progress=False)
+    with open(src, "rb") as stdin_redirected:
+        with pytest.raises(NameOriginError, match="is also the input"):
+            stream.predict_file(clf, stdin_redirected, src, input_format="csv", progress=False)
+    assert src.read_text() == "name\nQin\n" and sorted(p.name for p in tmp_path.iterdir()) == ["link.csv",
+                                                                                             "names.csv"]
+
+
+def test_an_output_extension_that_names_no_format_is_refused(clf, tmp_path):
+    src = write_rows(tmp_path / "in.csv", "csv")
+    with pytest.raises(NameOriginError, match=r"out.xlsx: .*extension '.xlsx' \(known: .csv, .tsv, .jsonl\); "
+                                              "pass --format"):
+        stream.predict_file(clf, src, tmp_path / "out.xlsx", progress=False)
+    assert not (tmp_path / "out.xlsx").exists()
+    assert stream.predict_file(clf, src, tmp_path / "out.xlsx", output_format="tsv", progress=False) == len(ROWS)
+    assert (tmp_path / "out.xlsx").read_text().startswith("id\tname\tnote\t")
+
+
+def test_refusals_exit_2_with_one_line(model_dir, tmp_path, capsys):
+    src = tmp_path / "names.txt"
+    src.write_text("Qin\n")
+    for output in (str(src), str(tmp_path / "out.xlsx")):
+        assert main(["predict", "--model", str(model_dir), "--input", str(src), "--output", output, "--quiet"]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith("nameorigin: error: ") and err.count("\n") == 1
+    assert src.read_text() == "Qin\n"
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full")
+def test_a_full_disk_names_the_output_file(model_dir, tmp_path, capsys):
+    src = tmp_path / "names.txt"
+    src.write_text("Qin\n")
+    assert main(["predict", "--model", str(model_dir), "--input", str(src), "--output", "/dev/full", "--quiet"]) == 1
+    assert capsys.readouterr().err == "nameorigin: error: No space left on device: /dev/full\n"

@@ -7,6 +7,7 @@ garbage.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import math
@@ -22,6 +23,7 @@ from . import __version__
 from .config import Config
 from .data import ALPHABET
 from .errors import CheckpointError
+from .files import fsync_dir, umask, write_synced
 
 FORMAT = "nameorigin-checkpoint"
 FORMAT_VERSION = 1
@@ -33,26 +35,8 @@ def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def _write_json(path: Path, data: dict) -> None:
-    path.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-def replace_dir(tmp: Path, out: Path) -> None:
-    """Move the finished folder `tmp` to `out`, replacing an old one only once the new one is
-    complete: a crash leaves either the old or the new folder, never a mix."""
-    backup = None
-    if out.exists():
-        backup = out.with_name(f".{out.name}.old-{os.getpid()}")
-        os.replace(out, backup)
-    os.replace(tmp, out)
-    if backup is not None:
-        shutil.rmtree(backup, ignore_errors=True)
+def _json_bytes(data: dict) -> bytes:
+    return (json.dumps(data, indent=2, sort_keys=True) + "\n").encode("utf-8")
 
 
 # What a checkpoint folder may hold, so replacing it loses nothing else: its two files and the
@@ -60,47 +44,131 @@ def replace_dir(tmp: Path, out: Path) -> None:
 _OURS = {WEIGHTS, METADATA, "report"}
 
 
+def _real(out: str | os.PathLike) -> Path:
+    """Where the folder `out` really is: replacing a symlinked --out replaces what it points to."""
+    return Path(os.path.realpath(out))
+
+
+def _old(out: Path) -> Path:
+    """Where the checkpoint being replaced waits while the new one is moved into place."""
+    return out.with_name(f".{out.name}.old")
+
+
+def _is_ours(folder: Path) -> bool:
+    return folder.is_dir() and not folder.is_symlink() and {p.name for p in folder.iterdir()} <= _OURS
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # someone else's process
+        return True
+    return True
+
+
+def _remove_dead_temporaries(out: Path) -> None:
+    """The unfinished folders of saves to `out` whose process is gone (killed mid-way)."""
+    for tmp in out.parent.glob(f".{out.name}.tmp-*-*"):
+        pid = tmp.name.removeprefix(f".{out.name}.tmp-").split("-", 1)[0]
+        if pid.isdigit() and int(pid) != os.getpid() and not _alive(int(pid)) and _is_ours(tmp):
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+def recover(out: str | os.PathLike) -> None:
+    """Finish a replacement that a killed run left half done: put the old checkpoint back if the
+    new one never arrived, else remove the old one; and remove the unfinished folders of killed
+    saves. Best effort: a read-only place stays as it is."""
+    out = _real(out)
+    old = _old(out)
+    with contextlib.suppress(OSError):
+        _remove_dead_temporaries(out)
+    if not _is_ours(old):
+        return
+    with contextlib.suppress(OSError):
+        if out.exists() or out.is_symlink() or not (old / METADATA).is_file():
+            shutil.rmtree(old)  # the new checkpoint arrived, or what is left is not a whole one
+        else:
+            os.replace(old, out)
+
+
+def replace_dir(tmp: Path, out: Path) -> None:
+    """Move the finished folder `tmp` to `out` (both in one folder), replacing an earlier one.
+
+    The earlier checkpoint is first renamed aside to `_old(out)`, then `tmp` renamed to `out`. If
+    the second step fails or is interrupted (Ctrl+C, SIGTERM) the first is undone here; if the
+    process is killed between the two, the next save or load undoes it (`recover`). Either way
+    `out` ends up holding the old checkpoint or the new one, each whole.
+    """
+    old = _old(out)
+    if old.exists() or old.is_symlink():
+        raise CheckpointError(f"{old}: is in the way of replacing {out}; remove it")
+    try:
+        if out.exists():
+            os.replace(out, old)
+        os.replace(tmp, out)
+    except BaseException:
+        if old.exists() and not out.exists():
+            os.replace(old, out)
+        raise
+    fsync_dir(out.parent)
+    shutil.rmtree(old, ignore_errors=True)
+
+
 def check_replaceable(out: str | os.PathLike) -> None:
     """Refuse an `out` that saving would destroy something in: a file, or a folder holding
     anything but an earlier checkpoint. Called before training, so a run is not lost to it."""
-    out = Path(out)
-    if not out.exists() and not out.is_symlink():
+    shown, out = Path(out), _real(out)
+    recover(out)
+    if not out.exists():
         return
     if not out.is_dir():
-        raise CheckpointError(f"{out}: exists and is not a folder; choose another --out")
+        raise CheckpointError(f"{shown}: exists and is not a folder; choose another --out")
     entries = sorted(p.name for p in out.iterdir())
     if entries and (METADATA not in entries or not set(entries) <= _OURS):
         others = [name for name in entries if name not in _OURS] or entries
-        raise CheckpointError(f"{out}: holds files that are not a nameorigin checkpoint (such as {others[0]!r}); "
+        raise CheckpointError(f"{shown}: holds files that are not a nameorigin checkpoint (such as {others[0]!r}); "
                               "choose another --out, or empty the folder")
+
+
+def _write_folder(folder: Path, model: nn.Module, metadata: dict[str, Any]) -> None:
+    """The checkpoint's two files in `folder`, flushed to the disk before anything is replaced."""
+    from safetensors.torch import save as to_bytes
+
+    state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    weights = to_bytes(state)
+    write_synced(folder / WEIGHTS, weights)
+    meta = {"format": FORMAT, "format_version": FORMAT_VERSION, "package_version": __version__,
+            "alphabet": ALPHABET, **metadata, "weights_sha256": hashlib.sha256(weights).hexdigest()}
+    write_synced(folder / METADATA, _json_bytes(meta))
+    mask = umask()
+    for path, mode in ((folder, 0o777), (folder / WEIGHTS, 0o666), (folder / METADATA, 0o666)):
+        os.chmod(path, mode & ~mask)
+    fsync_dir(folder)
 
 
 def save(out: str | os.PathLike, model: nn.Module, metadata: dict[str, Any]) -> Path:
     """Write `model` and `metadata` (config, labels, split, metrics, ...) to the folder `out`,
-    replacing an earlier checkpoint there (see `check_replaceable`)."""
-    from safetensors.torch import save_file
-
+    replacing an earlier checkpoint there (see `check_replaceable` and `replace_dir`). A symlink
+    at `out` stays, and the folder it points to is replaced."""
     check_replaceable(out)
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.tmp-"))
+    real = _real(out)
+    real.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=real.parent, prefix=f".{real.name}.tmp-{os.getpid()}-"))
     try:
-        state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
-        save_file(state, tmp / WEIGHTS)
-        meta = {"format": FORMAT, "format_version": FORMAT_VERSION, "package_version": __version__,
-                "alphabet": ALPHABET, **metadata, "weights_sha256": _sha256(tmp / WEIGHTS)}
-        _write_json(tmp / METADATA, meta)
-        for path, mode in ((tmp, 0o777), (tmp / WEIGHTS, 0o666), (tmp / METADATA, 0o666)):
-            os.chmod(path, mode & ~_umask())
-        replace_dir(tmp, out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    return out
+        _write_folder(tmp, model, metadata)
+        replace_dir(tmp, real)
+    finally:
+        if tmp.exists():  # never `real`: once renamed, the new checkpoint is no longer at `tmp`
+            shutil.rmtree(tmp, ignore_errors=True)
+    return Path(out)
 
 
 def read_metadata(folder: str | os.PathLike) -> dict[str, Any]:
     folder = Path(folder)
+    if not folder.exists():
+        recover(folder)
     path = folder / METADATA
     if folder.is_file():
         hint = (" (an exported .onnx file is read by `predict` and `serve` with --backend onnx)"

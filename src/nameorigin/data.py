@@ -1,9 +1,7 @@
-"""The labelled-names corpus: where it comes from, how names are normalized, encoded and split.
+"""The labelled-names corpus: how it is read, how names are normalized, encoded and split.
 
-Sources, in the order they are tried (see `resolve_source`):
-
-1. an explicit path (``--data``), 2. ``$NAMEORIGIN_DATA``, 3. the archive cached by an earlier
-download, 4. a fresh download of the official tutorial archive, verified before it is cached.
+Where the corpus comes from (``--data``, ``$NAMEORIGIN_DATA``, the download cache, a download) is
+`download.resolve_source`'s job; reading its bytes safely and within bounds is `sources`'.
 
 A source is a folder of ``[Label].txt`` files (one name per line), a zip archive holding such a
 folder (the official ``data/names/`` layout), or a CSV/TSV file with ``name`` and ``label`` columns.
@@ -13,33 +11,32 @@ from __future__ import annotations
 
 import csv
 import hashlib
-import http.client
 import io
+import itertools
 import math
 import os
 import re
-import tempfile
-import urllib.error
-import urllib.request
 import zipfile
 from dataclasses import dataclass
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
 import numpy as np
 import torch
 
+from .download import cached_archive, resolve_source
 from .errors import DataError
 from .names import ALPHABET, OUTSIDE_ALPHABET, in_alphabet, normalize
+from .sources import CLASS_FILE, MAX_FILES, Budget, decode, read_member, read_regular, verify_archive
 
 N_CHARS = len(ALPHABET)
-OFFICIAL_URL = "https://download.pytorch.org/tutorial/data.zip"
 
 # Byte -> character index, -1 for bytes outside the alphabet; lets `encode` work on whole arrays.
 _LOOKUP = np.full(256, -1, dtype=np.int64)
 for _i, _c in enumerate(ALPHABET):
     _LOOKUP[ord(_c)] = _i
 
-_CLASS_FILE = re.compile(r"(?:^|/)names/([^/]+)\.txt$")
+# A line ends at CRLF, LF or a lone CR (old Mac files): a line is a run of anything else.
+_LINE = re.compile(r"[^\r\n]+")
 
 
 def encode(names: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
@@ -112,76 +109,44 @@ def build_corpus(pairs: list[tuple[str, str]], source: str) -> Corpus:
 # --- reading the three layouts -------------------------------------------------------------
 
 
-def _decode(raw: bytes, where: str) -> str:
-    try:
-        return raw.decode("utf-8-sig")
-    except UnicodeDecodeError as err:
-        line = raw[: err.start].count(b"\n") + 1
-        raise DataError(f"{where}, line {line}: not valid UTF-8 ({err.reason})") from None
+def _lines(text: str, budget: Budget, where: str) -> list[str]:
+    lines = (line for match in _LINE.finditer(text) if not (line := match.group()).isspace())
+    kept = list(itertools.islice(lines, budget.names + 1))
+    budget.take_names(len(kept), where)
+    return kept
 
 
-def _lines(text: str) -> list[str]:
-    return [line for line in text.split("\n") if line.strip()]
-
-
-def _read_folder(folder: Path) -> list[tuple[str, str]]:
+def _read_folder(folder: Path, budget: Budget) -> list[tuple[str, str]]:
     files = sorted(folder.glob("*.txt"))
     if not files:
         for inner in (folder / "names", folder / "data" / "names"):
             if inner.is_dir():
-                return _read_folder(inner)
+                return _read_folder(inner, budget)
         raise DataError(f"{folder}: no [Label].txt files in this folder")
+    if len(files) > MAX_FILES:
+        raise DataError(f"{folder}: {len(files):,} [Label].txt files, more than the {MAX_FILES:,} nameorigin "
+                        "reads in a corpus")
     pairs = []
     for path in files:
-        label = path.stem
-        pairs += [(line, label) for line in _lines(_decode(path.read_bytes(), str(path)))]
+        text = decode(read_regular(path, budget), str(path))
+        pairs += [(line, path.stem) for line in _lines(text, budget, str(path))]
     return pairs
 
 
-def verify_archive(path: Path) -> list[zipfile.ZipInfo]:
-    """Check that `path` is a readable, intact zip with class files and no member that would
-    land outside its folder; return the class-file members."""
-    try:
-        with zipfile.ZipFile(path) as archive:
-            members = archive.infolist()
-            for info in members:
-                parts = PurePosixPath(info.filename.replace("\\", "/")).parts
-                if info.filename.startswith(("/", "\\")) or ".." in parts or ":" in info.filename:
-                    raise DataError(f"{path}: unsafe member {info.filename!r} (path traversal); refusing the archive")
-            broken = archive.testzip()
-    except zipfile.BadZipFile as err:
-        raise DataError(f"{path}: not a readable zip archive ({err})") from None
-    except (OSError, EOFError) as err:
-        raise DataError(f"{path}: could not read the archive ({err})") from None
-    except (RuntimeError, NotImplementedError) as err:  # encrypted, or a compression zipfile lacks
-        raise DataError(f"{path}: can't unpack the archive ({err}); re-zip it without a password, "
-                        "with ordinary compression") from None
-    if broken is not None:
-        raise DataError(f"{path}: member {broken!r} is corrupt (CRC mismatch)")
-    classes = [m for m in members if _CLASS_FILE.search(m.filename.replace("\\", "/"))
-               and "__MACOSX" not in m.filename and not PurePosixPath(m.filename).name.startswith("._")]
-    if not classes:
-        raise DataError(f"{path}: no names/[Label].txt files in the archive")
-    folders = sorted({m.filename.replace("\\", "/").rsplit("/", 1)[0] for m in classes})
-    if len(folders) > 1:
-        raise DataError(f"{path}: [Label].txt files in {len(folders)} folders ({', '.join(folders[:3])}); "
-                        "an archive must hold one corpus")
-    return classes
-
-
-def _read_zip(path: Path) -> list[tuple[str, str]]:
+def _read_zip(path: Path, budget: Budget) -> list[tuple[str, str]]:
     classes = verify_archive(path)
     pairs = []
     with zipfile.ZipFile(path) as archive:
         for info in sorted(classes, key=lambda m: m.filename):
-            label = _CLASS_FILE.search(info.filename.replace("\\", "/")).group(1)
-            text = _decode(archive.read(info), f"{path}:{info.filename}")
-            pairs += [(line, label) for line in _lines(text)]
+            label = CLASS_FILE.search(info.filename.replace("\\", "/")).group(1)
+            where = f"{path}:{info.filename}"
+            text = decode(read_member(archive, info, budget, where), where)
+            pairs += [(line, label) for line in _lines(text, budget, where)]
     return pairs
 
 
-def _read_table(path: Path) -> list[tuple[str, str]]:
-    text = _decode(path.read_bytes(), str(path))
+def _read_table(path: Path, budget: Budget) -> list[tuple[str, str]]:
+    text = decode(read_regular(path, budget), str(path))
     delimiter = "\t" if path.suffix.lower() == ".tsv" else ","
     rows = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
     try:
@@ -201,105 +166,28 @@ def _read_table(path: Path) -> list[tuple[str, str]]:
             if not row[i_label].strip():
                 raise DataError(f"{path}, line {rows.line_num}: empty label")
             pairs.append((row[i_name], row[i_label].strip()))
+            if len(pairs) > budget.names:
+                break
     except csv.Error as err:
         raise DataError(f"{path}, line {rows.line_num}: {err}") from None
+    budget.take_names(len(pairs), str(path))
     return pairs
 
 
 def read_pairs(path: Path) -> list[tuple[str, str]]:
-    """Raw ``(name, label)`` pairs from any supported layout."""
+    """Raw ``(name, label)`` pairs from any supported layout, read within `sources`' bounds."""
+    budget = Budget()
     if path.is_dir():
-        return _read_folder(path)
+        return _read_folder(path, budget)
     if not path.exists():
         raise DataError(f"{path}: no such file or folder")
     if not path.is_file():  # a device such as /dev/null, a pipe or a socket
         raise DataError(f"{path}: not a folder, a .zip archive or a .csv/.tsv file")
     if path.suffix.lower() == ".zip" or zipfile.is_zipfile(path):
-        return _read_zip(path)
+        return _read_zip(path, budget)
     if path.suffix.lower() in (".csv", ".tsv"):
-        return _read_table(path)
+        return _read_table(path, budget)
     raise DataError(f"{path}: expected a folder of [Label].txt files, a .zip archive, or a .csv/.tsv file")
-
-
-# --- finding or downloading the corpus ------------------------------------------------------
-
-
-def cache_dir() -> Path:
-    """Where a downloaded corpus is kept: ``$NAMEORIGIN_CACHE`` or the platform's user cache."""
-    explicit = os.environ.get("NAMEORIGIN_CACHE")
-    if explicit:
-        return Path(explicit)
-    from platformdirs import user_cache_dir
-
-    return Path(user_cache_dir("nameorigin"))
-
-
-def cached_archive() -> Path:
-    """Where the downloaded corpus archive is kept."""
-    return cache_dir() / "data.zip"
-
-
-def download(url: str, dest: Path, *, progress: bool = True) -> Path:
-    """Fetch `url` to `dest` atomically: stream to a temporary file beside it, verify the
-    archive, then rename. On any failure nothing is left at `dest` or beside it."""
-    from tqdm import tqdm
-
-    offline_hint = (
-        "Point NAMEORIGIN_DATA (or --data) at a local copy: a folder of [Language].txt files "
-        "or the tutorial's data.zip."
-    )
-    try:
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp_name = tempfile.mkstemp(dir=dest.parent, prefix=".download-", suffix=".part")
-    except OSError as err:
-        raise DataError(f"can't write the download cache {dest.parent} ({err.strerror}); set NAMEORIGIN_CACHE "
-                        f"to a writable folder. {offline_hint}") from None
-    tmp = Path(tmp_name)
-    try:
-        with os.fdopen(fd, "wb") as out:
-            try:
-                with urllib.request.urlopen(url, timeout=30) as response:
-                    total = int(response.headers.get("Content-Length") or 0) or None
-                    with tqdm(total=total, unit="B", unit_scale=True, desc="downloading corpus",
-                              disable=None if progress else True, leave=False) as bar:
-                        written = 0
-                        while chunk := response.read(1 << 16):
-                            out.write(chunk)
-                            written += len(chunk)
-                            bar.update(len(chunk))
-            except (urllib.error.URLError, http.client.HTTPException, OSError, ValueError) as err:
-                reason = f"HTTP {err.code} {err.reason}" if isinstance(err, urllib.error.HTTPError) \
-                    else getattr(err, "reason", err)
-                raise DataError(f"could not download the corpus from {url} ({reason}). {offline_hint}") from None
-        if total is not None and written != total:
-            raise DataError(f"download from {url} was cut short ({written} of {total} bytes). {offline_hint}")
-        try:
-            verify_archive(tmp)
-        except DataError as err:
-            raise DataError(f"the download from {url} is not the corpus archive "
-                            f"({str(err).removeprefix(f'{tmp}: ')}). {offline_hint}") from None
-        try:
-            os.replace(tmp, dest)
-        except OSError as err:
-            raise DataError(f"can't put the download at {dest} ({err.strerror}); remove what is there, or set "
-                            "NAMEORIGIN_CACHE to another folder") from None
-    finally:
-        tmp.unlink(missing_ok=True)
-    return dest
-
-
-def resolve_source(data: str | os.PathLike | None = None, *, progress: bool = True) -> Path:
-    """The path to read the corpus from, downloading and caching it if nothing local is given."""
-    explicit = data if data is not None else os.environ.get("NAMEORIGIN_DATA")
-    if explicit:
-        path = Path(explicit).expanduser()
-        if not path.exists():
-            raise DataError(f"{path}: no such file or folder (from {'--data' if data is not None else 'NAMEORIGIN_DATA'})")
-        return path
-    cached = cached_archive()
-    if cached.is_file():
-        return cached
-    return download(os.environ.get("NAMEORIGIN_DATA_URL") or OFFICIAL_URL, cached, progress=progress)
 
 
 def load_corpus(data: str | os.PathLike | None = None, *, progress: bool = True) -> Corpus:

@@ -14,8 +14,9 @@ How each architecture gets there (PyTorch's TorchScript-based exporter, which ma
 * "gru-cell", "lstm-cell": the hand-written cells are weight-compatible with ``nn.GRU`` and
   ``nn.LSTM``, so their stacks are copied into those layers first and exported the same way (a
   traced Python loop over time would be frozen to the example's length).
-* "rnn" (the reference's cell): its loop over time is compiled with TorchScript, so it becomes an
-  ONNX ``Loop`` over however many characters the batch has.
+* "rnn" (the reference's cell): its readable path, the tutorial's step (``ScratchRNN(fast=False)``),
+  is compiled with TorchScript, so its loop becomes an ONNX ``Loop`` over however many characters
+  the batch has.
 * Ensembles of any of these export member by member, averaging as in PyTorch.
 
 Every export is checked before it is written: onnxruntime runs the file on a batch of another
@@ -28,14 +29,11 @@ size and other lengths than the tracing example, and must agree with PyTorch.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import copy
-import functools
 import inspect
 import io
 import json
 import os
-import secrets
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
@@ -43,13 +41,13 @@ from typing import Any
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from . import __version__
 from .data import ALPHABET, encode
 from .errors import NameOriginError
-from .files import output_target
+from .files import atomic_write
+from .models import ScratchRNN
 
 FORMATS = ("onnx",)
 FORMAT = "nameorigin-onnx"
@@ -75,39 +73,22 @@ def _require(module: str):
 # --- making a network exportable --------------------------------------------------------------
 
 
-def _scratch_rnn_last_input(x: torch.Tensor, lengths: torch.Tensor, weight: torch.Tensor,
-                            bias: torch.Tensor) -> torch.Tensor:
-    """`models.ScratchRNN`'s loop over time, compiled so it exports as an ONNX Loop over however
-    many characters the batch has: returns each name's [x_T ; h_{T-1}] at its last character T.
-    Rather than stacking every step and gathering the last, it keeps that row as the loop passes it."""
-    h = torch.zeros(x.shape[0], weight.shape[0], dtype=x.dtype)
-    last = torch.zeros(x.shape[0], x.shape[2] + weight.shape[0], dtype=x.dtype)
-    for t in range(x.shape[1]):
-        combined = torch.cat([x[:, t], h], dim=1)
-        last = torch.where((lengths - 1 == t).unsqueeze(1), combined, last)
-        h = torch.sigmoid(F.linear(combined, weight, bias))
-    return last
+class _ExportableScratchRNN(ScratchRNN):
+    """`models.ScratchRNN`'s readable path in eval mode, for TorchScript to compile, so its loop
+    over characters exports as an ONNX Loop over however many the batch has. ``fast`` is a
+    constant here, which lets the compiler leave the fast path out, and the initial state is eval
+    mode's zeros (the random draw of training does not compile)."""
+
+    __constants__ = ["fast"]
+
+    def init_hidden(self, batch_size: int) -> torch.Tensor:
+        return torch.zeros(batch_size, self.hidden_size, dtype=self.in2hidden.weight.dtype)
 
 
-@functools.cache
-def _compiled_scratch_rnn_loop():
-    return torch.jit.script(_scratch_rnn_last_input)  # compiled on first export, not on import
-
-
-class _ExportableScratchRNN(nn.Module):
-    """`models.ScratchRNN` in eval mode with its loop compiled (see above). Same weights, same
-    arithmetic."""
-
-    def __init__(self, rnn: nn.Module):
-        super().__init__()
-        self.n_chars = int(rnn.n_chars)
-        self.in2hidden = rnn.in2hidden
-        self.in2output = rnn.in2output
-
-    def forward(self, chars: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-        x = F.one_hot(chars, self.n_chars).to(self.in2hidden.weight.dtype)
-        last = _compiled_scratch_rnn_loop()(x, lengths, self.in2hidden.weight, self.in2hidden.bias)
-        return self.in2output(last)
+def _scripted_scratch_rnn(rnn: ScratchRNN) -> torch.jit.ScriptModule:
+    net = _ExportableScratchRNN(rnn.n_chars, rnn.hidden_size, rnn.in2output.out_features, fast=False)
+    net.load_state_dict(rnn.state_dict())
+    return torch.jit.script(net.eval())
 
 
 def _torch_layers(stack: nn.Module) -> nn.Module:
@@ -129,12 +110,16 @@ def _torch_layers(stack: nn.Module) -> nn.Module:
 def exportable(model: nn.Module) -> nn.Module:
     """The network to hand to the exporter: `model` itself where tracing captures it whole, else an
     equivalent built from its weights (see the module docstring). `model` is not changed."""
-    from .models import Ensemble, RecurrentClassifier, ScratchLayers, ScratchRNN
+    from .models import Ensemble, RecurrentClassifier, ScratchLayers
 
     if isinstance(model, Ensemble):
-        return Ensemble([exportable(m) for m in model.members]).eval()
+        members = [exportable(m) for m in model.members]
+        if any(isinstance(m, torch.jit.ScriptModule) for m in members):
+            # the exporter's own tracer can't call into compiled members; torch.jit.trace can
+            return torch.jit.trace(Ensemble(members).eval(), encode(_EXAMPLE_NAMES))
+        return Ensemble(members).eval()
     if isinstance(model, ScratchRNN):
-        return _ExportableScratchRNN(model).eval()
+        return _scripted_scratch_rnn(model)
     if isinstance(model, RecurrentClassifier):
         if not any(isinstance(stack, ScratchLayers) for stack in model.layers):
             return model
@@ -194,32 +179,14 @@ def _metadata_props(metadata: dict[str, Any], revision: str) -> dict[str, str]:
 
 
 def _write_atomic(out: Path, data: bytes) -> None:
-    """Write `data` to `out` through a temporary file beside it: `out` is either the old file or
-    the complete new one, never a partial write (a device or FIFO is written in place)."""
+    """Write `data` to `out` through `files.atomic_write`: `out` is either the old file or the
+    complete new one, never a partial write (a device or FIFO is written in place). A path that
+    can't be written is a `NameOriginError`; the system failing the write (a full disk) is an
+    `OSError` naming `out`."""
     if out.is_dir():
         raise NameOriginError(f"{out} is a directory; --out needs a file name such as {out / 'model.onnx'}")
-    target, replaceable = output_target(out)
-    if not replaceable:
-        try:
-            with open(target, "wb") as f:
-                f.write(data)
-        except OSError as err:
-            raise NameOriginError(f"cannot write {out}: {err.strerror or err}") from None
-        return
-    tmp = target.with_name(f".{target.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
-    try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        with open(tmp, "xb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, target)
-    except BaseException as err:
-        with contextlib.suppress(OSError):
-            tmp.unlink(missing_ok=True)
-        if isinstance(err, OSError):
-            raise NameOriginError(f"cannot write {out}: {err.strerror or err}") from None
-        raise
+    with atomic_write(out, "wb", parents=True) as f:
+        f.write(data)
 
 
 def export_model(model: nn.Module, metadata: dict[str, Any], out_path: str | os.PathLike,

@@ -1,0 +1,87 @@
+"""One checkpoint's report: its four plots and report.md, in a folder that holds nothing else.
+
+The folder is checked before anything is scored or written, as ``train --out`` is: it may be
+missing, empty or an earlier report, and anything else in it (a user's own report.md, say) makes
+the command stop instead of overwriting it.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from ..errors import NameOriginError
+from ..files import atomic_write
+from .markdown import render_report
+from .plots import plot_confusion, plot_history, plot_per_class_f1, plot_reliability
+
+LOSS_PNG = "loss.png"
+CONFUSION_PNG = "confusion.png"
+F1_PNG = "per_class_f1.png"
+RELIABILITY_PNG = "reliability.png"
+PNGS = (LOSS_PNG, CONFUSION_PNG, F1_PNG, RELIABILITY_PNG)
+REPORT_MD = "report.md"
+
+
+def write_text(path: Path, text: str) -> Path:
+    with atomic_write(path, "w") as out:
+        out.write(text)
+    return path
+
+
+def _leftover(name: str, ours: set[str]) -> bool:
+    """A temporary file that a killed run of ours left beside one of its files."""
+    return name.startswith(".") and name.endswith(".part") and name[1:].removesuffix(".part").rsplit(".", 1)[0] in ours
+
+
+def check_out_dir(out: Path, ours: set[str], what: str) -> None:
+    """Refuse `out` if it is a file, or a folder holding anything but `ours` (the files and folders
+    an earlier `what` wrote there)."""
+    if out.exists() and not out.is_dir():
+        raise NameOriginError(f"{out}: exists and is not a folder; choose another --out")
+    if not out.is_dir():
+        return
+    others = sorted(p.name for p in out.iterdir() if p.name not in ours and not _leftover(p.name, ours))
+    if others:
+        raise NameOriginError(f"{out}: holds files that are not a nameorigin {what} (such as {others[0]!r}); "
+                              "choose another --out, or empty the folder")
+
+
+def make_out_dir(out: Path) -> Path:
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise NameOriginError(f"{out}: cannot create the output folder ({err.strerror})") from None
+    return out
+
+
+def report_into(model_dir: Path, out: Path, data) -> tuple[Path, dict]:
+    """Score the checkpoint and write its report into `out` (already checked); return report.md's
+    path and the scores."""
+    from ..checkpoint import read_metadata
+    from ..evaluate import score_checkpoint
+
+    meta = read_metadata(model_dir)
+    report, proba, labels = score_checkpoint(str(model_dir), data)
+    make_out_dir(out)
+    title = model_dir.resolve().name
+    plot_history(meta.get("history") or {}, out / LOSS_PNG, title)
+    plot_confusion(report, out / CONFUSION_PNG, title)
+    plot_per_class_f1(report, out / F1_PNG, title)
+    plot_reliability(proba, labels, out / RELIABILITY_PNG, title)
+    images = {"loss": LOSS_PNG, "confusion": CONFUSION_PNG, "f1": F1_PNG, "reliability": RELIABILITY_PNG}
+    return write_text(out / REPORT_MD, render_report(meta, report, model_dir, images)), report
+
+
+def write_report(model_dir: str | os.PathLike | None, out_dir: str | os.PathLike | None = None,
+                 data: str | os.PathLike | None = None) -> Path:
+    """Score the checkpoint `model_dir` on its test split (rebuilt from `data`) and write the four
+    plots and ``report.md`` to `out_dir` (default ``<model_dir>/report``). Returns report.md's path."""
+    from ..predict import default_model_path
+
+    if model_dir is None:
+        model_dir, out_dir = default_model_path(), out_dir or "nameorigin-report"
+    model_dir = Path(model_dir)
+    out = Path(out_dir) if out_dir is not None else model_dir / "report"
+    check_out_dir(out, {*PNGS, REPORT_MD}, "report")
+    return report_into(model_dir, out, data)[0]

@@ -1,0 +1,142 @@
+"""Predictions for every name in a file, streamed, so that a file of any length fits in memory.
+
+``nameorigin predict --input FILE`` reads plain text (one name a line), CSV/TSV (a header naming
+the name column) or JSONL (one object a line) in chunks of a few thousand rows (`readers`), and
+writes each row back in order with the prediction appended (`writers`). Nothing is dropped: a row
+that can't be scored is written with ``abstained`` true and its ``reason``. Malformed input stops
+with a `NameOriginError` that names the line, and output to a file is written to a temporary file
+beside it and moved into place only at the end, so a failed run leaves no partial file and an
+existing one untouched (a symlink's target is the file replaced; a device or FIFO such as
+``/dev/null`` is written in place).
+
+Choices worth knowing:
+
+* Blank lines are rows in plain text (abstained: empty name) but not in CSV/TSV or JSONL, where
+  they are skipped as `csv.DictReader` does. In plain text a lone CR ends a line, as LF and CRLF do.
+* Empty input gives header-only output (CSV/TSV: the input's header, else ``--column``, then the
+  result columns; JSONL: nothing) and 0 rows. It is not an error, so a pipe that filters
+  everything out still succeeds.
+* Output defaults to CSV for plain-text input, which has no columns of its own to keep. An output
+  file's extension must name its format (.csv, .tsv, .jsonl) unless ``--format`` does; an output
+  that is the input file itself (or a link to it) is refused, since writing it would destroy it.
+* When an input column (or the first JSONL object's key) is named like a result column, as in a
+  labelled ``name,label`` file, the result columns are all prefixed with ``predicted_``; nothing
+  is overwritten. A later JSONL object that brings such a key is an error naming its line.
+* In CSV/TSV, ``abstained`` is ``true``/``false``, probabilities have 6 decimals, and a missing
+  value is an empty cell; JSONL keeps full floats and ``null``.
+* Stdout can't be atomic: an error part-way leaves the rows already written there.
+* Memory stays bounded whatever the file holds: `Classifier.predict` scores each chunk in
+  length-sorted batches of a fixed number of padded characters, so one huge value (a corrupt
+  field) pads only its own small batch.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import os
+import stat
+import sys
+from typing import IO, Any
+
+from tqdm import tqdm
+
+from ..argtypes import positive_int
+from ..errors import NameOriginError
+from .readers import DELIMITERS, EXTENSIONS, INPUT_FORMATS, Source, describe, input_format_of, open_source, read_rows
+from .writers import OUTPUT_FORMATS, RESULT_COLUMNS, make_writer, open_dest, output_format_of
+
+__all__ = ["DELIMITERS", "EXTENSIONS", "INPUT_FORMATS", "OUTPUT_FORMATS", "RESULT_COLUMNS", "add_arguments",
+           "command", "predict_file"]
+
+
+def _formats(source: Source, dest: Source, input_format: str | None,
+             output_format: str | None) -> tuple[str, str]:
+    input_format = input_format or input_format_of(source) or "text"
+    if input_format not in INPUT_FORMATS:
+        raise NameOriginError(f"unknown input format {input_format!r}; choose from {', '.join(INPUT_FORMATS)}")
+    if output_format is not None and output_format not in OUTPUT_FORMATS:
+        raise NameOriginError(f"unknown output format {output_format!r}; choose from {', '.join(OUTPUT_FORMATS)}")
+    output_format = output_format or output_format_of(dest)
+    if output_format is None:
+        output_format = "csv" if input_format == "text" else input_format
+    return input_format, output_format
+
+
+def _refuse_the_input_as_output(stream: IO, dest: Source) -> None:
+    """Writing over the file being read would replace it with its predictions: refuse, whether
+    the two paths are the same, one links to the other, or the input comes in on stdin."""
+    if not isinstance(dest, (str, os.PathLike)) or str(dest) in ("-", "/dev/stdout"):
+        return
+    try:
+        out, src = os.stat(dest), os.fstat(stream.fileno())
+    except (AttributeError, OSError, ValueError):  # nothing there yet, or an input with no file behind it
+        return
+    if stat.S_ISREG(out.st_mode) and (out.st_dev, out.st_ino) == (src.st_dev, src.st_ino):
+        raise NameOriginError(f"{dest}: is also the input; write the predictions to another file")
+
+
+def predict_file(clf: Any, source: Source = "-", dest: Source = "-", *, column: str = "name",
+                 input_format: str | None = None, output_format: str | None = None, top_k: int = 3,
+                 chunk_size: int = 8192, progress: bool = True) -> int:
+    """Predict every row of `source` into `dest`, `chunk_size` rows at a time; return the rows written.
+
+    `source` and `dest` are paths, ``"-"`` (stdin/stdout) or open file objects (binary input gives
+    exact line numbers for UTF-8 errors). Formats: `input_format` from the extension, else text;
+    `output_format` from the extension of `dest` (one it doesn't name is refused), else the
+    input's (CSV for plain text).
+    """
+    input_format, output_format = _formats(source, dest, input_format, output_format)
+    if chunk_size < 1:
+        raise NameOriginError(f"chunk size must be at least 1, got {chunk_size}")
+    top_k = max(1, min(top_k, len(clf.labels)))
+    where = describe(source)
+    with open_source(source) as stream:
+        _refuse_the_input_as_output(stream, dest)
+        with open_dest(dest) as out, tqdm(desc="predict", unit=" rows", unit_scale=True, file=sys.stderr,
+                                          disable=None if progress else True) as bar:
+            header, rows = read_rows(stream, where, input_format, column)
+            writer = make_writer(out, output_format, top_k, where)
+            if header is not None:
+                writer.start(header)
+            written = 0
+            while chunk := list(itertools.islice(rows, chunk_size)):
+                predictions = clf.predict([name for _, _, name in chunk], top_k=top_k)
+                for (line, row, _), p in zip(chunk, predictions):
+                    writer.write(line, row, p)
+                written += len(chunk)
+                bar.update(len(chunk))
+            writer.finish(column)
+    return written
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The file options of ``nameorigin predict``."""
+    parser.add_argument("--input", metavar="FILE",
+                        help="predict every name in FILE ('-': stdin): .txt one name a line, .csv/.tsv "
+                             "with a header, .jsonl one object a line")
+    parser.add_argument("--column", default="name", help="the CSV/TSV column or JSONL key holding the names "
+                                                         "(default: %(default)s)")
+    parser.add_argument("--output", metavar="FILE", default="-",
+                        help="where to write (default: stdout); a file is replaced only when the run succeeds")
+    parser.add_argument("--format", choices=OUTPUT_FORMATS,
+                        help="output format (default: from --output's extension, else the input's; csv for text)")
+    parser.add_argument("--input-format", choices=INPUT_FORMATS,
+                        help="input format (default: from --input's extension; text for stdin)")
+    parser.add_argument("--chunk-size", type=positive_int, default=8192, metavar="N",
+                        help="rows read and predicted at a time (default: %(default)s)")
+
+
+def command(args: argparse.Namespace, clf: Any) -> int:
+    """Run ``nameorigin predict --input ...`` with a loaded classifier; return the rows written."""
+    if getattr(args, "names", None):
+        raise NameOriginError("give names on the command line or --input, not both")
+    if getattr(args, "json", False):
+        raise NameOriginError("--json does not apply to --input; use --format jsonl")
+    try:
+        return predict_file(clf, args.input, args.output, column=args.column, input_format=args.input_format,
+                            output_format=args.format, top_k=args.top_k, chunk_size=args.chunk_size,
+                            progress=not getattr(args, "quiet", False))
+    except BrokenPipeError:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
