@@ -1,4 +1,9 @@
-"""Shared fixtures: the real corpus from ../shared/data, and small corpora cut from it."""
+"""Shared fixtures: the real corpus, and small corpora cut from it.
+
+The corpus is read from ``$NAMEORIGIN_TEST_DATA``, else ``../shared/data`` beside the repository:
+a folder holding ``names/*.txt`` and the tutorial's ``data.zip``. Without it the tests that need
+it are skipped and say how to get it; with ``NAMEORIGIN_REQUIRE_DATA=1`` (CI) they fail instead.
+"""
 
 from __future__ import annotations
 
@@ -7,9 +12,37 @@ from pathlib import Path
 
 import pytest
 
-SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+
+def _shared() -> Path:
+    explicit = os.environ.get("NAMEORIGIN_TEST_DATA")
+    if explicit:  # no fallback: a mistyped folder must not quietly test against another corpus
+        return Path(explicit).expanduser().resolve()
+    return Path(__file__).resolve().parents[1].parent / "shared" / "data"
+
+
+# The folder of test data: names/ and data.zip, and later corpora (wiki/) beside them.
+SHARED = _shared()
 NAMES_DIR = SHARED / "names"
 DATA_ZIP = SHARED / "data.zip"
+
+HOW_TO_GET_DATA = (
+    "download https://download.pytorch.org/tutorial/data.zip, unzip it so that DIR/names/*.txt "
+    "exists (the archive unpacks to data/names/), keep data.zip beside it as DIR/data.zip, and set "
+    "NAMEORIGIN_TEST_DATA=DIR"
+)
+
+
+def require_data(path: Path, what: str, how: str = HOW_TO_GET_DATA) -> Path:
+    """`path` (under `SHARED`) if it exists; else skip the test saying `how` to get it, or fail
+    when NAMEORIGIN_REQUIRE_DATA is set, so that CI can never pass by skipping everything.
+    Other corpora (wiki/) use it too: ``require_data(SHARED / "wiki" / "names.tsv", ...)``."""
+    if path.exists():
+        return path
+    where = "NAMEORIGIN_TEST_DATA" if os.environ.get("NAMEORIGIN_TEST_DATA") else "the default, ../shared/data"
+    message = f"{what} is not at {path} ({where}): {how}"
+    if os.environ.get("NAMEORIGIN_REQUIRE_DATA", "") not in ("", "0"):
+        pytest.fail(message + " (NAMEORIGIN_REQUIRE_DATA is set, so this is an error)", pytrace=False)
+    pytest.skip(message)
 
 
 @pytest.fixture(autouse=True)
@@ -23,16 +56,19 @@ def _isolated_env(monkeypatch, tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def names_dir() -> Path:
-    if not NAMES_DIR.is_dir():
-        pytest.fail(f"the corpus is expected at {NAMES_DIR}")
-    return NAMES_DIR
+    return require_data(NAMES_DIR, "the tutorial corpus (names/*.txt)")
 
 
 @pytest.fixture(scope="session")
 def data_zip() -> Path:
-    if not DATA_ZIP.is_file():
-        pytest.fail(f"the corpus archive is expected at {DATA_ZIP}")
-    return DATA_ZIP
+    return require_data(DATA_ZIP, "the tutorial archive data.zip")
+
+
+@pytest.fixture(scope="session")
+def wiki_file() -> Path:
+    return require_data(SHARED / "wiki" / "names.tsv", "the Wikipedia people's names (wiki/names.tsv)",
+                        "it is built from the name2nat wheel: nameorigin data build-wiki WHEEL --out "
+                        "DIR/wiki/names.tsv (see README, 'The world model')")
 
 
 @pytest.fixture(scope="session")
