@@ -179,7 +179,7 @@ def test_the_command_waits_for_a_thread_still_at_work():
                "done, main = threading.Event(), cli.main\n"
                "cli.main = lambda **kw: (main(**kw), done.set())[0]\n"
                "threading.Thread(target=lambda: (done.wait(), time.sleep(0.5), print('thread done'))).start()")
-    proc = _run_command(prelude, "predict", "Qin")
+    proc = _run_command(prelude, "predict", "--model", "tutorial", "Qin")
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.splitlines() == ["Qin\tChinese 0.918, Korean 0.028, Vietnamese 0.023", "thread done"]
 
@@ -187,7 +187,7 @@ def test_the_command_waits_for_a_thread_still_at_work():
 @pytest.mark.parametrize("watch", ["sys.setprofile(lambda *a: None)", "sys.settrace(lambda *a: None)", ""])
 def test_the_command_exits_the_ordinary_way_under_a_profiler_or_tracer(watch):
     prelude = f"import os\nreal = os._exit\nos._exit = lambda code: (print('os._exit', flush=True), real(code))\n{watch}"
-    proc = _run_command(prelude, "predict", "Qin")
+    proc = _run_command(prelude, "predict", "--model", "tutorial", "Qin")
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.splitlines()[-1] == ("Qin\tChinese 0.918, Korean 0.028, Vietnamese 0.023" if watch else "os._exit")
 
@@ -208,7 +208,7 @@ def test_a_full_disk_is_one_line_and_status_1(n_names):
 
 def test_pytorchs_objects_are_out_of_the_collectors_reach():
     prelude = "import gc\nimport atexit\natexit.register(lambda: print(gc.get_freeze_count()))"
-    proc = _run_command(prelude, "predict", "Qin")
+    proc = _run_command(prelude, "predict", "--model", "tutorial", "Qin")
     assert proc.returncode == 0, proc.stderr
     assert int(proc.stdout.splitlines()[-1]) > 100_000
 

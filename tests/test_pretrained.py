@@ -1,4 +1,4 @@
-"""The bundled default model: it loads offline, and its files, revision and recorded metrics agree."""
+"""The bundled models: they load offline, and their files, revisions and recorded metrics agree."""
 
 from __future__ import annotations
 
@@ -10,33 +10,45 @@ from pathlib import Path
 import pytest
 
 from nameorigin import checkpoint
-from nameorigin.predict import default_model_path
+from nameorigin.predict import BUNDLED, bundled_path, default_model_path
 
-BUNDLED = default_model_path()
-pytestmark = pytest.mark.skipif(not (BUNDLED / "model.json").is_file(), reason="no bundled model built yet")
-
-
-def test_revision_file_and_model_card_name_the_shipped_files():
-    revision = checkpoint.revision(BUNDLED)
-    assert (BUNDLED.parent / "default.revision").read_text().strip() == revision
-    card = (Path(__file__).resolve().parents[1] / "MODEL_CARD.md").read_text()
-    assert revision in card
+CARD = Path(__file__).resolve().parents[1] / "MODEL_CARD.md"
 
 
-def test_recorded_metrics_and_fingerprint_match_the_corpus(names_dir):
+@pytest.mark.parametrize("name", BUNDLED)
+def test_revision_file_and_model_card_name_the_shipped_files(name):
+    folder = bundled_path(name)
+    revision = checkpoint.revision(folder)
+    assert (folder.parent / f"{name}.revision").read_text().strip() == revision
+    assert revision in CARD.read_text()
+
+
+def test_tutorial_metrics_and_fingerprint_match_the_corpus(names_dir):
     from nameorigin.data import load_corpus
     from nameorigin.evaluate import evaluate_checkpoint
 
-    meta = checkpoint.read_metadata(BUNDLED)
+    meta = checkpoint.read_metadata(bundled_path("tutorial"))
     assert meta["corpus"]["fingerprint"] == load_corpus(names_dir).fingerprint
     assert meta["split"]["kind"] == "seed" and meta["split"]["n_test"] == 2007
-    report = evaluate_checkpoint(None, str(names_dir))
+    report = evaluate_checkpoint("tutorial", str(names_dir))
     for key in ("accuracy", "macro_f1", "top3_accuracy", "ece"):
         assert report[key] == pytest.approx(meta["metrics"][key], abs=1e-6), key
 
 
-def test_small_enough_to_ship():
-    assert (BUNDLED / "model.safetensors").stat().st_size < 8 * 2**20
+def test_world_metrics_match_both_corpora(names_dir, wiki_file):
+    from nameorigin.evaluate import evaluate_checkpoint
+
+    meta = checkpoint.read_metadata(bundled_path("world"))
+    report = evaluate_checkpoint(None, str(names_dir), str(wiki_file))
+    assert set(report["test_sets"]) == set(meta["test_sets"]) == {"wiki_full", "wiki_surname", "tutorial"}
+    for name, recorded in meta["test_sets"].items():
+        for key in ("accuracy", "macro_f1", "top3_accuracy", "ece", "ece_uncalibrated"):
+            assert report["test_sets"][name][key] == pytest.approx(recorded[key], abs=1e-6), (name, key)
+
+
+@pytest.mark.parametrize("name", BUNDLED)
+def test_small_enough_to_ship(name):
+    assert (bundled_path(name) / "model.safetensors").stat().st_size < 4 * 2**20
 
 
 def test_predict_works_with_no_data_no_network_no_training(tmp_path):
@@ -47,5 +59,20 @@ def test_predict_works_with_no_data_no_network_no_training(tmp_path):
     results = json.loads(proc.stdout)
     assert [r["name"] for r in results] == ["Mike", "Qin", "Slaveya", "Fernando"]
     assert all(r["label"] and not r["abstained"] for r in results)
-    assert {r["model_revision"] for r in results} == {checkpoint.revision(BUNDLED)}
+    assert {r["model_revision"] for r in results} == {checkpoint.revision(default_model_path())}
     assert list(tmp_path.iterdir()) == []
+
+
+ANSWERS = {"Mike Tyson": "English", "Angela Merkel": "German", "Hiroshi Tanaka": "Japanese",
+           "José García": "Spanish", "Nguyen Van An": "Vietnamese", "Sharma": "Other", "Adeyemi": "Other",
+           "Nagy": "Other", "Mike": "English", "김": "Korean", "محمد": "Arabic"}
+
+
+def test_the_world_model_answers_what_its_users_type():
+    from nameorigin import load_model
+
+    clf = load_model()
+    results = clf.predict(list(ANSWERS) + ["SMITH", "Smith", "smith", "田中"], top_k=2)
+    assert {r.name: r.label for r in results[:len(ANSWERS)]} == ANSWERS
+    assert len({r.label for r in results[-4:-1]}) == 1
+    assert {p["label"] for p in results[-1].predictions} == {"Chinese", "Japanese"}

@@ -16,7 +16,7 @@ import sys
 import threading
 import time
 
-from . import __version__, report, serve, stream
+from . import __version__, explain, report, serve, stream
 from .config import ARCHS, FAST, PRESETS, SCHEDULES
 from .argtypes import (MAX_SEED, class_weight, finite_non_negative_float, fraction, non_negative_float,
                        non_negative_int, positive_float, positive_int, seed)
@@ -30,7 +30,8 @@ def _add_data(p: argparse.ArgumentParser) -> None:
 
 
 def _add_model(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--model", metavar="DIR", help="checkpoint folder (default: the bundled model)")
+    p.add_argument("--model", metavar="DIR", help="a checkpoint folder, or a bundled model: 'world' (the default) "
+                   "or 'tutorial'")
 
 
 # (flag, argparse type, help); the Config field is the flag's name with '_' for '-'.
@@ -84,6 +85,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("evaluate", help="measure a checkpoint on its own test split")
     _add_model(p)
     _add_data(p)
+    p.add_argument("--wiki", metavar="FILE", help="the Wikipedia people's names.tsv, for a world model "
+                   "(default: $NAMEORIGIN_WIKI)")
     p.add_argument("--json", action="store_true", help="print a machine-readable report")
 
     p = sub.add_parser("predict", help="predict the origin of names")
@@ -106,6 +109,17 @@ def build_parser() -> argparse.ArgumentParser:
     _add_model(p)
     p.add_argument("--format", choices=("onnx",), default="onnx")
     p.add_argument("--out", required=True, metavar="FILE", help="the .onnx file to write")
+
+    p = sub.add_parser("explain", help="show how a prediction forms as the model reads each character",
+                       description=explain.DESCRIPTION)
+    _add_model(p)
+    explain.add_arguments(p)
+
+    p = sub.add_parser("data", help="build corpora")
+    data_sub = p.add_subparsers(dest="data_command", required=True, metavar="WHAT")
+    p = data_sub.add_parser("build-wiki", help="rebuild the Wikipedia people's names.tsv from the name2nat wheel")
+    p.add_argument("wheel", metavar="WHEEL", help="name2nat-0.5.1-py3-none-any.whl, as downloaded from PyPI")
+    p.add_argument("--out", required=True, metavar="FILE", help="the names.tsv to write")
 
     report.add_report_arguments(sub.add_parser("report", help="plots and a report page for a checkpoint"))
     report.add_reproduce_arguments(sub.add_parser(
@@ -143,7 +157,7 @@ def cmd_train(args: argparse.Namespace) -> None:
 def cmd_evaluate(args: argparse.Namespace) -> None:
     from .evaluate import evaluate_checkpoint, format_report
 
-    report = evaluate_checkpoint(args.model, args.data)
+    report = evaluate_checkpoint(args.model, args.data, args.wiki)
     print(json.dumps(report, indent=2) if args.json else format_report(report))
 
 
@@ -174,8 +188,29 @@ def cmd_export(args: argparse.Namespace) -> None:
     export.command(args)
 
 
-COMMANDS = {"train": cmd_train, "evaluate": cmd_evaluate, "predict": cmd_predict, "serve": serve.command,
-            "export": cmd_export, "report": report.report_command, "reproduce": report.reproduce_command}
+def cmd_explain(args: argparse.Namespace) -> None:
+    from .predict import load_model
+
+    if args.plot is not None:
+        explain.check_plot_path(args.plot)
+    clf = load_model(args.model)
+    results = [clf.explain(name, top_k=args.top_k) for name in args.names]
+    print(json.dumps(results, indent=2, ensure_ascii=False) if args.json else explain.format_table(results))
+    if args.plot is not None:
+        explain.plot([clf.explain(name, top_k=len(clf.labels)) for name in args.names], clf.labels, args.plot)
+        print(f"wrote {args.plot}", file=sys.stderr)
+
+
+def cmd_data(args: argparse.Namespace) -> None:
+    from .wikibuild import build_wiki
+
+    n = build_wiki(args.wheel, args.out)
+    print(f"wrote {n} people to {args.out}", file=sys.stderr)
+
+
+COMMANDS = {"train": cmd_train, "data": cmd_data, "evaluate": cmd_evaluate, "predict": cmd_predict, "serve": serve.command,
+            "export": cmd_export, "explain": cmd_explain, "report": report.report_command,
+            "reproduce": report.reproduce_command}
 
 
 def import_pytorch() -> None:

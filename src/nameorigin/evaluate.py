@@ -93,13 +93,28 @@ def score_checkpoint(model: str | None = None, data=None) -> tuple[dict, np.ndar
     return report, proba, labels
 
 
-def evaluate_checkpoint(model: str | None = None, data=None) -> dict:
-    """`score_checkpoint`'s metrics alone."""
-    return score_checkpoint(model, data)[0]
+def evaluate_checkpoint(model: str | None = None, data=None, wiki: str | None = None) -> dict:
+    """A checkpoint's metrics on its own test split; for a `world` model, on each of its test sets
+    (the headline figures are those of the Wikipedia test people's full names)."""
+    from .predict import load_model
+
+    clf = load_model(model)
+    if clf.metadata.get("config", {}).get("corpus") != "world":
+        return score_checkpoint(model, data)[0]
+    from .world import evaluate_world
+
+    sets = evaluate_world(clf.model, clf.metadata, data, wiki)
+    report = dict(sets["wiki_full"])
+    report.update(model=str(model or "bundled world"), model_revision=clf.revision, temperature=clf.temperature,
+                  test_sets=sets)
+    return report
 
 
 def format_report(report: dict) -> str:
-    """A plain-text summary for people: headline figures, then one line per class."""
+    """A plain-text summary for people: headline figures, then one line per class; for a world
+    model, one such block per test set."""
+    if "test_sets" in report:
+        return "\n\n".join(f"== {name} ==\n" + format_report(scores) for name, scores in report["test_sets"].items())
     lines = [
         f"test names     {report['n_test']}",
         f"accuracy       {report['accuracy']:.4f}",

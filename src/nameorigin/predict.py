@@ -7,18 +7,22 @@
 from __future__ import annotations
 
 import os
-import re
+import tempfile
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import torch
 from torch import nn
 
 from . import checkpoint
-from .data import OUTSIDE_ALPHABET, encode, normalize
-from .inference import fast_model
+from .data import encode
+from .names import clean, fold_case, normalize, uncomma
+from .scoring import probabilities
+from .scripts import allowed_labels, display, script_of, transliteration_trust
+from .fast import fast_model
 
 
 def _one_thread_after_fork() -> None:
@@ -76,34 +80,39 @@ def predict_logits(model: nn.Module, names: list[str], budget: int = 1 << 12) ->
     return out
 
 
-_SPACES = re.compile(r"\s+")
-
-
 # Surnames in the corpus have at most 20 characters. Past this a text is not a name, and scoring it
 # costs memory in proportion (2.5 KB a character for the bundled model): a line of binary junk
 # with no newline would otherwise take all of it.
 MAX_NAME_LENGTH = 1000
 
 
-def prepare(name: str) -> tuple[str, str | None]:
-    """The form of `name` the model reads, and why it cannot be scored (None if it can).
+class Prepared(NamedTuple):
+    """What the model reads of a name, why it cannot be scored (None if it can), and the script
+    it was written in (None for ASCII; see `scripts`)."""
+
+    text: str
+    reason: str | None
+    script: str | None = None
+
+
+def prepare(name: str, case: str = "words") -> Prepared:
+    """The form of `name` the model reads.
 
     Names are transliterated to ASCII; symbols outside the alphabet (digits, emoji, ...) are
-    dropped rather than failing the whole name. A name left with no Latin letter is not guessed at,
-    nor is one longer than `MAX_NAME_LENGTH` characters.
+    dropped rather than failing the whole name; "Family, Given" is read as "Given Family"; case is
+    folded as the model was trained (`names.CASES`). A name left with no Latin letter is not
+    guessed at, nor is one longer than `MAX_NAME_LENGTH` characters.
     """
     if not isinstance(name, str):
-        return "", "not a string"
-    text = normalize(name)
-    if not (text.isalpha() and text.isascii()):  # most names are letters only, with nothing to clean
-        text = _SPACES.sub(" ", OUTSIDE_ALPHABET.sub("", text)).strip()
-        if not name.strip():
-            return text, "empty name"
-        if not any(c.isalpha() for c in text):
-            return text, "no Latin letters after transliteration"
+        return Prepared("", "not a string")
+    text = clean(normalize(name))
+    if not name.strip():
+        return Prepared(text, "empty name")
+    if not any(c.isalpha() for c in text):
+        return Prepared(text, "no Latin letters after transliteration")
     if len(text) > MAX_NAME_LENGTH:  # its normalized form is not echoed back either
-        return "", f"longer than {MAX_NAME_LENGTH} characters"
-    return text, None
+        return Prepared("", f"longer than {MAX_NAME_LENGTH} characters")
+    return Prepared(fold_case(uncomma(text), case), None, script_of(name))
 
 
 @dataclass
@@ -134,19 +143,65 @@ class Classifier:
         self.temperature = float(metadata.get("temperature", 1.0))
         bias = metadata.get("logit_bias")
         self.logit_bias = None if bias is None else torch.tensor(bias, dtype=torch.float32)
+        self.case = metadata.get("config", {}).get("case", "words")
         self.budget = budget
 
     @classmethod
     def from_checkpoint(cls, folder: str | os.PathLike) -> "Classifier":
         model, meta = checkpoint.load(folder)
-        return cls(model, meta, checkpoint.revision(folder))
+        clf = cls(model, meta, checkpoint.revision(folder))
+        clf._files = {name: (Path(folder) / name).read_bytes() for name in (checkpoint.WEIGHTS, checkpoint.METADATA)}
+        return clf
 
-    def _proba(self, names: list[str]) -> np.ndarray:
-        """Calibrated class probabilities for prepared names."""
+    def __reduce__(self):
+        """Pickle as the checkpoint's two files (a few hundred KB), not the live network, so a
+        Classifier travels cheaply to Dask or Spark workers; each process rebuilds it once."""
+        files = getattr(self, "_files", None)
+        if files is None:
+            raise TypeError("only a Classifier loaded from a checkpoint folder can be pickled")
+        return (_restore, (files, self.revision))
+
+    def _proba(self, names: list[str], allowed: np.ndarray | None = None) -> np.ndarray:
+        """Calibrated class probabilities for prepared names; `allowed` masks labels per row."""
         logits = predict_logits(self.model, names, self.budget)
-        if self.logit_bias is not None:
-            logits = logits + self.logit_bias
-        return torch.softmax(logits / self.temperature, dim=1).numpy()
+        return probabilities(logits, self.temperature, self.logit_bias, allowed)
+
+    def _script_mask(self, prepared: list[Prepared]) -> tuple[np.ndarray | None, list[Prepared]]:
+        """The labels each name's script allows, and the names whose script allows none of this
+        model's labels turned into abstentions."""
+        mask, out = None, list(prepared)
+        for i, p in enumerate(prepared):
+            allowed = allowed_labels(p.script) if p.reason is None else None
+            if allowed is None:
+                continue
+            row = np.isin(self.labels, allowed)
+            if not row.any():
+                out[i] = Prepared(p.text, f"written in {display(p.script)} script, a tradition outside this "
+                                          "model's labels", p.script)
+                continue
+            if mask is None:
+                mask = np.ones((len(prepared), len(self.labels)), dtype=bool)
+            mask[i] = row
+        return mask, out
+
+    def _proba_once(self, prepared: list[Prepared], mask: np.ndarray | None) -> np.ndarray:
+        """`_proba` for readable names, each distinct (text, script) scored once: names that
+        read the same (SMITH, Smith) get one answer, bit for bit."""
+        keys: dict[tuple, int] = {}
+        first, back = [], []
+        for i, p in enumerate(prepared):
+            key = (p.text, p.script)
+            if key not in keys:
+                keys[key] = len(first)
+                first.append(i)
+            back.append(keys[key])
+        texts = [prepared[i].text for i in first]
+        proba = self._proba(texts, None if mask is None else mask[first])[back]
+        for i, p in enumerate(prepared):
+            trust = transliteration_trust(p.script)
+            if trust < 1:
+                proba[i] = trust * proba[i] + (1 - trust) * mask[i] / mask[i].sum()
+        return proba
 
     @staticmethod
     def _as_list(names: Iterable[str]) -> list:
@@ -163,11 +218,11 @@ class Classifier:
         inverse = np.fromiter((slots.setdefault(n if type(n) is str else (None, i), len(slots))
                                for i, n in enumerate(names)), dtype=np.int64, count=len(names))
         distinct = [key if type(key) is str else names[key[1]] for key in slots]
-        prepared = [prepare(n) for n in distinct]
-        ok = [i for i, (_, why) in enumerate(prepared) if why is None]
+        mask, prepared = self._script_mask([prepare(n, self.case) for n in distinct])
+        ok = [i for i, p in enumerate(prepared) if p.reason is None]
         proba = np.full((len(distinct), len(self.labels)), np.nan, dtype=np.float32)
         if ok:
-            proba[ok] = self._proba([prepared[i][0] for i in ok])
+            proba[ok] = self._proba_once([prepared[i] for i in ok], None if mask is None else mask[ok])
         return [prepared[i] for i in inverse], proba[inverse]
 
     def predict_proba(self, names: Iterable[str]) -> np.ndarray:
@@ -189,12 +244,12 @@ class Classifier:
         names = self._as_list(names)
         prepared, proba = self._score(names)
         results = []
-        for name, (text, why), row in zip(names, prepared, proba):
+        for name, (text, why, _), row in zip(names, prepared, proba):
             if why is not None:
                 results.append(Prediction(str(name), text, None, None, [], True, why, self.revision))
                 continue
             best = np.argsort(-row, kind="stable")[:top_k]
-            top = [{"label": self.labels[i], "probability": float(row[i])} for i in best]
+            top = [{"label": self.labels[i], "probability": float(row[i])} for i in best if row[i] > 0]
             confidence = top[0]["probability"]
             if confidence < min_confidence:
                 why = f"top probability {confidence:.3f} is below the minimum confidence {min_confidence:g}"
@@ -222,22 +277,63 @@ class Classifier:
             out[name] = [getattr(r, field) for r in results]
         return out
 
+    def explain(self, name: str, top_k: int = 3) -> dict:
+        """The top-k labels after each prefix of `name` as the model reads it, to show how the
+        prediction forms; see `nameorigin.explain.explain` for the fields."""
+        from .explain import explain
+
+        return explain(self, name, top_k)
+
+
+_RESTORED: dict[str, Classifier] = {}
+
+
+def _restore(files: dict[str, bytes], revision: str) -> Classifier:
+    """A pickled Classifier, rebuilt once per process from its checkpoint files."""
+    if revision not in _RESTORED:
+        with tempfile.TemporaryDirectory(prefix="nameorigin-") as folder:
+            for name, data in files.items():
+                (Path(folder) / name).write_bytes(data)
+            clf = Classifier.from_checkpoint(folder)
+        if clf.revision != revision:
+            raise checkpoint.CheckpointError("a pickled Classifier's files do not match its revision")
+        _RESTORED[revision] = clf
+    return _RESTORED[revision]
+
 
 PRETRAINED = Path(__file__).with_name("pretrained")
+# The models shipped inside the package (see MODEL_CARD.md); the first is the default.
+BUNDLED = ("world", "tutorial")
 
 
 def default_model_path() -> Path:
-    """The checkpoint shipped inside the package (see MODEL_CARD.md)."""
-    return PRETRAINED / "default"
+    """The checkpoint `load_model()` uses when given none: the bundled `world` model."""
+    return bundled_path(BUNDLED[0])
+
+
+def bundled_path(name: str) -> Path:
+    return PRETRAINED / name
+
+
+def model_path(model: str | os.PathLike | None) -> Path:
+    """A checkpoint folder from what a user gives: None (the default model), the name of a
+    bundled model ("world", "tutorial"), or a path. A folder of that name in the working
+    directory is taken as the bundled model only when it is not a checkpoint itself."""
+    if model is None:
+        return default_model_path()
+    if isinstance(model, str) and model in BUNDLED and not (Path(model) / checkpoint.METADATA).is_file():
+        return bundled_path(model)
+    return Path(model)
 
 
 def load_model(path: str | os.PathLike | None = None, backend: str = "torch") -> Classifier:
-    """Load a checkpoint folder as a `Classifier`; without a path, the bundled default model.
+    """Load a checkpoint as a `Classifier`: a folder, the name of a bundled model ("world",
+    "tutorial"), or nothing for the default `world` model.
 
     ``backend="onnx"`` runs the same network in onnxruntime (exported in memory; a ``.onnx``
     file written by ``nameorigin export`` is accepted too), for deployments built on onnxruntime.
     """
-    path = Path(path) if path is not None else default_model_path()
+    path = model_path(path)
     if backend == "onnx":
         from .export import load_onnx_classifier
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
 import torch
@@ -24,6 +25,7 @@ from .evaluate import metrics
 from .models import build_model
 from .names import fold_case
 from .predict import predict_logits
+from .scoring import probabilities
 from .train import Log, Sampler, fit, pick_device, seed_everything, stderr_log
 from .wiki import FORMS, OTHER, People, PeopleSplit, load_people, split_people
 
@@ -112,14 +114,25 @@ def wiki_source(wiki: str | os.PathLike | None) -> str:
     return str(path)
 
 
-def score_sets(model: torch.nn.Module, data: WorldData, temperature: float) -> dict:
+# (names) -> (calibrated probabilities, uncalibrated probabilities)
+Scorer = Callable[[list[str]], tuple[np.ndarray, np.ndarray]]
+
+
+def network_scorer(model: torch.nn.Module, temperature: float, bias: torch.Tensor | None = None) -> Scorer:
+    def score(names: list[str]) -> tuple[np.ndarray, np.ndarray]:
+        logits = predict_logits(model, names)
+        return probabilities(logits, temperature, bias), probabilities(logits, 1.0, bias)
+
+    return score
+
+
+def score_sets(score: Scorer, data: WorldData) -> dict:
     """Every test set's metrics, `Other`'s precision and recall, and ECE before calibration."""
     report = {}
     for name, (names, labels) in data.test_sets().items():
-        logits = predict_logits(model, names)
-        proba = torch.softmax(logits / temperature, dim=1).numpy()
+        proba, uncalibrated = score(names)
         scores = metrics(labels, proba, data.labels)
-        scores["ece_uncalibrated"] = expected_calibration_error(torch.softmax(logits, 1).numpy(), labels)
+        scores["ece_uncalibrated"] = expected_calibration_error(uncalibrated, labels)
         if OTHER in data.labels and name.startswith("wiki"):
             other = scores["per_class"][OTHER]
             scores["other"] = {"precision": other["precision"], "recall": other["recall"]}
@@ -127,11 +140,14 @@ def score_sets(model: torch.nn.Module, data: WorldData, temperature: float) -> d
     return report
 
 
+def load_world(config: Config, data: str | None, wiki: str | None, *, progress: bool = True) -> WorldData:
+    return WorldData.build(config, load_corpus(data, progress=progress), load_people(wiki_source(wiki)))
+
+
 def train_world(config: Config, data: str | None, wiki: str | None, *, device: str = "auto",
                 progress: bool = True, log_every: int = 0, log: Log = stderr_log) -> tuple[torch.nn.Module, dict]:
     """Train, calibrate and test the world model; returns the network and its checkpoint metadata."""
-    people = load_people(wiki_source(wiki))
-    world = WorldData.build(config, load_corpus(data, progress=progress), people)
+    world = load_world(config, data, wiki, progress=progress)
     log(f"wiki: {world.wiki_split.describe()}; tutorial: {world.tutorial_split.describe()}")
     seed_everything(config.seed)
     model = build_model(config, len(world.labels))
@@ -141,7 +157,7 @@ def train_world(config: Config, data: str | None, wiki: str | None, *, device: s
     model = model.cpu()
     temperature = fit_temperature(predict_logits(model, val[0]), torch.as_tensor(val[1])) if config.calibrate else 1.0
     log(f"calibrated on {len(val[0])} validation names: temperature {temperature:.3f}")
-    test = score_sets(model, world, temperature)
+    test = score_sets(network_scorer(model, temperature), world)
     headline = {k: test["wiki_full"][k] for k in ("n_test", "accuracy", "macro_f1", "top3_accuracy", "ece",
                                                   "ece_uncalibrated")}
     summary = {name: {k: v for k, v in scores.items() if k not in ("confusion", "labels")}
@@ -154,3 +170,20 @@ def train_world(config: Config, data: str | None, wiki: str | None, *, device: s
         "history": history.to_dict(), "metrics": headline, "test_sets": summary,
     }
     return model, metadata
+
+
+def evaluate_world(model: torch.nn.Module, meta: dict, data: str | None, wiki: str | None) -> dict:
+    """A world checkpoint's metrics on every test set, rebuilt from both corpora; a corpus other
+    than the one it was trained on is refused."""
+    from .errors import NameOriginError
+
+    world = load_world(Config.from_dict(meta["config"]), data, wiki)
+    recorded = meta.get("world", {})
+    for key, fingerprint in (("wiki", world.people.fingerprint), ("tutorial", world.tutorial.fingerprint)):
+        if recorded.get(key, {}).get("fingerprint") != fingerprint:
+            raise NameOriginError(f"the {key} corpus given is not the one the model was trained on (its "
+                                  "fingerprint differs), so its test split cannot be rebuilt")
+    bias = meta.get("logit_bias")
+    bias = None if bias is None else torch.tensor(bias, dtype=torch.float32)
+    return score_sets(network_scorer(model, float(meta.get("temperature", 1.0)), bias), world)
+

@@ -1,0 +1,109 @@
+"""The world model's pieces: name forms, the family-name split, script evidence, case, and a
+small world run end to end."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from nameorigin.names import fold_case, surname_index, uncomma
+from nameorigin.wiki import people_from_rows, split_people
+
+
+@pytest.fixture(scope="session")
+def wiki_slice(wiki_file, tmp_path_factory) -> Path:
+    """Every 150th person of the real wiki file (about 3,300), every label represented."""
+    lines = wiki_file.read_text(encoding="utf-8").splitlines()
+    out = tmp_path_factory.mktemp("wiki") / "names.tsv"
+    out.write_text("\n".join([lines[0]] + lines[1::150]) + "\n", encoding="utf-8")
+    return out
+
+
+def test_case_folding_reads_typed_names_as_the_corpus_writes_them():
+    assert fold_case("SMITH", "words") == fold_case("smith", "words") == "Smith"
+    assert fold_case("McDonald", "words") == "McDonald"
+    assert fold_case("O'BRIEN-JONES", "words") == "O'Brien-Jones"
+    assert fold_case("Angela MERKEL", "lower") == "angela merkel"
+
+
+def test_comma_form_is_read_in_reading_order():
+    assert uncomma("Merkel, Angela") == "Angela Merkel"
+    assert uncomma("Merkel") == "Merkel"
+    assert uncomma("a, b, c") == "a, b, c"
+    assert uncomma(", Angela") == ", Angela"
+
+
+def test_family_name_is_the_last_word_but_suffixes():
+    assert surname_index(["Martin", "Luther", "King", "Jr."], family_first=False) == 2
+    assert surname_index(["Wang", "Wei"], family_first=True) == 0
+
+
+def test_family_first_names_are_told_apart_by_the_data():
+    rows = [("Nguyen Van An", "Vietnamese"), ("Nguyen Thi Lan", "Vietnamese"), ("Andrea Nguyen", "Vietnamese"),
+            ("Wang Wei", "Chinese"), ("Wang Fang", "Chinese"), ("Angela Merkel", "German"),
+            ("Mike Tyson", "English")]
+    people = people_from_rows(rows, "test")
+    assert people.surname == ["Nguyen", "Nguyen", "Nguyen", "Wang", "Wang", "Merkel", "Tyson"]
+    assert people.given[0] == "Van An" and people.swapped[0] == "Van An Nguyen"
+    assert people.swapped[5] == "Merkel Angela"
+    assert people.label_names == ["Chinese", "English", "German", "Vietnamese"]
+
+
+def test_split_keeps_every_family_on_one_side(wiki_slice):
+    from nameorigin.wiki import load_people
+
+    people = load_people(wiki_slice)
+    split = split_people(people, seed=42, test_size=0.1, val_size=0.05)
+    sides = [{people.surname[i].lower() for i in part} for part in (split.train, split.val, split.test)]
+    assert not (sides[0] & sides[1]) and not (sides[0] & sides[2]) and not (sides[1] & sides[2])
+    assert sum(map(len, (split.train, split.val, split.test))) == len(people)
+    again = split_people(people, seed=42, test_size=0.1, val_size=0.05)
+    assert np.array_equal(split.test, again.test)
+    assert 0.05 < len(split.test) / len(people) < 0.16
+
+
+@pytest.fixture(scope="session")
+def tiny_world(wiki_slice, small_corpus, tmp_path_factory) -> Path:
+    from nameorigin.config import PRESETS
+    from nameorigin.train import train_and_save
+
+    out = tmp_path_factory.mktemp("world") / "model"
+    config = PRESETS["world"][0].updated(hidden_size=16, embedding_dim=8, epochs=2, batch_size=64)
+    train_and_save(config, str(out), data=str(small_corpus), wiki=str(wiki_slice), progress=False,
+                   log=lambda s: None)
+    return out
+
+
+def test_world_run_answers_other_and_scores_every_test_set(tiny_world, wiki_slice, small_corpus):
+    from nameorigin import load_model
+    from nameorigin.evaluate import evaluate_checkpoint
+
+    clf = load_model(tiny_world)
+    assert "Other" in clf.labels and "Russian" in clf.labels
+    meta = clf.metadata
+    assert set(meta["test_sets"]) == {"wiki_full", "wiki_surname", "tutorial"}
+    assert set(meta["test_sets"]["wiki_full"]["other"]) == {"precision", "recall"}
+    report = evaluate_checkpoint(str(tiny_world), str(small_corpus), str(wiki_slice))
+    for name, scores in report["test_sets"].items():
+        assert scores["accuracy"] == pytest.approx(meta["test_sets"][name]["accuracy"], abs=1e-9), name
+    assert report["accuracy"] == pytest.approx(meta["metrics"]["accuracy"], abs=1e-9)
+
+
+def test_world_model_is_case_blind_and_reads_the_comma_form(tiny_world):
+    from nameorigin import load_model
+
+    clf = load_model(tiny_world)
+    results = clf.predict(["SMITH", "Smith", "smith", "Merkel, Angela", "angela merkel"])
+    assert len({r.label for r in results[:3]}) == 1
+    assert results[0].probability == pytest.approx(results[2].probability)
+    assert results[3].normalized == results[4].normalized == "angela merkel"
+
+
+def test_evaluating_a_world_model_on_another_corpus_is_refused(tiny_world, names_dir, wiki_slice):
+    from nameorigin.errors import NameOriginError
+    from nameorigin.evaluate import evaluate_checkpoint
+
+    with pytest.raises(NameOriginError, match="not the one the model was trained on"):
+        evaluate_checkpoint(str(tiny_world), str(names_dir), str(wiki_slice))
