@@ -9,6 +9,7 @@ the number of errors (non-200 answers, timeouts, broken connections).
     python benchmarks/http_load.py --model DIR                       # 32 clients, 30 s, micro-batching on
     python benchmarks/http_load.py --model DIR --compare             # also without batching, and with no wait
     python benchmarks/http_load.py --model DIR --clients 8 --seconds 10
+    python benchmarks/http_load.py --model DIR --threads 2           # the server on two PyTorch threads
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from pathlib import Path
 HOST = "127.0.0.1"
 NAMES = ["Qin", "Nakamura", "Papadopoulos", "Ivanov", "Schmidt", "Dubois", "Rossi", "Kowalski", "Nguyen",
          "O'Brien", "García", "Müller", "Novak", "Yamamoto", "Kim", "Abadi", "Smith", "Jansen"]
-MODES = {  # name -> keyword arguments of nameorigin.serve.create_app
+MODES = {  # name -> keyword arguments of nameorigin.serve.serve (and through it of create_app)
     "batched (wait 2 ms)": {"batching": True, "batch_wait_s": 0.002},
     "batched (no wait)": {"batching": True, "batch_wait_s": 0.0},
     "unbatched": {"batching": False},
@@ -162,7 +163,7 @@ def client_main(args: argparse.Namespace) -> None:
 def run_mode(label: str, options: dict, args: argparse.Namespace) -> dict:
     port = free_port()
     log = Path(os.environ.get("TMPDIR", "/tmp")) / f"nameorigin-http-load-{os.getpid()}.log"
-    server = start_server(args.model, port, options, log)
+    server = start_server(args.model, port, {"threads": args.threads, **options}, log)
     try:
         proc = subprocess.run([sys.executable, __file__, "--_client", "--port", str(port), "--clients",
                                str(args.clients), "--seconds", str(args.seconds), "--warmup", str(args.warmup),
@@ -185,6 +186,8 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=30.0, help="measured duration (default: %(default)s)")
     parser.add_argument("--warmup", type=float, default=2.0, help="unmeasured load first (default: %(default)s)")
     parser.add_argument("--compare", action="store_true", help="also measure without micro-batching")
+    parser.add_argument("--threads", type=int, default=1,
+                        help="the server's PyTorch threads, as `nameorigin serve --threads` (default: %(default)s)")
     parser.add_argument("--json", action="store_true", help="print one JSON object per mode")
     parser.add_argument("--_client", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)

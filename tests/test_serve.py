@@ -1,7 +1,8 @@
 """The HTTP service's contract: predictions over GET and POST, and a JSON 4xx for every bad request.
 
 The end-to-end tests talk HTTP to a real uvicorn server in a subprocess on 127.0.0.1; a few checks of
-the parts behind it (limits, the micro-batcher, the body-limit middleware) run in-process.
+the parts behind it (limits, the micro-batcher, the request guard) run in-process. Abuse is tested
+too: heavy names, idle and dripping connections, clients that leave, SIGTERM with work in flight.
 """
 
 from __future__ import annotations
@@ -26,7 +27,9 @@ pytest.importorskip("fastapi")
 pytest.importorskip("uvicorn")
 
 from nameorigin.predict import Prediction  # noqa: E402
-from nameorigin.serve import MicroBatcher, _BodyLimit, create_app  # noqa: E402
+from nameorigin.serve import create_app  # noqa: E402
+from nameorigin.serve.batcher import MicroBatcher  # noqa: E402
+from nameorigin.serve.limits import RequestGuard  # noqa: E402
 
 LABELS = ["Chinese", "Greek", "Japanese", "Russian"]
 START_TIMEOUT_S = 60
@@ -55,12 +58,13 @@ def model_dir(small_corpus, tmp_path_factory) -> Path:
 
 
 @contextlib.contextmanager
-def running_server(model: Path, log: Path):
+def running_server(model: Path, log: Path, *args: str, command: list[str] | None = None):
     """(process, base URL) of a real server on the port the OS gave it (--port 0, read from the
-    address the server announces), once it answers /healthz; killed on leaving, whatever happens."""
+    address the server announces), once it answers /healthz; killed on leaving, whatever happens.
+    `args` are more options; `command` replaces ``python -m nameorigin.serve --model MODEL``."""
+    command = command or [sys.executable, "-m", "nameorigin.serve", "--model", str(model)]
     with open(log, "wb") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "nameorigin.serve", "--model", str(model),
-                                 "--port", "0"], stdout=out, stderr=subprocess.STDOUT, env=_env())
+        proc = subprocess.Popen([*command, "--port", "0", *args], stdout=out, stderr=subprocess.STDOUT, env=_env())
     url = None
     try:
         deadline = time.monotonic() + START_TIMEOUT_S
@@ -192,7 +196,9 @@ def test_model_info(client, model_dir):
     assert info["labels"] == LABELS
     assert len(info["revision"]) == 64
     assert info["metrics"] == meta["metrics"] and info["config"] == meta["config"]
-    assert info["limits"] == {"max_names": 1000, "max_body_bytes": 65536, "max_name_chars": 100}
+    assert info["limits"] == {"max_names": 1000, "max_body_bytes": 65536, "max_name_chars": 100,
+                              "max_request_chars": 20000}
+    assert info["explain"] is True
 
 
 def test_healthz_openapi_and_docs(client):
@@ -305,7 +311,9 @@ def test_huge_url_is_a_json_400(server):
 
 def test_unknown_path_and_method_are_json_errors(client):
     assert_json_error(client.get("/v1/nope"), 404)
-    assert_json_error(client.put("/v1/predict", json={"names": ["Qin"]}), 405)
+    r = client.put("/v1/predict", json={"names": ["Qin"]})
+    assert_json_error(r, 405)
+    assert {m.strip() for m in r.headers["allow"].split(",")} == {"GET", "POST"}
 
 
 def test_the_server_is_still_healthy_after_the_bad_requests(client):
@@ -361,7 +369,7 @@ def test_ctrl_c_stops_the_server_cleanly(tiny_model, tmp_path):
 
 def test_a_server_whose_startup_fails_is_an_error_not_exit_0(monkeypatch):
     import nameorigin.predict
-    import nameorigin.serve
+    import nameorigin.serve.app
     from nameorigin.errors import NameOriginError
 
     async def broken_app(scope, receive, send):
@@ -370,7 +378,7 @@ def test_a_server_whose_startup_fails_is_an_error_not_exit_0(monkeypatch):
             await send({"type": "lifespan.startup.failed", "message": "broken on purpose"})
 
     monkeypatch.setattr(nameorigin.predict, "load_model", lambda *a, **k: FakeClassifier())
-    monkeypatch.setattr(nameorigin.serve, "create_app", lambda *a, **k: broken_app)
+    monkeypatch.setattr(nameorigin.serve.app, "create_app", lambda *a, **k: broken_app)
     with pytest.raises(NameOriginError, match="did not start"):
         nameorigin.serve.serve(None, "127.0.0.1", 0)
 
@@ -379,7 +387,8 @@ def test_a_server_whose_startup_fails_is_an_error_not_exit_0(monkeypatch):
 
 
 class FakeClassifier:
-    """Uniform probabilities over four labels; records every predict call."""
+    """Uniform probabilities over four labels (an abstention above min_confidence 0.25); records
+    every predict call."""
 
     labels = LABELS
     revision = "f" * 64
@@ -388,10 +397,12 @@ class FakeClassifier:
     def __init__(self):
         self.calls: list[list[str]] = []
 
-    def predict(self, names, top_k=3):
+    def predict(self, names, top_k=3, min_confidence=0.0):
         self.calls.append(list(names))
         top = [{"label": label, "probability": 0.25} for label in LABELS[:top_k]]
-        return [Prediction(n, n, "Chinese", 0.25, top, False, None, self.revision) for n in names]
+        low = 0.25 < min_confidence
+        return [Prediction(n, n, None if low else "Chinese", 0.25, top, low, "below min_confidence" if low else None,
+                           self.revision) for n in names]
 
 
 def asgi_requests(app, *requests: tuple[str, str, dict]) -> list:
@@ -453,7 +464,7 @@ def test_a_stalled_body_times_out_with_408():
         sent.append(message)
 
     scope = {"type": "http", "headers": [(b"content-length", b"10")]}
-    asyncio.run(_BodyLimit(never, max_bytes=100, timeout_s=0.05)(scope, stalled_receive, send))
+    asyncio.run(RequestGuard(never, max_bytes=100, timeout_s=0.05)(scope, stalled_receive, send))
     assert sent[0]["status"] == 408 and json.loads(sent[1]["body"])["detail"]
 
 
@@ -474,3 +485,397 @@ def test_sigterm_right_after_the_announcement_shuts_down_gracefully(tiny_model):
     assert proc.wait(30) == 143, text
     assert "Application shutdown complete" in text and text.rstrip().endswith("nameorigin: terminated")
     assert "Traceback" not in text and "Warning" not in text
+
+
+# --- the schema, over GET and POST alike ------------------------------------------------------
+
+
+def test_top_k_is_a_whole_number_over_get_and_post(client):
+    """JSON Schema's "integer" counts 6.0 as one: both forms are accepted, and mean the same."""
+    schema = client.get("/openapi.json").json()
+    assert schema["components"]["schemas"]["PredictRequest"]["properties"]["top_k"]["type"] == "integer"
+    get = client.get("/v1/predict", params={"name": "Qin", "top_k": "2.0"})
+    post = client.post("/v1/predict", json={"names": ["Qin"], "top_k": 2.0})
+    assert get.status_code == post.status_code == 200, (get.text, post.text)
+    assert len(get.json()["predictions"]) == len(post.json()["predictions"][0]["predictions"]) == 2
+    assert_json_error(client.get("/v1/predict", params={"name": "Qin", "top_k": "2.5"}), 422)
+
+
+def test_min_confidence_over_get_and_post(client):
+    for r in (client.get("/v1/predict", params={"name": "Qin", "min_confidence": 1}),
+              client.post("/v1/predict", json={"names": ["Qin"], "min_confidence": 1})):
+        assert r.status_code == 200, r.text
+        p = r.json() if "name" in r.json() else r.json()["predictions"][0]
+        assert p["abstained"] and p["label"] is None and "confidence" in p["reason"] and p["predictions"]
+    p = client.get("/v1/predict", params={"name": "Qin", "min_confidence": 0}).json()
+    assert not p["abstained"] and p["label"]
+    for bad in ("1.5", "-0.1", "nan", "high"):
+        assert_json_error(client.get("/v1/predict", params={"name": "Qin", "min_confidence": bad}), 422)
+    for bad in (1.5, "0.5", True, None):
+        assert_json_error(client.post("/v1/predict", json={"names": ["Qin"], "min_confidence": bad}), 422)
+
+
+def test_unknown_or_repeated_query_parameters_are_named_in_a_422(client):
+    detail = assert_json_error(client.get("/v1/predict", params={"name": "Qin", "topk": 2}), 422)
+    assert "topk" in detail
+    assert "top_k" in assert_json_error(client.post("/v1/predict?top_k=2", json={"names": ["Qin"]}), 422)
+    assert "name" in assert_json_error(client.get("/v1/predict?name=Qin&name=Li"), 422)
+
+
+@pytest.mark.parametrize("query", [b"name=%FF", b"name=Q%C3", b"name=%ED%A0%80", b"name=Qin&x%FF=1"])
+def test_a_query_string_that_is_not_utf8_is_a_400(server, query):
+    r = raw_request(server, b"GET /v1/predict?" + query + b" HTTP/1.1\r\nHost: x\r\n\r\n")
+    assert r.startswith(b"HTTP/1.1 400") and b"UTF-8" in r
+
+
+def test_head_healthz_is_200_without_a_body(server):
+    r = raw_request(server, b"HEAD /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    head, _, body = r.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 200") and body == b""
+
+
+def test_docs_load_nothing_from_elsewhere(client):
+    page = client.get("/docs").text
+    assets = re.findall(r'(?:src|href)="([^"]+)"', page)
+    assert assets and all(a.startswith("/") for a in assets), assets
+    for asset in assets:
+        assert client.get(asset).status_code == 200, asset
+
+
+def test_explain_over_http(client):
+    e = client.get("/v1/explain", params={"name": "Nakamura", "top_k": 2}).json()
+    assert e["name"] == "Nakamura" and [s["prefix"] for s in e["steps"]][-1] == e["normalized"]
+    assert all(len(s["predictions"]) <= 2 for s in e["steps"])
+    assert_json_error(client.get("/v1/explain", params={"name": "Qin", "top_k": 2, "k": 1}), 422)
+
+
+def test_explain_is_a_404_for_a_model_without_it():
+    (r,) = asgi_requests(create_app(FakeClassifier()), ("GET", "/v1/explain", {"params": {"name": "Qin"}}))
+    assert_json_error(r, 404)
+
+
+# --- bounded work: names as the model reads them ------------------------------------------------
+
+HEAVY = "\u722b"  # transliterated to "Tsumekanmuri ": 13 characters for one
+
+
+def test_the_name_limit_holds_after_transliteration(client):
+    assert client.get("/v1/predict", params={"name": HEAVY * 7}).status_code == 200  # 91 characters
+    for r in (client.get("/v1/predict", params={"name": HEAVY * 8}),
+              client.post("/v1/predict", json={"names": ["Qin", HEAVY * 8]})):
+        detail = assert_json_error(r, 422)
+        assert "transliterated" in detail and "100" in detail
+
+
+def test_a_64_kb_request_of_heavy_names_is_a_413(client):
+    """Under the body limit and the name limit, but 13 times what it looks in model work."""
+    body = json.dumps({"names": [HEAVY * 7] * 1000}).encode()
+    body = body[:-1] + b" " * (65_000 - len(body)) + b"}"  # JSON whitespace up to just under the limit
+    assert len(body) == 65_000
+    r = client.post("/v1/predict", content=body, headers={"content-type": "application/json"})
+    assert "20000" in assert_json_error(r, 413)
+    assert client.post("/v1/predict", json={"names": [HEAVY * 7] * 200}).status_code == 200  # 18,200
+
+
+def test_model_chars_counts_transliterated_characters():
+    from nameorigin.serve.limits import LimitExceeded, Limits, model_chars
+
+    limits = Limits(max_name_chars=20, max_request_chars=30)
+    assert model_chars(["Qin", "Müller", HEAVY], limits) == [3, 6, 12]
+    with pytest.raises(LimitExceeded) as err:
+        model_chars(["Qin", HEAVY * 2], limits)
+    assert err.value.status == 422 and "names[1]" in err.value.detail
+    with pytest.raises(LimitExceeded) as err:
+        model_chars([HEAVY] * 3, limits)
+    assert err.value.status == 413
+
+
+def test_a_large_request_is_served_in_pieces_taking_turns_with_a_small_one():
+    clf = GatedClassifier()
+
+    async def main():
+        batcher = MicroBatcher(clf, max_wait_s=0.0, max_chars=10)
+        await batcher.start()
+        try:
+            big = asyncio.ensure_future(batcher.predict([f"B{i}" for i in range(40)], top_k=2))
+            await clf.entered()  # the first piece of the big request is running
+            small = asyncio.ensure_future(batcher.predict(["Small"], top_k=1))
+            await asyncio.sleep(0.05)
+            clf.gate.set()
+            return await big, await small
+        finally:
+            await batcher.stop()
+
+    big, small = asyncio.run(main())
+    assert [p.name for p in big] == [f"B{i}" for i in range(40)] and all(len(p.predictions) == 2 for p in big)
+    assert [p.name for p in small] == ["Small"] and len(small[0].predictions) == 1
+    assert len(clf.calls) >= 10 and all(sum(map(len, c)) <= 10 or len(c) == 1 for c in clf.calls)
+    served = next(i for i, call in enumerate(clf.calls) if "Small" in call)
+    assert served <= 3 < len(clf.calls) - 1, clf.calls
+
+
+def test_each_request_gets_its_own_min_confidence_in_a_shared_batch():
+    clf = FakeClassifier()
+
+    async def main():
+        batcher = MicroBatcher(clf, max_wait_s=0.05)
+        await batcher.start()
+        try:
+            return await asyncio.gather(batcher.predict(["A"], 2, 0.0), batcher.predict(["B"], 3, 0.5))
+        finally:
+            await batcher.stop()
+
+    low, high = asyncio.run(main())
+    assert not low[0].abstained and len(low[0].predictions) == 2
+    assert high[0].abstained and len(high[0].predictions) == 3
+
+
+class GatedClassifier(FakeClassifier):
+    """A FakeClassifier whose calls wait for `gate`, so a test can hold the model busy."""
+
+    def __init__(self):
+        super().__init__()
+        import threading
+
+        self.gate = threading.Event()
+        self.started = threading.Event()
+
+    async def entered(self):
+        while not self.started.is_set():
+            await asyncio.sleep(0.005)
+
+    def predict(self, names, top_k=3, min_confidence=0.0):
+        self.started.set()
+        self.gate.wait(10)
+        return super().predict(names, top_k, min_confidence)
+
+
+def test_work_of_a_client_that_has_gone_is_dropped_from_the_queue():
+    clf = GatedClassifier()
+    app = create_app(clf, batch_wait_s=0.0)
+    sent: list[dict] = []
+
+    body = json.dumps({"names": ["Gone", "Away"]}).encode()
+
+    async def leave():  # the request, then at once the client's disconnect
+        if not sent:
+            sent.append({})
+            return {"type": "http.request", "body": body, "more_body": False}
+        return {"type": "http.disconnect"}
+
+    async def send(message):
+        sent.append(message)
+
+    async def main():
+        async with app.router.lifespan_context(app):
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://test") as c:
+                first = asyncio.ensure_future(c.get("/v1/predict", params={"name": "First"}))
+                await clf.entered()  # the model is busy with the first request
+                headers = [(b"host", b"test"), (b"content-type", b"application/json"),
+                           (b"content-length", str(len(body)).encode())]
+                scope = {"type": "http", "method": "POST", "path": "/v1/predict", "raw_path": b"/v1/predict",
+                         "query_string": b"", "headers": headers, "http_version": "1.1", "scheme": "http",
+                         "server": ("test", 80), "client": ("c", 1), "root_path": "", "asgi": {"version": "3.0"}}
+                await asyncio.wait_for(app(scope, leave, send), 5)
+                clf.gate.set()
+                return await first
+
+    assert asyncio.run(main()).status_code == 200
+    assert clf.calls == [["First"]]
+
+
+def test_a_body_dripped_slowly_times_out_as_a_whole():
+    sent: list[dict] = []
+
+    async def never(*args):
+        raise AssertionError("the app must not be called")
+
+    async def drip():
+        await asyncio.sleep(0.02)
+        return {"type": "http.request", "body": b"x", "more_body": True}
+
+    async def send(message):
+        sent.append(message)
+
+    async def main():
+        scope = {"type": "http", "headers": [(b"content-length", b"1000")]}
+        started = time.monotonic()
+        await RequestGuard(never, max_bytes=10_000, timeout_s=0.2)(scope, drip, send)
+        return time.monotonic() - started
+
+    assert asyncio.run(main()) < 2
+    assert sent[0]["status"] == 408
+
+
+# --- bounded connections --------------------------------------------------------------------
+
+
+def raw_request(url: str, data: bytes, timeout: float = 10) -> bytes:
+    """What the server answers to `data`, read until it closes the connection or sends a whole answer."""
+    port = int(url.rsplit(":", 1)[1])
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
+        s.sendall(data)
+        out = b""
+        while True:
+            chunk = s.recv(65536)
+            if not chunk:
+                return out
+            out += chunk
+            head, sep, body = out.partition(b"\r\n\r\n")
+            length = re.search(rb"content-length: (\d+)", head, re.I)
+            if sep and (b"HEAD /" in data[:5] or (length and len(body) >= int(length.group(1)))):
+                return out
+
+
+def closed_by_server(sock: socket.socket, wait: float) -> bool:
+    sock.settimeout(wait)
+    try:
+        return sock.recv(1024) == b"" or True  # an answer (a 408 or 503) comes with the close
+    except socket.timeout:
+        return False
+    except ConnectionError:
+        return True
+
+
+@pytest.fixture(scope="module")
+def strict_server(model_dir, tmp_path_factory):
+    """A server with a low connection cap and a short timeout, for the tests that abuse them."""
+    log = tmp_path_factory.mktemp("strict-log") / "server.log"
+    with running_server(model_dir, log, "--max-connections", "8", "--timeout", "1") as (_, url):
+        yield url
+
+
+def test_idle_sockets_past_the_cap_are_let_go_and_a_real_request_is_answered(strict_server):
+    port = int(strict_server.rsplit(":", 1)[1])
+    idle = [socket.create_connection(("127.0.0.1", port), timeout=5) for _ in range(20)]
+    try:
+        time.sleep(0.2)
+        r = httpx.get(f"{strict_server}/v1/predict", params={"name": "Qin"}, timeout=5)
+        assert r.status_code == 200, r.text
+        closed = sum(closed_by_server(s, 0.3) for s in idle)
+        assert closed >= 20 - 8 + 1, closed  # the cap holds, the newest idle ones may stay
+    finally:
+        for s in idle:
+            s.close()
+
+
+def test_a_request_head_dripped_byte_by_byte_is_cut_off(strict_server):
+    port = int(strict_server.rsplit(":", 1)[1])
+    head = b"GET /v1/predict?name=Qin HTTP/1.1\r\nHost: x\r\n\r\n"
+    started = time.monotonic()
+    answer = b""
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
+        for byte in head:
+            try:
+                s.sendall(bytes([byte]))
+            except ConnectionError:
+                break
+            s.settimeout(0.5)
+            try:
+                answer = s.recv(4096)
+                break
+            except socket.timeout:
+                continue
+    assert answer.startswith(b"HTTP/1.1 408"), answer
+    assert time.monotonic() - started < 4
+
+
+def test_a_connection_that_sends_nothing_is_closed(strict_server):
+    port = int(strict_server.rsplit(":", 1)[1])
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
+        assert closed_by_server(s, 4)
+
+
+# --- start-up options and shutdown -------------------------------------------------------------
+
+
+def test_threads_option_sets_pytorch_threads_only_when_asked(monkeypatch):
+    import torch
+
+    import nameorigin.predict
+    from nameorigin.errors import NameOriginError
+    from nameorigin.serve import serve
+
+    def stop(*args, **kwargs):
+        raise NameOriginError("stop before listening")
+
+    monkeypatch.setattr(nameorigin.predict, "load_model", stop)
+    before = torch.get_num_threads()
+    other = 2 if before == 1 else 1
+    try:
+        with pytest.raises(NameOriginError):
+            serve(None, threads=other)
+        assert torch.get_num_threads() == other
+        torch.set_num_threads(before)
+        with pytest.raises(NameOriginError):
+            serve(None)  # a library caller's setting is left alone
+        assert torch.get_num_threads() == before
+    finally:
+        torch.set_num_threads(before)
+
+
+def test_serve_options_reach_the_server(monkeypatch):
+    import argparse
+
+    import nameorigin.serve.server as server
+
+    seen = {}
+    monkeypatch.setattr(server, "serve", lambda *args, **kwargs: seen.update(kwargs))
+    parser = argparse.ArgumentParser()
+    server.add_arguments(parser)
+    server.command(parser.parse_args([]))
+    assert seen["threads"] == 1 and seen["grace_s"] == 10 and seen["max_request_chars"] == 20000
+    server.command(parser.parse_args(["--threads", "2", "--grace", "3", "--max-connections", "9"]))
+    assert seen["threads"] == 2 and seen["grace_s"] == 3 and seen["max_connections"] == 9
+
+
+SLOW_SERVER = """
+import sys, time
+import nameorigin.predict as predict
+
+real = predict.load_model
+
+def slow_model(*args, **kwargs):
+    clf = real(*args, **kwargs)
+    fast = clf.predict
+
+    def predict_slowly(names, *a, **k):
+        if "Slow" in names:
+            time.sleep(120)
+        return fast(names, *a, **k)
+
+    clf.predict = predict_slowly
+    return clf
+
+predict.load_model = slow_model
+sys.argv = ["nameorigin", "serve", "--model", sys.argv[1], *sys.argv[2:]]
+from nameorigin.cli import run
+run()
+"""
+
+
+def test_sigterm_ends_the_server_within_the_grace_period_despite_a_slow_request(tiny_model, tmp_path):
+    import signal
+    import threading
+
+    command = [sys.executable, "-c", SLOW_SERVER, str(tiny_model)]
+    with running_server(tiny_model, tmp_path / "server.log", "--grace", "1", command=command) as (proc, url):
+        outcome = []
+        slow = threading.Thread(target=lambda: outcome.append(_try_get(f"{url}/v1/predict?name=Slow")))
+        slow.start()
+        time.sleep(1.0)  # the request is in the model now
+        started = time.monotonic()
+        proc.send_signal(signal.SIGTERM)
+        code = proc.wait(30)
+        elapsed = time.monotonic() - started
+        slow.join(10)
+    assert code == 143 and elapsed < 6, (code, elapsed, (tmp_path / "server.log").read_text())
+    assert outcome and outcome[0] != 200
+
+
+def _try_get(url: str) -> int | str:
+    try:
+        return httpx.get(url, timeout=60).status_code
+    except httpx.TransportError as err:
+        return type(err).__name__
