@@ -193,7 +193,7 @@ def main() -> None:
     backends = [("torch", clf)]
     if not args.skip_onnx:
         try:
-            from nameorigin.export import load_onnx_classifier
+            from nameorigin.onnx_backend import load_onnx_classifier
 
             backends.append(("onnx", load_onnx_classifier(model, threads=args.threads or None)))
         except Exception as err:  # missing onnxruntime, or an architecture that does not export

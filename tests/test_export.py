@@ -16,10 +16,10 @@ from nameorigin import checkpoint  # noqa: E402
 from nameorigin.config import Config  # noqa: E402
 from nameorigin.data import ALPHABET, encode  # noqa: E402
 from nameorigin.errors import NameOriginError  # noqa: E402
-from nameorigin.export import (OnnxModel, add_arguments, command, export_onnx, exportable,  # noqa: E402
-                               load_onnx_classifier, to_onnx_bytes)
+from nameorigin.export import add_arguments, command, export_onnx, exportable, to_onnx_bytes  # noqa: E402
 from nameorigin.models import build_model  # noqa: E402
-from nameorigin.predict import Classifier, predict_logits  # noqa: E402
+from nameorigin.onnx_backend import OnnxModel, load_onnx_classifier  # noqa: E402
+from nameorigin.predict import Classifier, load_model, predict_logits  # noqa: E402
 
 # Names of every length from 1 to 20 in one batch, shuffled so the lengths are mixed, plus two that
 # the alphabet's punctuation and spaces reach: 22 names, unlike the 3-name export example.
@@ -39,7 +39,7 @@ CHECKPOINTS = {
 
 @pytest.fixture(scope="module", params=sorted(CHECKPOINTS))
 def trained(request, small_corpus, tmp_path_factory):
-    from nameorigin.train import train_and_save
+    from nameorigin.pipeline import train_and_save
 
     out = tmp_path_factory.mktemp("export") / request.param
     train_and_save(CHECKPOINTS[request.param], str(out), data=str(small_corpus), progress=False,
@@ -140,6 +140,12 @@ def test_export_through_a_symlink_replaces_its_target(tiny_model, tmp_path):
     ({"logit_bias": "[1.0, 2.0]"}, "'logit_bias' must be null or"),
     ({"labels": '["A", "A", "B"]'}, "names a language twice"),
     ({"labels": '["A", "B"]'}, "scores 4 labels but its metadata names 2"),
+    # the checks a checkpoint's model.json gets, through the same constructor
+    ({"temperature": "1e-308"}, r"model.onnx: 'temperature' must be a positive number from 0.001 to 1000"),
+    ({"config": '{"num_layers": 1000000}'}, r"'config.num_layers' must be a whole number from 1 to 8"),
+    ({"labels": "[" * 100000 + "]" * 100000}, r"model.onnx: damaged nameorigin ONNX metadata \(nested more than 100"),
+    ({"metrics": '{"n": ' + "9" * 5000 + "}"}, r"damaged nameorigin ONNX metadata \(a number of 5000 digits"),
+    ({"revision": "7"}, r"model.onnx: 'revision' must be a string"),
 ])
 def test_an_export_with_edited_metadata_is_refused(tiny_model, tmp_path, edit, message):
     import onnx
@@ -183,3 +189,51 @@ def test_command(tiny_model, tmp_path, capsys):
     for bad in (["--model", str(tiny_model)], ["--out", str(out), "--format", "tflite"]):
         with pytest.raises(SystemExit):
             parser.parse_args(bad)
+
+
+def test_an_export_whose_weights_answer_nan_is_refused(tiny_model, tmp_path):
+    import onnx
+    from onnx import numpy_helper
+
+    out = export_onnx(tiny_model, tmp_path / "model.onnx")
+    proto = onnx.load(out)
+    # the GRU's input weights: onnxruntime clamps its gates' inputs, so these NaN answer finite logits
+    tensor = max(proto.graph.initializer, key=lambda t: int(np.prod(t.dims)))
+    values = numpy_helper.to_array(tensor).copy()
+    values.flat[0] = np.nan
+    tensor.CopyFrom(numpy_helper.from_array(values, tensor.name))
+    onnx.save(proto, out)
+    with pytest.raises(NameOriginError, match=rf"model.onnx: tensor '{tensor.name}' holds NaN, infinite or absurdly"):
+        load_onnx_classifier(out)
+
+
+def test_an_export_that_answers_nan_is_refused_without_the_onnx_package(tiny_model, tmp_path, monkeypatch):
+    import sys
+
+    import onnx
+    from onnx import numpy_helper
+
+    out = export_onnx(tiny_model, tmp_path / "model.onnx")
+    proto = onnx.load(out)
+    head = next(t for t in proto.graph.initializer if t.name == "head.bias")
+    head.CopyFrom(numpy_helper.from_array(np.full(numpy_helper.to_array(head).shape, np.inf, np.float32), head.name))
+    onnx.save(proto, out)
+    monkeypatch.setitem(sys.modules, "onnx", None)  # a deployment with onnxruntime only
+    with pytest.raises(NameOriginError, match=r"model.onnx: the network answers NaN or infinite logits"):
+        load_onnx_classifier(out)
+
+
+def test_export_checks_the_metadata_it_writes(tiny_model, tmp_path):
+    from nameorigin.export import export_model
+
+    model, meta = checkpoint.load(tiny_model)
+    with pytest.raises(NameOriginError, match="'temperature' must be a positive number"):
+        export_model(model, {**meta, "temperature": 1e-308}, tmp_path / "model.onnx")
+    assert not (tmp_path / "model.onnx").exists()
+
+
+def test_load_model_finds_the_onnx_backend(tiny_model):
+    clf = load_model(tiny_model, backend="onnx")
+    assert isinstance(clf.model, OnnxModel) and clf.revision == checkpoint.revision(tiny_model)
+    assert clf.metadata["labels"] == clf.labels and clf.metadata.get("config") == checkpoint.read_metadata(
+        tiny_model)["config"]

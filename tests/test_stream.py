@@ -352,3 +352,31 @@ def test_a_full_disk_names_the_output_file(model_dir, tmp_path, capsys):
     src.write_text("Qin\n")
     assert main(["predict", "--model", str(model_dir), "--input", str(src), "--output", "/dev/full", "--quiet"]) == 1
     assert capsys.readouterr().err == "nameorigin: error: No space left on device: /dev/full\n"
+
+
+@pytest.mark.parametrize("line, match", [
+    (b'{"name": ' + b"[" * 100000 + b"]" * 100000 + b"}", r"line 2: nested more than 100 levels deep$"),
+    (b'{"name": "Li", "n": ' + b"[" * 150 + b"]" * 150 + b"}", r"line 2: nested more than 100 levels deep$"),
+    (b'{"name": "Li", "id": ' + b"7" * 5000 + b"}", r"line 2: a number of 5000 digits, too long to read$"),
+    (b'{"name": "Li", "score": NaN}', r"line 2: NaN is not a JSON value$"),
+    (b'{"name": "Li", "score": 1e999}', r"line 2: the number 1e999 is too large$"),
+])
+def test_hostile_jsonl_lines_are_named_and_exit_2(model_dir, tmp_path, capsys, line, match):
+    import re
+
+    src = tmp_path / "in.jsonl"
+    src.write_bytes(b'{"name": "Qin"}\n' + line + b"\n")
+    assert main(["predict", "--model", str(model_dir), "--input", str(src), "--output", str(tmp_path / "out.jsonl"),
+                 "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"nameorigin: error: {src}, line 2: ") and err.count("\n") == 1
+    assert re.search(match, err.rstrip("\n")) and not (tmp_path / "out.jsonl").exists()
+
+
+def test_jsonl_numbers_and_nesting_within_reason_still_pass_through(clf, tmp_path):
+    src, out = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
+    row = {"name": "Qin", "id": int("9" * 4000), "n": json.loads("[" * 50 + "]" * 50), "x": 1.5}
+    src.write_text(json.dumps(row) + "\n")
+    assert stream.predict_file(clf, src, out, progress=False) == 1
+    got = json.loads(out.read_text())
+    assert {k: got[k] for k in row} == row

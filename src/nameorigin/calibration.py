@@ -13,7 +13,9 @@ import torch
 
 
 def fit_temperature(logits: torch.Tensor, labels: torch.Tensor, max_iter: int = 200) -> float:
-    """The T > 0 minimising the negative log-likelihood of ``softmax(logits / T)`` on `labels`."""
+    """The T > 0 minimising the negative log-likelihood of ``softmax(logits / T)`` on `labels`,
+    kept within 0.001-1000, the range a checkpoint may hold (a degenerate validation split could
+    otherwise drive it to 0 or infinity)."""
     log_t = torch.zeros(1, requires_grad=True)
     optimizer = torch.optim.LBFGS([log_t], lr=0.1, max_iter=max_iter, line_search_fn="strong_wolfe")
     logits, labels = logits.detach().float(), labels.long()
@@ -25,7 +27,7 @@ def fit_temperature(logits: torch.Tensor, labels: torch.Tensor, max_iter: int = 
         return loss
 
     optimizer.step(closure)
-    return float(log_t.detach().exp())
+    return min(max(float(log_t.detach().exp()), 1e-3), 1e3)
 
 
 def reliability(proba: np.ndarray, labels: np.ndarray, n_bins: int = 15) -> dict:

@@ -10,29 +10,27 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
-import math
 import os
 import shutil
 import tempfile
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from torch import nn
 
 from . import __version__
-from .config import Config
-from .data import ALPHABET
 from .errors import CheckpointError
 from .files import fsync_dir, umask, write_synced
+from .metadata import JSONError, ModelMeta, parse_json
+from .names import ALPHABET
 
 FORMAT = "nameorigin-checkpoint"
 FORMAT_VERSION = 1
 WEIGHTS = "model.safetensors"
 METADATA = "model.json"
-
-
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
+# A model.json holds a few kilobytes; far more is not one.
+MAX_METADATA_BYTES = 16 << 20
 
 
 def _json_bytes(data: dict) -> bytes:
@@ -132,7 +130,7 @@ def check_replaceable(out: str | os.PathLike) -> None:
                               "choose another --out, or empty the folder")
 
 
-def _write_folder(folder: Path, model: nn.Module, metadata: dict[str, Any]) -> None:
+def _write_folder(folder: Path, model: nn.Module, metadata: Mapping[str, Any]) -> None:
     """The checkpoint's two files in `folder`, flushed to the disk before anything is replaced."""
     from safetensors.torch import save as to_bytes
 
@@ -148,24 +146,62 @@ def _write_folder(folder: Path, model: nn.Module, metadata: dict[str, Any]) -> N
     fsync_dir(folder)
 
 
-def save(out: str | os.PathLike, model: nn.Module, metadata: dict[str, Any]) -> Path:
+class CheckpointWriteError(OSError):
+    """The system refused to write a checkpoint (a full disk, a read-only place). The trained
+    model is not lost: it is in `model` and `metadata`, and a copy in `fallback` unless that
+    could not be written either. The message says which, on one line."""
+
+    def __init__(self, message: str, errno: int | None, model: nn.Module, metadata: Mapping[str, Any],
+                 fallback: Path | None):
+        super().__init__(errno, message)
+        self.model, self.metadata, self.fallback = model, metadata, fallback
+
+
+def _unsaved(out: str | os.PathLike, err: OSError, model: nn.Module,
+             metadata: Mapping[str, Any]) -> CheckpointWriteError:
+    """The error for a save to `out` refused with `err`, after one try at writing the checkpoint
+    to the system's temporary folder instead (often another file system), so that hours of
+    training survive a full disk."""
+    reason, tmp = err.strerror or str(err), None
+    try:
+        tmp = Path(tempfile.mkdtemp(prefix=f"nameorigin-unsaved-{_real(out).name}-"))
+        _write_folder(tmp, model, metadata)
+    except OSError as second:
+        if tmp is not None:
+            shutil.rmtree(tmp, ignore_errors=True)
+        return CheckpointWriteError(
+            f"could not write the checkpoint to {out} ({reason}), nor a copy to {tempfile.gettempdir()} "
+            f"({second.strerror or second}); the trained model was not saved: free space and train again",
+            err.errno, model, metadata, None)
+    return CheckpointWriteError(f"could not write the checkpoint to {out} ({reason}); the trained model was "
+                                f"saved to {tmp} instead: move that folder where it belongs",
+                                err.errno, model, metadata, tmp)
+
+
+def save(out: str | os.PathLike, model: nn.Module, metadata: Mapping[str, Any]) -> Path:
     """Write `model` and `metadata` (config, labels, split, metrics, ...) to the folder `out`,
     replacing an earlier checkpoint there (see `check_replaceable` and `replace_dir`). A symlink
-    at `out` stays, and the folder it points to is replaced."""
+    at `out` stays, and the folder it points to is replaced. When the system refuses the write,
+    the error is a `CheckpointWriteError` that keeps the model (see `_unsaved`)."""
     check_replaceable(out)
     real = _real(out)
-    real.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=real.parent, prefix=f".{real.name}.tmp-{os.getpid()}-"))
     try:
-        _write_folder(tmp, model, metadata)
-        replace_dir(tmp, real)
-    finally:
-        if tmp.exists():  # never `real`: once renamed, the new checkpoint is no longer at `tmp`
-            shutil.rmtree(tmp, ignore_errors=True)
+        real.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(dir=real.parent, prefix=f".{real.name}.tmp-{os.getpid()}-"))
+        try:
+            _write_folder(tmp, model, metadata)
+            replace_dir(tmp, real)
+        finally:
+            if tmp.exists():  # never `real`: once renamed, the new checkpoint is no longer at `tmp`
+                shutil.rmtree(tmp, ignore_errors=True)
+    except OSError as err:
+        raise _unsaved(out, err, model, metadata) from err
     return Path(out)
 
 
 def read_metadata(folder: str | os.PathLike) -> dict[str, Any]:
+    """The JSON of a checkpoint's model.json, once it is known to be a checkpoint this version
+    reads (format, version, alphabet); `ModelMeta.from_dict` checks the rest."""
     folder = Path(folder)
     if not folder.exists():
         recover(folder)
@@ -178,14 +214,16 @@ def read_metadata(folder: str | os.PathLike) -> dict[str, Any]:
         raise CheckpointError(f"{folder}: no such checkpoint folder")
     if not path.is_file():
         raise CheckpointError(f"{folder}: not a checkpoint ({METADATA} is missing)")
+    if path.stat().st_size > MAX_METADATA_BYTES:
+        raise CheckpointError(f"{path}: {path.stat().st_size} bytes, too large for a checkpoint's metadata")
     try:
-        meta = json.loads(path.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as err:
+        meta = parse_json(path.read_bytes().decode("utf-8"))
+    except (UnicodeDecodeError, JSONError) as err:
         raise CheckpointError(f"{path}: damaged metadata ({err})") from None
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
         raise CheckpointError(f"{path}: not a nameorigin checkpoint")
     if meta.get("format_version") != FORMAT_VERSION:
-        raise CheckpointError(f"{path}: checkpoint format {meta.get('format_version')} is not supported by "
+        raise CheckpointError(f"{path}: checkpoint format {meta.get('format_version')!r} is not supported by "
                               f"nameorigin {__version__} (it reads format {FORMAT_VERSION})")
     if meta.get("alphabet") != ALPHABET:
         raise CheckpointError(f"{path}: the checkpoint was trained on a different alphabet")
@@ -201,57 +239,35 @@ def revision(folder: str | os.PathLike) -> str:
     return digest.hexdigest()
 
 
-def _finite(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-
-
-def check_decisions(meta: dict[str, Any], where: str | os.PathLike) -> None:
-    """The metadata that turns logits into answers: labels, temperature, logit bias. A hand edit
-    here would otherwise load and then fail on every prediction, or answer NaN. `where` names the
-    file in the message (a checkpoint's model.json, or an exported .onnx)."""
-    labels, temperature, bias = meta.get("labels"), meta.get("temperature", 1.0), meta.get("logit_bias")
-    problem = None
-    if not isinstance(labels, list) or len(labels) < 2 or not all(isinstance(x, str) and x for x in labels):
-        problem = "'labels' must be a list of at least two names"
-    elif len(set(labels)) != len(labels):
-        problem = "'labels' names a language twice"
-    elif not _finite(temperature) or temperature <= 0:
-        problem = f"'temperature' must be a positive number, not {temperature!r}"
-    elif bias is not None and not (isinstance(bias, list) and len(bias) == len(labels) and all(map(_finite, bias))):
-        problem = f"'logit_bias' must be null or {len(labels)} numbers, one per label"
-    if problem:
-        raise CheckpointError(f"{where}: {problem}; retrain or restore it")
-
-
-def load(folder: str | os.PathLike) -> tuple[nn.Module, dict[str, Any]]:
-    """Rebuild the model of a checkpoint folder, in eval mode on the CPU, with its metadata."""
+def load(folder: str | os.PathLike) -> tuple[nn.Module, ModelMeta]:
+    """Rebuild the model of a checkpoint folder, in eval mode on the CPU, with its metadata.
+    Everything is checked before the network is built: the metadata, and the weights' declared
+    shapes against it; then the weights' values."""
     from safetensors import SafetensorError
-    from safetensors.torch import load_file
+    from safetensors.torch import load as from_bytes
 
     from .models import build_model
+    from .weights import architecture_problem, check_values, declared_shapes
 
     folder = Path(folder)
-    meta = read_metadata(folder)
+    raw = read_metadata(folder)
     weights = folder / WEIGHTS
     if not weights.is_file():
         raise CheckpointError(f"{folder}: {WEIGHTS} is missing")
-    if _sha256(weights) != meta.get("weights_sha256"):
+    data = weights.read_bytes()
+    if hashlib.sha256(data).hexdigest() != raw.get("weights_sha256"):
         raise CheckpointError(f"{weights}: the weights do not match the checkpoint's recorded SHA-256 "
                               "(damaged or replaced); retrain or restore the folder")
-    check_decisions(meta, folder / METADATA)
-    try:
-        config = Config.from_dict(meta["config"])
-        model = build_model(config, len(meta["labels"]))
-        state = load_file(weights)
-    except (KeyError, TypeError, ValueError, RuntimeError, SafetensorError) as err:
-        raise CheckpointError(f"{folder}: the checkpoint does not match its architecture ({err})") from None
-    expected = model.state_dict()
-    missing, unexpected = sorted(set(expected) - set(state)), sorted(set(state) - set(expected))
-    wrong = sorted(k for k in set(expected) & set(state) if expected[k].shape != state[k].shape)
-    if missing or unexpected or wrong:
-        parts = [f"{what} {', '.join(keys[:3])}{' ...' if len(keys) > 3 else ''}"
-                 for what, keys in (("missing", missing), ("unexpected", unexpected), ("wrong shape", wrong)) if keys]
-        raise CheckpointError(f"{folder}: the checkpoint does not match its architecture ({'; '.join(parts)}); "
+    meta = ModelMeta.from_dict(raw, folder / METADATA)
+    problem = architecture_problem(meta, declared_shapes(data, weights))
+    if problem:
+        raise CheckpointError(f"{folder}: the checkpoint does not match its architecture ({problem}); "
                               "was it written by another version of nameorigin?")
+    try:
+        state = from_bytes(data)
+    except SafetensorError as err:
+        raise CheckpointError(f"{weights}: damaged weights ({err})") from None
+    check_values(state, weights)
+    model = build_model(meta.config, len(meta.labels))
     model.load_state_dict(state)
     return model.eval(), meta

@@ -22,8 +22,8 @@ How each architecture gets there (PyTorch's TorchScript-based exporter, which ma
 Every export is checked before it is written: onnxruntime runs the file on a batch of another
 size and other lengths than the tracing example, and must agree with PyTorch.
 
-`OnnxModel` is a drop-in for the PyTorch network inside `predict.predict_logits`, and
-`load_onnx_classifier` builds a `Classifier` on it from an ``.onnx`` file or a checkpoint folder.
+Running an exported file for predictions is `onnx_backend`'s job; `open_session` and `run` here
+are what both it and the check above feed the graph with.
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ import io
 import json
 import os
 import warnings
-from collections.abc import Iterator
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +47,7 @@ from . import __version__
 from .data import ALPHABET, encode
 from .errors import NameOriginError
 from .files import atomic_write
+from .metadata import ModelMeta
 from .models import ScratchRNN
 
 FORMATS = ("onnx",)
@@ -159,20 +160,51 @@ def _check(model: nn.Module, data: bytes, tolerance: float = 1e-4) -> None:
     """onnxruntime must reproduce PyTorch's logits on a batch shaped unlike the tracing example."""
     chars, lengths = encode(_CHECK_NAMES)
     expected = model(chars, lengths).float().numpy()
-    got = OnnxModel(data, threads=1)(chars, lengths).numpy()
+    got = run(open_session(data, threads=1), chars, lengths)
     if got.shape != expected.shape or not np.allclose(got, expected, rtol=tolerance, atol=tolerance):
         diff = np.abs(got - expected).max() if got.shape == expected.shape else f"shape {got.shape}"
         raise RuntimeError(f"the ONNX export of {type(model).__name__} disagrees with PyTorch "
                            f"(max difference {diff}); this is a bug in nameorigin")
 
 
+def open_session(model: str | os.PathLike | bytes, threads: int | None = None):
+    """An onnxruntime session on the CPU for an exported file (a path, or its bytes), checked to
+    have this module's inputs and output. `threads` sets its intra-op threads (None: onnxruntime's
+    default, one per physical core)."""
+    ort = _require("onnxruntime")
+    options = ort.SessionOptions()
+    if threads is not None:
+        options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    shown = "model" if isinstance(model, bytes) else str(model)
+    if not isinstance(model, bytes) and not Path(model).is_file():
+        raise NameOriginError(f"{model}: no such ONNX file")
+    try:
+        session = ort.InferenceSession(model if isinstance(model, bytes) else str(model), sess_options=options,
+                                       providers=["CPUExecutionProvider"])
+    except Exception as err:  # onnxruntime's own exception types differ between versions
+        raise NameOriginError(f"{shown}: not a loadable ONNX model "
+                              f"({str(err).strip().splitlines()[0][:200]})") from None
+    names = [i.name for i in session.get_inputs()]
+    if names != list(INPUTS) or OUTPUT not in [o.name for o in session.get_outputs()]:
+        raise NameOriginError(f"{shown}: not a nameorigin ONNX export (inputs {names})")
+    return session
+
+
+def run(session: Any, chars: torch.Tensor, lengths: torch.Tensor) -> np.ndarray:
+    """The logits `session` (from `open_session`) computes for a batch."""
+    feed = {"chars": chars.detach().cpu().numpy().astype(np.int64, copy=False),
+            "lengths": lengths.detach().cpu().numpy().astype(np.int64, copy=False)}
+    return session.run([OUTPUT], feed)[0]
+
+
 # --- writing the file ---------------------------------------------------------------------------
 
 
-def _metadata_props(metadata: dict[str, Any], revision: str) -> dict[str, str]:
-    values = {"labels": list(metadata["labels"]), "temperature": float(metadata.get("temperature", 1.0)),
-              "logit_bias": metadata.get("logit_bias"), "revision": revision,
-              "config": metadata.get("config") or {}, "metrics": metadata.get("metrics") or {}}
+def _metadata_props(meta: ModelMeta, revision: str) -> dict[str, str]:
+    bias = None if meta.logit_bias is None else list(meta.logit_bias)
+    values = {"labels": list(meta.labels), "temperature": float(meta.temperature), "logit_bias": bias,
+              "revision": revision, "config": meta.to_dict()["config"], "metrics": meta.metrics or {}}
     props = {key: json.dumps(value) for key, value in values.items()}
     props.update(format=FORMAT, format_version=str(FORMAT_VERSION), alphabet=ALPHABET, package_version=__version__)
     return props
@@ -189,13 +221,15 @@ def _write_atomic(out: Path, data: bytes) -> None:
         f.write(data)
 
 
-def export_model(model: nn.Module, metadata: dict[str, Any], out_path: str | os.PathLike,
+def export_model(model: nn.Module, metadata: Mapping[str, Any], out_path: str | os.PathLike,
                  revision: str = "", opset: int = OPSET) -> Path:
-    """Write `model` with `metadata` (the checkpoint's: labels, temperature, ...) to `out_path`."""
+    """Write `model` with `metadata` (the checkpoint's: labels, temperature, ...; checked as
+    loading checks it, so no file is written that would be refused) to `out_path`."""
     onnx = _require("onnx")
     _require("onnxruntime")
+    meta = metadata if isinstance(metadata, ModelMeta) else ModelMeta.from_dict(metadata, "the model's metadata")
     proto = onnx.load_model_from_string(to_onnx_bytes(model, opset))
-    onnx.helper.set_model_props(proto, _metadata_props(metadata, revision))
+    onnx.helper.set_model_props(proto, _metadata_props(meta, revision))
     proto.producer_name, proto.producer_version = "nameorigin", __version__
     onnx.checker.check_model(proto)
     out = Path(out_path)
@@ -209,90 +243,6 @@ def export_onnx(model_dir: str | os.PathLike, out_path: str | os.PathLike, opset
 
     model, meta = checkpoint.load(model_dir)
     return export_model(model, meta, out_path, checkpoint.revision(model_dir), opset)
-
-
-# --- running the file -----------------------------------------------------------------------------
-
-
-class OnnxModel:
-    """An exported network run by onnxruntime on the CPU, callable like the PyTorch model:
-    ``model(chars, lengths) -> logits`` with torch tensors in and out.
-
-    ``eval()`` and ``parameters()`` are there only so `predict.predict_logits` can treat it as an
-    ``nn.Module`` on the CPU. `threads` sets onnxruntime's intra-op threads (None: its default,
-    one per physical core).
-    """
-
-    def __init__(self, model: str | os.PathLike | bytes, threads: int | None = None):
-        ort = _require("onnxruntime")
-        options = ort.SessionOptions()
-        if threads is not None:
-            options.intra_op_num_threads = threads
-        options.inter_op_num_threads = 1
-        source = model if isinstance(model, bytes) else str(model)
-        if not isinstance(model, bytes) and not Path(model).is_file():
-            raise NameOriginError(f"{model}: no such ONNX file")
-        try:
-            self.session = ort.InferenceSession(source, sess_options=options, providers=["CPUExecutionProvider"])
-        except Exception as err:  # onnxruntime's own exception types differ between versions
-            raise NameOriginError(f"{model if not isinstance(model, bytes) else 'model'}: not a loadable "
-                                  f"ONNX model ({str(err).strip().splitlines()[0][:200]})") from None
-        names = [i.name for i in self.session.get_inputs()]
-        if names != list(INPUTS) or OUTPUT not in [o.name for o in self.session.get_outputs()]:
-            raise NameOriginError(f"{model if not isinstance(model, bytes) else 'model'}: not a nameorigin "
-                                  f"ONNX export (inputs {names})")
-        self.props: dict[str, str] = dict(self.session.get_modelmeta().custom_metadata_map)
-
-    def __call__(self, chars: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-        feed = {"chars": chars.detach().cpu().numpy().astype(np.int64, copy=False),
-                "lengths": lengths.detach().cpu().numpy().astype(np.int64, copy=False)}
-        return torch.from_numpy(self.session.run([OUTPUT], feed)[0])
-
-    forward = __call__
-
-    def eval(self) -> "OnnxModel":
-        return self
-
-    def parameters(self) -> Iterator[torch.Tensor]:
-        yield torch.empty(0)  # on the CPU, which is where onnxruntime's inputs come from
-
-    def metadata(self) -> dict[str, Any]:
-        """The checkpoint metadata stored in the file (labels, temperature, logit_bias, revision,
-        config, metrics), decoded; refuses files nameorigin did not write."""
-        props = self.props
-        if props.get("format") != FORMAT:
-            raise NameOriginError("not a nameorigin ONNX export (its metadata has no labels); export it "
-                                  "with `nameorigin export`")
-        if props.get("format_version") != str(FORMAT_VERSION):
-            raise NameOriginError(f"ONNX export format {props.get('format_version')} is not supported by "
-                                  f"nameorigin {__version__} (it reads format {FORMAT_VERSION})")
-        if props.get("alphabet") != ALPHABET:
-            raise NameOriginError("the ONNX model was trained on a different alphabet")
-        try:
-            return {key: json.loads(props[key]) for key in METADATA_KEYS}
-        except (KeyError, json.JSONDecodeError) as err:
-            raise NameOriginError(f"damaged nameorigin ONNX metadata ({err})") from None
-
-
-def load_onnx_classifier(path: str | os.PathLike, threads: int | None = None, **options: Any):
-    """A `predict.Classifier` whose network runs in onnxruntime: from an exported ``.onnx`` file,
-    or from a checkpoint folder (exported in memory, nothing written). `options` go to `Classifier`."""
-    from . import checkpoint
-    from .predict import Classifier
-
-    path = Path(path)
-    if path.is_dir():
-        model, meta = checkpoint.load(path)
-        runner = OnnxModel(to_onnx_bytes(model), threads)
-        return Classifier(runner, meta, checkpoint.revision(path), **options)
-    runner = OnnxModel(path, threads)
-    meta = runner.metadata()
-    checkpoint.check_decisions(meta, path)
-    width = next(o.shape for o in runner.session.get_outputs() if o.name == OUTPUT)[-1]
-    if isinstance(width, int) and width != len(meta["labels"]):
-        raise NameOriginError(f"{path}: the network scores {width} labels but its metadata names "
-                              f"{len(meta['labels'])}; export it again with `nameorigin export`")
-    return Classifier(runner, meta, meta["revision"], **options)
 
 
 # --- the command ----------------------------------------------------------------------------------

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import csv
-import json
 import os
 import re
 import sys
@@ -18,6 +17,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from ..errors import NameOriginError
+from ..metadata import JSONError, parse_json
 
 INPUT_FORMATS = ("text", "csv", "tsv", "jsonl")
 EXTENSIONS = {".txt": "text", ".csv": "csv", ".tsv": "tsv", ".jsonl": "jsonl"}
@@ -128,9 +128,9 @@ def read_jsonl(lines: Lines, column: str) -> tuple[None, Iterator[Row]]:
             if not line.strip():
                 continue
             try:
-                obj = json.loads(line)
-            except json.JSONDecodeError as err:
-                raise fail(lines.where, lines.n, f"not valid JSON ({err.msg}, column {err.colno})") from None
+                obj = parse_json(line, finite=True)  # NaN and 1e999 would be written back as invalid JSON
+            except JSONError as err:
+                raise fail(lines.where, lines.n, str(err)) from None
             if not isinstance(obj, dict):
                 raise fail(lines.where, lines.n, f"expected a JSON object, found {type(obj).__name__}")
             if column not in obj:
