@@ -29,7 +29,8 @@ from nameorigin.data import load_corpus, split_corpus
 from nameorigin.evaluate import macro_f1
 from nameorigin.models import build_model
 from nameorigin.predict import predict_logits
-from nameorigin.train import fit, seed_everything, tune_logit_bias
+from nameorigin.pipeline import tune_logit_bias
+from nameorigin.train import fit, seed_everything
 
 BLEND_WEIGHTS = np.round(np.arange(0.0, 1.001, 0.1), 2)
 

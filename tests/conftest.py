@@ -90,7 +90,7 @@ def pytest_configure(config):
 def tiny_model(small_corpus, tmp_path_factory) -> Path:
     """A small GRU checkpoint trained on `small_corpus` with a validation split and calibration."""
     from nameorigin.config import Config
-    from nameorigin.train import train_and_save
+    from nameorigin.pipeline import train_and_save
 
     out = tmp_path_factory.mktemp("tiny") / "model"
     config = Config(arch="gru", hidden_size=24, num_layers=1, epochs=3, batch_size=16, lr=1e-2,

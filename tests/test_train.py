@@ -5,7 +5,8 @@ import torch
 
 from nameorigin.config import PRESETS, Config
 from nameorigin.data import load_corpus
-from nameorigin.train import length_batches, train
+from nameorigin.pipeline import train
+from nameorigin.train import length_batches
 
 
 def _weights(model):
@@ -40,7 +41,7 @@ def test_length_batches_cover_every_row_once_with_similar_lengths():
 
 
 def test_logit_bias_is_kept_at_zero_unless_it_helps_macro_f1():
-    from nameorigin.train import tune_logit_bias
+    from nameorigin.pipeline import tune_logit_bias
 
     prior = np.array([0.9, 0.1])
     labels = np.array([0] * 9 + [1])

@@ -67,7 +67,7 @@ def test_split_keeps_every_family_on_one_side(wiki_slice):
 @pytest.fixture(scope="session")
 def tiny_world(wiki_slice, small_corpus, tmp_path_factory) -> Path:
     from nameorigin.config import PRESETS
-    from nameorigin.train import train_and_save
+    from nameorigin.pipeline import train_and_save
 
     out = tmp_path_factory.mktemp("world") / "model"
     config = PRESETS["world"][0].updated(hidden_size=16, embedding_dim=8, epochs=2, batch_size=64)

@@ -16,3 +16,13 @@ class DataError(NameOriginError):
 
 class CheckpointError(NameOriginError):
     """A checkpoint folder is missing, damaged or does not match this version of nameorigin."""
+
+
+class Stopped(BaseException):
+    """A training run stopped by a signal after saving its state; the message says how to resume.
+    A BaseException, like KeyboardInterrupt, so that only the CLI's top level turns it into an
+    exit status (128 + the signal's number)."""
+
+    def __init__(self, signum: int, message: str):
+        super().__init__(message)
+        self.signum = signum

@@ -1,38 +1,25 @@
 """Metrics for a classifier on labelled names, computed with scikit-learn.
 
 Accuracy alone flatters a model on this corpus (about half of it is Russian), so the report always
-carries macro-F1 and per-class figures next to it. `headline` computes the four summary figures
-with numpy alone, for `nameorigin train`, which would otherwise spend two of its five seconds
-importing scikit-learn; a test checks it against scikit-learn.
+carries macro-F1 and per-class figures next to it. The figures training records are computed with
+numpy alone, in `metrics`.
 """
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Callable
+
 import numpy as np
+import torch
 
+from .calibration import expected_calibration_error
+from .logits import predict_logits
+from .metrics import headline, macro_f1  # noqa: F401  (re-exported: the scoring figures)
+from .scoring import probabilities
+from .wiki import OTHER
 
-def macro_f1(y_true: np.ndarray, y_pred: np.ndarray, n_labels: int) -> float:
-    """Unweighted mean over all `n_labels` classes of F1 (0 for a class never true nor predicted)."""
-    confusion = np.bincount(y_true * n_labels + y_pred, minlength=n_labels * n_labels).reshape(n_labels, -1)
-    tp = np.diag(confusion)
-    denominator = confusion.sum(0) + confusion.sum(1)
-    return float(np.mean(np.divide(2 * tp, denominator, out=np.zeros(n_labels), where=denominator > 0)))
-
-
-def headline(y_true: np.ndarray, proba: np.ndarray) -> dict:
-    """n_test, accuracy, macro-F1, top-3 accuracy and ECE: the figures a checkpoint records."""
-    from .calibration import expected_calibration_error
-
-    y_true = np.asarray(y_true)
-    k = min(3, proba.shape[1])
-    top = np.argsort(-proba, axis=1, kind="stable")[:, :k]
-    return {
-        "n_test": int(len(y_true)),
-        "accuracy": float(np.mean(top[:, 0] == y_true)),
-        "macro_f1": macro_f1(y_true, top[:, 0], proba.shape[1]),
-        "top3_accuracy": float(np.mean((top == y_true[:, None]).any(axis=1))),
-        "ece": expected_calibration_error(proba, y_true),
-    }
+if TYPE_CHECKING:
+    from .world import WorldData
 
 
 def metrics(y_true: np.ndarray, proba: np.ndarray, labels: list[str]) -> dict:
@@ -101,8 +88,6 @@ def evaluate_checkpoint(model: str | None = None, data=None, wiki: str | None = 
     clf = load_model(model)
     if clf.metadata.get("config", {}).get("corpus") != "world":
         return score_checkpoint(model, data)[0]
-    from .world import evaluate_world
-
     sets = evaluate_world(clf.model, clf.metadata, data, wiki)
     report = dict(sets["wiki_full"])
     report.update(model=str(model or "bundled world"), model_revision=clf.revision, temperature=clf.temperature,
@@ -127,3 +112,59 @@ def format_report(report: dict) -> str:
     for label, row in report["per_class"].items():
         lines.append(f"{label:<12} {row['precision']:>9.3f} {row['recall']:>7.3f} {row['f1']:>6.3f} {row['support']:>8}")
     return "\n".join(lines)
+
+
+# (names) -> (calibrated probabilities, uncalibrated probabilities)
+Scorer = Callable[[list[str]], tuple[np.ndarray, np.ndarray]]
+
+
+def network_scorer(model: torch.nn.Module, temperature: float, bias: torch.Tensor | None = None) -> Scorer:
+    def score(names: list[str]) -> tuple[np.ndarray, np.ndarray]:
+        logits = predict_logits(model, names)
+        return probabilities(logits, temperature, bias), probabilities(logits, 1.0, bias)
+
+    return score
+
+
+def score_sets(score: Scorer, data: WorldData) -> dict:
+    """Every test set's metrics, `Other`'s precision and recall, and ECE before calibration."""
+    report = {}
+    for name, (names, labels) in data.test_sets().items():
+        proba, uncalibrated = score(names)
+        scores = metrics(labels, proba, data.labels)
+        scores["ece_uncalibrated"] = expected_calibration_error(uncalibrated, labels)
+        if OTHER in data.labels and name.startswith("wiki"):
+            other = scores["per_class"][OTHER]
+            scores["other"] = {"precision": other["precision"], "recall": other["recall"]}
+        report[name] = scores
+    return report
+
+
+def world_test_sets(model, data, temperature: float, bias: torch.Tensor | None = None) -> dict:
+    """A world model's test sets, scored once: the full metrics by set, and the headline figures
+    (the Wikipedia test people's full names) as a checkpoint records them."""
+    test = score_sets(network_scorer(model, temperature, bias), data)
+    headline_ = {k: test["wiki_full"][k] for k in ("n_test", "accuracy", "macro_f1", "top3_accuracy", "ece",
+                                                   "ece_uncalibrated")}
+    summary = {name: {k: v for k, v in scores.items() if k not in ("confusion", "labels")}
+               for name, scores in test.items()}
+    return {"metrics": headline_, "test_sets": summary}
+
+
+def evaluate_world(model: torch.nn.Module, meta: dict, data: str | None, wiki: str | None) -> dict:
+    """A world checkpoint's metrics on every test set, rebuilt from both corpora; a corpus other
+    than the one it was trained on is refused."""
+    from .config import Config
+    from .errors import NameOriginError
+    from .world import load_world
+
+    world = load_world(Config.from_dict(meta["config"]), data, wiki)
+    recorded = meta.get("world", {})
+    for key, fingerprint in (("wiki", world.people.fingerprint), ("tutorial", world.tutorial.fingerprint)):
+        if recorded.get(key, {}).get("fingerprint") != fingerprint:
+            raise NameOriginError(f"the {key} corpus given is not the one the model was trained on (its "
+                                  "fingerprint differs), so its test split cannot be rebuilt")
+    bias = meta.get("logit_bias")
+    bias = None if bias is None else torch.tensor(bias, dtype=torch.float32)
+    return score_sets(network_scorer(model, float(meta.get("temperature", 1.0)), bias), world)
+

@@ -18,11 +18,10 @@ import torch
 from torch import nn
 
 from . import checkpoint
-from .data import encode
 from .names import clean, fold_case, normalize, uncomma
 from .scoring import probabilities
 from .scripts import allowed_labels, display, script_of, transliteration_trust
-from .fast import fast_model
+from .logits import predict_logits
 
 
 def _one_thread_after_fork() -> None:
@@ -34,50 +33,6 @@ def _one_thread_after_fork() -> None:
 
 if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_one_thread_after_fork)
-
-
-def length_sorted_batches(lengths: np.ndarray, budget: int) -> list[np.ndarray]:
-    """Row indices in batches of similar length, each padded to at most `budget` characters, so
-    one very long name costs its own batch instead of padding thousands of short ones."""
-    order = np.argsort(lengths, kind="stable")
-    longest = lengths[order]
-    batches, start = [], 0
-    while start < len(order):
-        # the largest end with (end - start) * longest[end - 1] <= budget; at least one name
-        low, high = start + 1, len(order)
-        while low < high:
-            mid = (low + high + 1) // 2
-            if (mid - start) * longest[mid - 1] <= budget:
-                low = mid
-            else:
-                high = mid - 1
-        batches.append(order[start:low])
-        start = low
-    return batches
-
-
-@torch.no_grad()
-def predict_logits(model: nn.Module, names: list[str], budget: int = 1 << 12) -> torch.Tensor:
-    """Logits for prepared names (non-empty, inside the alphabet), in input order; the model is put
-    in eval mode and fed length-sorted batches of at most `budget` padded characters.
-
-    Batches run one after another on the calling thread; PyTorch parallelises inside each
-    operation. Two batches at once on two threads was tried: no faster for large inputs, and it
-    leaves more OpenMP threads than cores, after which every later small call in the process ran
-    2-3 times slower (libgomp stops spinning between operations when oversubscribed).
-    """
-    model.eval()
-    device = next(model.parameters()).device
-    runner = fast_model(model)
-    lengths = np.fromiter(map(len, names), dtype=np.int64, count=len(names))
-    batches = length_sorted_batches(lengths, budget)
-    chunks = []
-    for rows in batches:
-        chars, lengths_ = encode([names[i] for i in rows])
-        chunks.append(runner(chars.to(device), lengths_.to(device)).float().cpu())
-    out = torch.empty(len(names), chunks[0].shape[1])
-    out[torch.from_numpy(np.concatenate(batches))] = torch.cat(chunks)
-    return out
 
 
 # Surnames in the corpus have at most 20 characters. Past this a text is not a name, and scoring it
@@ -335,9 +290,11 @@ def load_model(path: str | os.PathLike | None = None, backend: str = "torch") ->
     """
     path = model_path(path)
     if backend == "onnx":
-        from .export import load_onnx_classifier
+        import importlib
 
-        return load_onnx_classifier(path)
+        # Looked up by name: the backend builds on this module, and onnxruntime is an optional
+        # extra that importing predict must neither need nor pay for.
+        return importlib.import_module(f"{__package__}.onnx_backend").load_onnx_classifier(path)
     if backend != "torch":
         raise ValueError(f"unknown backend {backend!r}; choose 'torch' or 'onnx'")
     return Classifier.from_checkpoint(path)

@@ -1,31 +1,42 @@
 """Training: mini-batches of similar-length names, Adam, cross-entropy, gradient clipping.
 
 With ``batch_size=1`` and a constant learning rate every step sees one name, which is the
-reference's learning dynamics; larger batches do the same arithmetic for many names per Python
+tutorial's learning dynamics; larger batches do the same arithmetic for many names per Python
 step, which is where the speed comes from. When a validation split is held out, every epoch is
-scored on it, the best epoch's weights are kept, and a softmax temperature is fitted on it.
+scored on it and the best epoch's weights are kept.
+
+A run given a state file (`trainstate`) saves everything it needs to continue after every epoch
+(and every ``save_every`` steps), and on SIGINT, SIGTERM or SIGHUP finishes its step, saves and
+stops; resumed, it ends with the same weights, bit for bit, as a run never stopped. Under torchrun
+each process takes its share of every batch (`distributed`).
 """
 
 from __future__ import annotations
 
 import copy
-import random
+import signal
 import sys
+import threading
 import time
-from dataclasses import dataclass, field, replace
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Callable, Iterator
 
 import numpy as np
 import torch
 from torch import nn
 
+from tqdm import tqdm
+
+from . import distributed, trainstate
+from .device import autocast, pick_device, seed_everything  # noqa: F401  (re-exported for training callers)
 from .config import Config
-from .data import Corpus, Split, encode, split_corpus
-from .errors import NameOriginError
-from .evaluate import macro_f1
-from .models import build_model
+from .encoded import batch_source
+from .errors import Stopped
+from .logits import predict_logits
+from .metrics import f1_of_confusion
 from .optim import AdamW, OneCycle, clip_grad_norm
-from .predict import predict_logits
 
 Log = Callable[[str], None]
 # Draws an epoch's training names and labels (a corpus whose names take several forms).
@@ -34,20 +45,6 @@ Sampler = Callable[[np.random.Generator], tuple[list[str], np.ndarray]]
 
 def stderr_log(message: str) -> None:
     print(message, file=sys.stderr)
-
-
-def seed_everything(seed: int) -> None:
-    random.seed(seed)
-    np.random.seed(seed)
-    torch.manual_seed(seed)
-
-
-def pick_device(device: str = "auto") -> torch.device:
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if device == "cuda" and not torch.cuda.is_available():
-        raise NameOriginError("--device cuda was asked for, but PyTorch sees no CUDA device")
-    return torch.device(device)
 
 
 def length_batches(lengths: np.ndarray, batch_size: int, rng: np.random.Generator) -> Iterator[np.ndarray]:
@@ -100,191 +97,195 @@ class History:
     seconds: float = 0.0
 
     def to_dict(self) -> dict:
-        return dict(self.__dict__)
+        return asdict(self)
+
+
+
+@dataclass
+class Progress:
+    """Where a run is, besides its weights and optimizer: what a resumed run needs."""
+
+    epoch: int = 1  # the epoch in progress
+    position: int = 0  # its batches already done
+    step: int = 0
+    epoch_loss: float = 0.0
+    epoch_rows: int = 0
+    epoch_rng: dict | None = None  # the batch-order generator's state when the epoch began
+    best_score: float = -1.0
+    history: History = field(default_factory=History)
+
+
+class Trainer:
+    """One model's training run, which can stop after any step and continue later.
+
+    `train` is the training names and labels, or a function drawing a new set for each epoch.
+    With a validation set, the weights of the epoch with the best validation macro-F1 are the
+    ones kept: macro-F1, not accuracy, so small classes are not traded away for Russian.
+    """
+
+    def __init__(self, model: nn.Module, config: Config, train: tuple[list[str], np.ndarray] | Sampler,
+                 val: tuple[list[str], np.ndarray] | None = None, *, n_labels: int,
+                 device: torch.device = torch.device("cpu"), progress: bool = True, log_every: int = 0,
+                 log: Log = stderr_log, state: Path | None = None, save_every: int = 0, resume_hint: str = "",
+                 run_meta: dict | None = None, precision: str = "fp32"):
+        self.model, self.config, self.val, self.n_labels = model.to(device), config, val, n_labels
+        self.device, self.progress, self.log_every, self.log = device, progress, log_every, log
+        self.state, self.save_every, self.resume_hint = state, save_every, resume_hint
+        self.run_meta = run_meta or {}  # what the run was started with (data sources), kept in the state
+        self.precision = precision
+        self.sample = train if callable(train) else (lambda _rng: train)
+        self.rng = np.random.default_rng(config.seed)
+        labels = self.sample(np.random.default_rng(config.seed))[1]
+        self.optimizer = AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+        weight = class_weights(labels, n_labels, config.class_weight)
+        self.criterion = nn.CrossEntropyLoss(weight=None if weight is None else weight.to(device),
+                                             label_smoothing=config.label_smoothing)
+        self.n_batches = -(-len(labels) // config.batch_size)
+        self.scheduler = make_scheduler(self.optimizer, config, self.n_batches * config.epochs)
+        self.network = model
+        if distributed.world_size() > 1:
+            from torch.nn.parallel import DistributedDataParallel
+
+            self.network = DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
+        self.best_state: dict | None = None
+        self.signal: int | None = None
+
+    def run(self, progress: Progress | None = None) -> History:
+        """Train to the last epoch (or early stop) from `progress`, and keep the best weights."""
+        p = progress or Progress()
+        start = time.perf_counter() - p.history.seconds
+        with self._stopping_on_signals():
+            while p.epoch <= self.config.epochs:
+                self._epoch(p)
+                stop = self._end_epoch(p, start)
+                p.epoch, p.position, p.epoch_loss, p.epoch_rows, p.epoch_rng = p.epoch + 1, 0, 0.0, 0, None
+                if stop:
+                    break
+                self.save(p)
+        if self.best_state is not None:
+            self.model.load_state_dict(self.best_state)
+        p.history.seconds = time.perf_counter() - start
+        self.model.eval()
+        return p.history
+
+    def _epoch(self, p: Progress) -> None:
+        if p.epoch_rng is None:
+            p.epoch_rng = copy.deepcopy(self.rng.bit_generator.state)
+        else:
+            self.rng.bit_generator.state = copy.deepcopy(p.epoch_rng)
+        names, labels = self.sample(self.rng)
+        chars, lengths = batch_source(names)  # chars(rows, width): those rows, padded
+        targets, np_lengths = torch.as_tensor(labels), lengths.numpy()
+        batches = list(length_batches(np_lengths, self.config.batch_size, self.rng))
+        self.model.train()
+        bar = tqdm(batches[p.position:], total=len(batches), initial=p.position, unit="batch", leave=False,
+                   desc=f"epoch {p.epoch}/{self.config.epochs}", file=sys.stderr,
+                   disable=None if self.progress and distributed.is_main() else True)
+        for batch in bar:
+            rows = torch.from_numpy(distributed.share(batch))
+            width = int(np_lengths[rows].max())
+            loss = self._step(chars(rows, width).to(self.device), lengths[rows], targets[rows].to(self.device))
+            p.position, p.step = p.position + 1, p.step + 1
+            p.epoch_loss, p.epoch_rows = p.epoch_loss + loss * len(rows), p.epoch_rows + len(rows)
+            if self.log_every and p.step % self.log_every == 0 and distributed.is_main():
+                message = f"epoch {p.epoch}/{self.config.epochs} step {p.step}: loss {loss:.4f}"
+                bar.write(message, file=sys.stderr) if self.progress else self.log(message)
+            if self.signal is not None or (self.save_every and p.step % self.save_every == 0):
+                self.save(p)
+            if self.signal is not None:
+                bar.close()
+                raise Stopped(self.signal, f"stopped at epoch {p.epoch}, step {p.step}; state saved to "
+                                           f"{self.state}. {self.resume_hint}")
+
+    def _step(self, chars: torch.Tensor, lengths: torch.Tensor, targets: torch.Tensor) -> float:
+        with autocast(self.device, self.precision):
+            logits = self.network(chars, lengths)
+        loss = self.criterion(logits.float(), targets)
+        self.optimizer.zero_grad()
+        loss.backward()
+        if self.config.clip:
+            clip_grad_norm(self.optimizer.params, self.config.clip)
+        self.optimizer.step()
+        if self.scheduler is not None:
+            self.scheduler.step()
+        return loss.item()
+
+    def _end_epoch(self, p: Progress, start: float) -> bool:
+        """Record the epoch, score it on validation, keep the best weights; True to stop early."""
+        h = p.history
+        seen = distributed.total(torch.tensor([p.epoch_loss, p.epoch_rows], dtype=torch.float64, device=self.device))
+        h.train_loss.append(float(seen[0] / seen[1]))
+        summary = f"epoch {p.epoch}/{self.config.epochs}: train loss {h.train_loss[-1]:.4f}"
+        stop = False
+        if self.val is not None and len(self.val[0]):
+            loss, accuracy, f1 = self.validate()
+            h.val_loss.append(loss), h.val_accuracy.append(accuracy), h.val_macro_f1.append(f1)
+            summary += f", val loss {loss:.4f}, accuracy {accuracy:.4f}, macro-F1 {f1:.4f}"
+            if f1 > p.best_score:
+                p.best_score, h.best_epoch = f1, p.epoch
+                self.best_state = copy.deepcopy(self.model.state_dict())
+            elif self.config.patience and p.epoch - h.best_epoch >= self.config.patience:
+                summary += f" (no better since epoch {h.best_epoch}: stopping)"
+                stop = True
+        else:
+            h.best_epoch = p.epoch
+        if distributed.is_main():
+            self.log(summary + f" ({time.perf_counter() - start:.1f} s)")
+        return stop
+
+    def validate(self) -> tuple[float, float, float]:
+        """Validation loss, accuracy and macro-F1; each process scores its share, and the sums
+        and the confusion matrix are added up over processes."""
+        names, labels = self.val
+        mine = distributed.share(np.arange(len(names)))
+        logits = predict_logits(self.model, [names[i] for i in mine])
+        y = torch.as_tensor(labels[mine])
+        n = self.n_labels
+        confusion = torch.bincount(y * n + logits.argmax(1), minlength=n * n).double()
+        loss_sum = nn.functional.cross_entropy(logits, y, reduction="sum").double().reshape(1)
+        sums = distributed.total(torch.cat([loss_sum, confusion]).to(self.device)).cpu()
+        confusion = sums[1:].reshape(n, n).long().numpy()
+        count = confusion.sum()
+        return float(sums[0] / count), float(np.trace(confusion) / count), f1_of_confusion(confusion)
+
+    @contextmanager
+    def _stopping_on_signals(self):
+        """While a run that can be resumed trains, SIGINT, SIGTERM and SIGHUP ask it to stop
+        after the current step (see `_epoch`) instead of interrupting it."""
+        if self.state is None or threading.current_thread() is not threading.main_thread():
+            yield
+            return
+        wanted = [s for s in (signal.SIGINT, signal.SIGTERM, getattr(signal, "SIGHUP", None)) if s is not None]
+        previous = {s: signal.signal(s, lambda signum, _frame: setattr(self, "signal", signum)) for s in wanted}
+        try:
+            yield
+        finally:
+            for s, handler in previous.items():
+                signal.signal(s, handler)
+
+    def save(self, p: Progress) -> None:
+        """Write everything needed to continue from here (only the main process writes)."""
+        if self.state is not None and distributed.is_main():
+            trainstate.write(self.state, *trainstate.capture(self, {**asdict(p), "history": p.history.to_dict()}))
+
+    def restore(self, tensors: dict[str, torch.Tensor], meta: dict) -> Progress:
+        """Put the run back where `save` left it; returns where to continue from."""
+        fields = trainstate.apply(self, tensors, meta)
+        try:
+            return Progress(**{**fields, "history": History(**fields["history"])})
+        except TypeError as err:
+            raise trainstate.StateError(f"{self.state}: the training state does not match this run ({err})") from None
 
 
 def fit(model: nn.Module, config: Config, train: tuple[list[str], np.ndarray] | Sampler,
         val: tuple[list[str], np.ndarray] | None = None, *, n_labels: int,
         device: torch.device = torch.device("cpu"), progress: bool = True, log_every: int = 0,
-        log: Log = stderr_log) -> History:
-    """Train `model` in place for ``config.epochs`` epochs (fewer with early stopping).
-
-    `train` is the training names and labels, or a function drawing a new set for each epoch.
-
-    With a validation set, the weights of the epoch with the best validation macro-F1 are the
-    ones kept: macro-F1, not accuracy, so small classes are not traded away for Russian.
-    """
-    from tqdm import tqdm
-
-    rng = np.random.default_rng(config.seed)
-    sample = train if callable(train) else (lambda _rng: train)
-    names, labels = sample(rng)
-    chars, lengths = encode(names)
-    model.to(device)
-    optimizer = AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
-    weight = class_weights(labels, n_labels, config.class_weight)
-    criterion = nn.CrossEntropyLoss(weight=None if weight is None else weight.to(device),
-                                    label_smoothing=config.label_smoothing)
-    n_batches = -(-len(names) // config.batch_size)
-    scheduler = make_scheduler(optimizer, config, n_batches * config.epochs)
-    history, best_state, best_score, step = History(), None, -1.0, 0
-    start = time.perf_counter()
-    for epoch in range(1, config.epochs + 1):
-        if epoch > 1 and callable(train):
-            names, labels = sample(rng)
-            chars, lengths = encode(names)
-        targets, np_lengths = torch.as_tensor(labels), lengths.numpy()
-        model.train()
-        total = 0.0
-        bar = tqdm(length_batches(np_lengths, config.batch_size, rng), total=n_batches,
-                   desc=f"epoch {epoch}/{config.epochs}", disable=None if progress else True, leave=False,
-                   unit="batch", file=sys.stderr)
-        for batch in bar:
-            width, rows = int(np_lengths[batch].max()), torch.from_numpy(batch)
-            loss = criterion(model(chars[rows, :width].to(device), lengths[rows]), targets[rows].to(device))
-            optimizer.zero_grad()
-            loss.backward()
-            if config.clip:
-                clip_grad_norm(optimizer.params, config.clip)
-            optimizer.step()
-            if scheduler is not None:
-                scheduler.step()
-            step += 1
-            total += loss.item() * len(batch)
-            if log_every and step % log_every == 0:
-                message = f"epoch {epoch}/{config.epochs} step {step}: loss {loss.item():.4f}"
-                bar.write(message, file=sys.stderr) if progress else log(message)
-        history.train_loss.append(total / len(names))
-        summary = f"epoch {epoch}/{config.epochs}: train loss {history.train_loss[-1]:.4f}"
-        if val is not None and len(val[0]):
-            logits = predict_logits(model, val[0])
-            y_val = torch.as_tensor(val[1])
-            history.val_loss.append(float(nn.functional.cross_entropy(logits, y_val)))
-            predicted = logits.argmax(1).numpy()
-            history.val_accuracy.append(float((predicted == val[1]).mean()))
-            history.val_macro_f1.append(macro_f1(val[1], predicted, n_labels))
-            summary += (f", val loss {history.val_loss[-1]:.4f}, accuracy {history.val_accuracy[-1]:.4f}, "
-                        f"macro-F1 {history.val_macro_f1[-1]:.4f}")
-            if history.val_macro_f1[-1] > best_score:
-                best_score, history.best_epoch = history.val_macro_f1[-1], epoch
-                best_state = copy.deepcopy(model.state_dict())
-            elif config.patience and epoch - history.best_epoch >= config.patience:
-                log(summary + f" (no better since epoch {history.best_epoch}: stopping)")
-                break
-        else:
-            history.best_epoch = epoch
-        log(summary + f" ({time.perf_counter() - start:.1f} s)")
-    if best_state is not None:
-        model.load_state_dict(best_state)
-    history.seconds = time.perf_counter() - start
-    model.eval()
-    return history
-
-
-@dataclass
-class TrainResult:
-    model: nn.Module
-    config: Config
-    split: Split
-    history: History
-    temperature: float = 1.0
-    logit_bias: list[float] | None = None
-
-
-def tune_logit_bias(logits: torch.Tensor, labels: np.ndarray, prior: np.ndarray) -> tuple[float, np.ndarray]:
-    """Post-hoc logit adjustment: add -t*log(prior) to the logits, with t on a grid chosen for the
-    best macro-F1 on held-out names (t=0 keeps the model's own decisions; ties prefer small |t|)."""
-    n_labels = len(prior)
-    log_prior = np.log(np.maximum(prior, 1e-12))
-    best_t, best_score = 0.0, macro_f1(labels, logits.argmax(1).numpy(), n_labels)
-    for t in sorted(np.round(np.arange(-0.5, 1.51, 0.1), 2), key=abs):
-        score = macro_f1(labels, (logits.numpy() - t * log_prior).argmax(1), n_labels)
-        if score > best_score + 1e-9:
-            best_t, best_score = float(t), score
-    return best_t, (-best_t * log_prior).astype(np.float32)
-
-
-def train(config: Config, corpus: Corpus, *, device: str = "auto", progress: bool = True,
-          log_every: int = 0, log: Log = stderr_log) -> TrainResult:
-    """Split `corpus` as `config` says, build the model, fit it (each ensemble member with its own
-    seed) on the training part and, if asked, tune and calibrate it on the validation part."""
-    from .calibration import fit_temperature
-    from .models import Ensemble
-
-    split = split_corpus(corpus, config.split, config.seed, config.test_size, config.val_size)
-    n_labels = len(corpus.label_names)
-    train_part = corpus.subset(split.train)
-    val = corpus.subset(split.val) if len(split.val) else None
-    if val is None and (config.calibrate or config.tune_bias or config.patience):
-        raise NameOriginError("early stopping, --calibrate and --tune-bias need a validation split: "
-                              "set --val-size above 0")
-    members, histories = [], []
-    for k in range(config.ensemble):
-        member_config = replace(config, seed=config.seed + k, ensemble=1)
-        seed_everything(member_config.seed)
-        member = build_model(member_config, n_labels)
-        if config.ensemble > 1:
-            log(f"ensemble member {k + 1}/{config.ensemble}")
-        histories.append(fit(member, member_config, train_part, val, n_labels=n_labels,
-                             device=pick_device(device), progress=progress, log_every=log_every, log=log))
-        members.append(member)
-    model = members[0] if config.ensemble == 1 else Ensemble(members)
-    history = histories[0]
-    history.seconds = sum(h.seconds for h in histories)
-    temperature, bias = 1.0, None
-    if val is not None and (config.tune_bias or config.calibrate):
-        logits = predict_logits(model, val[0])
-        if config.tune_bias:
-            prior = np.bincount(train_part[1], minlength=n_labels) / len(train_part[1])
-            t, bias = tune_logit_bias(logits, val[1], prior)
-            logits = logits + torch.from_numpy(bias)
-            log(f"logit adjustment on {len(val[0])} validation names: t = {t:g}")
-        if config.calibrate:
-            temperature = fit_temperature(logits, torch.as_tensor(val[1]))
-            log(f"calibrated on {len(val[0])} validation names: temperature {temperature:.3f}")
-    return TrainResult(model.cpu(), config, split, history, temperature,
-                       None if bias is None else bias.tolist())
-
-
-def train_and_save(config: Config, out: str, *, data: str | None = None, wiki: str | None = None,
-                   device: str = "auto",
-                   progress: bool = True, log_every: int = 0, log: Log = stderr_log) -> dict:
-    """The whole `nameorigin train` run: load the corpus, train, score the test split once, and
-    write the checkpoint. Returns the checkpoint's metadata."""
-    from . import checkpoint
-    from .calibration import expected_calibration_error
-    from .data import load_corpus
-    from .evaluate import headline
-
-    checkpoint.check_replaceable(out)
-    if config.corpus == "world":
-        from .world import train_world
-
-        model, metadata = train_world(config, data, wiki, device=device, progress=progress,
-                                      log_every=log_every, log=log)
-        checkpoint.save(out, model, metadata)
-        return metadata
-    corpus = load_corpus(data, progress=progress)
-    if corpus.skipped:
-        raw, label = corpus.skipped[0]
-        log(f"skipped {len(corpus.skipped)} names with symbols outside the alphabet (e.g. {raw!r} in {label})")
-    result = train(config, corpus, device=device, progress=progress, log_every=log_every, log=log)
-    test_names, test_labels = corpus.subset(result.split.test)
-    logits = predict_logits(result.model, test_names)
-    if result.logit_bias is not None:
-        logits = logits + torch.tensor(result.logit_bias)
-    proba = torch.softmax(logits / result.temperature, dim=1).numpy()
-    scores = headline(test_labels, proba)
-    scores["ece_uncalibrated"] = expected_calibration_error(torch.softmax(logits, 1).numpy(), test_labels)
-    metadata = {
-        "config": config.to_dict(),
-        "labels": corpus.label_names,
-        "split": result.split.describe(),
-        "corpus": {"fingerprint": corpus.fingerprint, "n_names": len(corpus), "n_skipped": len(corpus.skipped)},
-        "temperature": result.temperature,
-        "logit_bias": result.logit_bias,
-        "history": result.history.to_dict(),
-        "metrics": scores,
-    }
-    checkpoint.save(out, result.model, metadata)
-    return metadata
+        log: Log = stderr_log, state: Path | None = None, save_every: int = 0, resume: bool = False,
+        resume_hint: str = "", run_meta: dict | None = None, precision: str = "fp32") -> History:
+    """Train `model` in place for ``config.epochs`` epochs (fewer with early stopping); see
+    `Trainer`. With `state`, the run can be stopped and, with `resume`, continued from it."""
+    trainer = Trainer(model, config, train, val, n_labels=n_labels, device=device, progress=progress,
+                      log_every=log_every, log=log, state=state, save_every=save_every, resume_hint=resume_hint,
+                      run_meta=run_meta, precision=precision)
+    start = trainer.restore(*trainstate.read(state)) if resume else None
+    return trainer.run(start)

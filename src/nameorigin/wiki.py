@@ -21,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .data import Split
 from .errors import DataError
 from .names import SUFFIXES, clean, normalize, surname_index
 
@@ -123,26 +124,12 @@ def load_people(path: str | os.PathLike) -> People:
     return people_from_rows(read_rows(path), str(path))
 
 
-@dataclass(frozen=True)
-class PeopleSplit:
-    """Row indices into `People`, split by family name (lower-cased): train, validation, test."""
-
-    seed: int
-    test_size: float
-    val_size: float
-    train: np.ndarray
-    val: np.ndarray
-    test: np.ndarray
-
-    def describe(self) -> dict:
-        return {"kind": "surname", "seed": self.seed, "test_size": self.test_size, "val_size": self.val_size,
-                "n_train": int(len(self.train)), "n_val": int(len(self.val)), "n_test": int(len(self.test))}
-
-    def held_out_surnames(self, people: People) -> set[str]:
-        return {people.surname[i].lower() for i in np.concatenate([self.val, self.test])}
+def held_out_surnames(people: People, split: Split) -> set[str]:
+    """The family names (lower-cased) of the validation and test people."""
+    return {people.surname[i].lower() for i in np.concatenate([split.val, split.test])}
 
 
-def split_people(people: People, seed: int = 42, test_size: float = 0.1, val_size: float = 0.05) -> PeopleSplit:
+def split_people(people: People, seed: int = 42, test_size: float = 0.1, val_size: float = 0.05) -> Split:
     """Assign whole family names at random to test (`test_size` of the families), validation
     (`val_size`) and training. Families are drawn, not people, so a common family name (Kim,
     Nguyen, Smith) lands on one side whole."""
@@ -150,4 +137,4 @@ def split_people(people: People, seed: int = 42, test_size: float = 0.1, val_siz
     draw = np.random.default_rng(seed).random(len(keys))
     side = dict(zip(keys, np.where(draw < test_size, 2, np.where(draw < test_size + val_size, 1, 0))))
     where = np.fromiter((side[s.lower()] for s in people.surname), dtype=np.int64, count=len(people))
-    return PeopleSplit(seed, test_size, val_size, *(np.flatnonzero(where == k) for k in range(3)))
+    return Split("surname", seed, test_size, val_size, *(np.flatnonzero(where == k) for k in range(3)))

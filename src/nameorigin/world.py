@@ -13,21 +13,19 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 import torch
 
-from .calibration import expected_calibration_error, fit_temperature
+from .calibration import fit_temperature
 from .config import Config
 from .data import Corpus, Split, load_corpus, split_corpus
-from .evaluate import metrics
 from .models import build_model
 from .names import fold_case
-from .predict import predict_logits
-from .scoring import probabilities
-from .train import Log, Sampler, fit, pick_device, seed_everything, stderr_log
-from .wiki import FORMS, OTHER, People, PeopleSplit, load_people, split_people
+from .logits import predict_logits
+from .device import pick_device, seed_everything
+from .train import Log, Sampler, fit, stderr_log
+from .wiki import FORMS, People, held_out_surnames, load_people, split_people
 
 FORM_WEIGHTS = {"full": 0.45, "surname": 0.3, "given": 0.1, "swapped": 0.15}
 WIKI_ENV = "NAMEORIGIN_WIKI"
@@ -39,7 +37,7 @@ class WorldData:
     tutorial's 18 and Other)."""
 
     people: People
-    wiki_split: PeopleSplit
+    wiki_split: Split
     tutorial: Corpus
     tutorial_split: Split
     labels: list[str]
@@ -66,7 +64,7 @@ class WorldData:
 
     def tutorial_train(self) -> tuple[list[str], np.ndarray]:
         """The tutorial's training names, less any that is a held-out Wikipedia family name."""
-        held = self.wiki_split.held_out_surnames(self.people)
+        held = held_out_surnames(self.people, self.wiki_split)
         rows = np.asarray([i for i in self.tutorial_split.train if self.tutorial.names[i].lower() not in held],
                           dtype=np.int64)
         return self.tutorial_part(rows)
@@ -114,76 +112,29 @@ def wiki_source(wiki: str | os.PathLike | None) -> str:
     return str(path)
 
 
-# (names) -> (calibrated probabilities, uncalibrated probabilities)
-Scorer = Callable[[list[str]], tuple[np.ndarray, np.ndarray]]
-
-
-def network_scorer(model: torch.nn.Module, temperature: float, bias: torch.Tensor | None = None) -> Scorer:
-    def score(names: list[str]) -> tuple[np.ndarray, np.ndarray]:
-        logits = predict_logits(model, names)
-        return probabilities(logits, temperature, bias), probabilities(logits, 1.0, bias)
-
-    return score
-
-
-def score_sets(score: Scorer, data: WorldData) -> dict:
-    """Every test set's metrics, `Other`'s precision and recall, and ECE before calibration."""
-    report = {}
-    for name, (names, labels) in data.test_sets().items():
-        proba, uncalibrated = score(names)
-        scores = metrics(labels, proba, data.labels)
-        scores["ece_uncalibrated"] = expected_calibration_error(uncalibrated, labels)
-        if OTHER in data.labels and name.startswith("wiki"):
-            other = scores["per_class"][OTHER]
-            scores["other"] = {"precision": other["precision"], "recall": other["recall"]}
-        report[name] = scores
-    return report
-
-
 def load_world(config: Config, data: str | None, wiki: str | None, *, progress: bool = True) -> WorldData:
     return WorldData.build(config, load_corpus(data, progress=progress), load_people(wiki_source(wiki)))
 
 
 def train_world(config: Config, data: str | None, wiki: str | None, *, device: str = "auto",
-                progress: bool = True, log_every: int = 0, log: Log = stderr_log) -> tuple[torch.nn.Module, dict]:
-    """Train, calibrate and test the world model; returns the network and its checkpoint metadata."""
+                progress: bool = True, log_every: int = 0, log: Log = stderr_log,
+                run=None) -> tuple[torch.nn.Module, dict, WorldData]:
+    """Train and calibrate the world model; returns the network, its checkpoint metadata so far
+    (the test sets are scored by `evaluate.world_test_sets`) and the data."""
     world = load_world(config, data, wiki, progress=progress)
     log(f"wiki: {world.wiki_split.describe()}; tutorial: {world.tutorial_split.describe()}")
     seed_everything(config.seed)
     model = build_model(config, len(world.labels))
     val = world.validation()
     history = fit(model, config, world.sampler(config.tutorial_repeat), val, n_labels=len(world.labels),
-                  device=pick_device(device), progress=progress, log_every=log_every, log=log)
+                  device=pick_device(device), progress=progress, log_every=log_every, log=log,
+                  **({} if run is None else run.fit_options()))
     model = model.cpu()
     temperature = fit_temperature(predict_logits(model, val[0]), torch.as_tensor(val[1])) if config.calibrate else 1.0
     log(f"calibrated on {len(val[0])} validation names: temperature {temperature:.3f}")
-    test = score_sets(network_scorer(model, temperature), world)
-    headline = {k: test["wiki_full"][k] for k in ("n_test", "accuracy", "macro_f1", "top3_accuracy", "ece",
-                                                  "ece_uncalibrated")}
-    summary = {name: {k: v for k, v in scores.items() if k not in ("confusion", "labels")}
-               for name, scores in test.items()}
-    metadata = {
+    return model, {
         "config": config.to_dict(), "labels": world.labels, "split": world.tutorial_split.describe(),
         "corpus": {"fingerprint": world.tutorial.fingerprint, "n_names": len(world.tutorial),
                    "n_skipped": len(world.tutorial.skipped)},
-        "world": world.describe(), "temperature": temperature, "logit_bias": None,
-        "history": history.to_dict(), "metrics": headline, "test_sets": summary,
-    }
-    return model, metadata
-
-
-def evaluate_world(model: torch.nn.Module, meta: dict, data: str | None, wiki: str | None) -> dict:
-    """A world checkpoint's metrics on every test set, rebuilt from both corpora; a corpus other
-    than the one it was trained on is refused."""
-    from .errors import NameOriginError
-
-    world = load_world(Config.from_dict(meta["config"]), data, wiki)
-    recorded = meta.get("world", {})
-    for key, fingerprint in (("wiki", world.people.fingerprint), ("tutorial", world.tutorial.fingerprint)):
-        if recorded.get(key, {}).get("fingerprint") != fingerprint:
-            raise NameOriginError(f"the {key} corpus given is not the one the model was trained on (its "
-                                  "fingerprint differs), so its test split cannot be rebuilt")
-    bias = meta.get("logit_bias")
-    bias = None if bias is None else torch.tensor(bias, dtype=torch.float32)
-    return score_sets(network_scorer(model, float(meta.get("temperature", 1.0)), bias), world)
-
+        "world": world.describe(), "temperature": temperature, "logit_bias": None, "history": history.to_dict(),
+    }, world

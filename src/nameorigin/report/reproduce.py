@@ -52,7 +52,7 @@ def reproduce(out_dir: str | os.PathLike, data: str | os.PathLike | None = None,
     ``comparison.md`` and side-by-side figures. Returns the comparison table's rows."""
     from ..checkpoint import check_replaceable
     from ..data import load_corpus
-    from ..train import train_and_save
+    from ..pipeline import train_and_save
 
     presets = list(presets)
     if not presets:

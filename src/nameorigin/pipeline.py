@@ -1,0 +1,188 @@
+"""A whole `nameorigin train` run: corpus in, checkpoint out.
+
+The tutorial recipe splits the corpus, trains (each ensemble member with its own seed), tunes and
+calibrates on validation and scores the test split once; the world recipe is in `world`. Both
+keep a training state beside ``--out`` while they train (`trainstate`), so that a run stopped by
+a signal continues with ``nameorigin train --resume OUT``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from . import checkpoint, distributed, trainstate
+from .calibration import expected_calibration_error, fit_temperature
+from .config import Config
+from .data import Corpus, Split, load_corpus, split_corpus
+from .device import pick_device, seed_everything
+from .errors import NameOriginError
+from .logits import predict_logits
+from .metrics import headline, macro_f1
+from .models import Ensemble, build_model
+from .scoring import probabilities
+from .train import History, Log, fit, stderr_log
+
+
+@dataclass
+class TrainResult:
+    model: nn.Module
+    config: Config
+    split: Split
+    history: History
+    temperature: float = 1.0
+    logit_bias: list[float] | None = None
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """How a run trains beside its config: where it keeps its state, whether it continues from
+    it, what it was started with (kept in the state), and the forward pass's precision."""
+
+    state: Path | None = None
+    resume: bool = False
+    save_every: int = 0
+    meta: dict | None = None
+    precision: str = "fp32"
+
+    @property
+    def hint(self) -> str:
+        out = "" if self.state is None else str(self.state)[: -len(".resume")]
+        return f"Continue with: nameorigin train --resume {out}"
+
+    def fit_options(self) -> dict:
+        return {"state": self.state, "resume": self.resume, "save_every": self.save_every,
+                "resume_hint": self.hint, "run_meta": self.meta, "precision": self.precision}
+
+
+def tune_logit_bias(logits: torch.Tensor, labels: np.ndarray, prior: np.ndarray) -> tuple[float, np.ndarray]:
+    """Post-hoc logit adjustment: add -t*log(prior) to the logits, with t on a grid chosen for the
+    best macro-F1 on held-out names (t=0 keeps the model's own decisions; ties prefer small |t|)."""
+    n_labels = len(prior)
+    log_prior = np.log(np.maximum(prior, 1e-12))
+    best_t, best_score = 0.0, macro_f1(labels, logits.argmax(1).numpy(), n_labels)
+    for t in sorted(np.round(np.arange(-0.5, 1.51, 0.1), 2), key=abs):
+        score = macro_f1(labels, (logits.numpy() - t * log_prior).argmax(1), n_labels)
+        if score > best_score + 1e-9:
+            best_t, best_score = float(t), score
+    return best_t, (-best_t * log_prior).astype(np.float32)
+
+
+def _members(config: Config, train_part, val, n_labels: int, device: str, progress: bool, log_every: int,
+             log: Log, run: RunOptions) -> tuple[nn.Module, History]:
+    """Fit the model (each ensemble member with seed + k); only a single model can be resumed."""
+    if config.ensemble > 1 and (run.resume or run.save_every):
+        raise NameOriginError("--resume and --save-every work for single models, not --ensemble")
+    members, histories = [], []
+    for k in range(config.ensemble):
+        member_config = replace(config, seed=config.seed + k, ensemble=1)
+        seed_everything(member_config.seed)
+        member = build_model(member_config, n_labels)
+        if config.ensemble > 1:
+            log(f"ensemble member {k + 1}/{config.ensemble}")
+        options = run.fit_options() if config.ensemble == 1 else {"precision": run.precision}
+        histories.append(fit(member, member_config, train_part, val, n_labels=n_labels, device=pick_device(device),
+                             progress=progress, log_every=log_every, log=log, **options))
+        members.append(member)
+    history = histories[0]
+    history.seconds = sum(h.seconds for h in histories)
+    return (members[0] if config.ensemble == 1 else Ensemble(members)), history
+
+
+def train(config: Config, corpus: Corpus, *, device: str = "auto", progress: bool = True,
+          log_every: int = 0, log: Log = stderr_log, run: RunOptions = RunOptions()) -> TrainResult:
+    """Split `corpus` as `config` says, build the model, fit it on the training part and, if
+    asked, tune and calibrate it on the validation part."""
+    split = split_corpus(corpus, config.split, config.seed, config.test_size, config.val_size)
+    n_labels = len(corpus.label_names)
+    train_part = corpus.subset(split.train, encoded=True)  # a CSV corpus's stays arrays; val/test: strings
+    val = corpus.subset(split.val) if len(split.val) else None
+    if val is None and (config.calibrate or config.tune_bias or config.patience):
+        raise NameOriginError("early stopping, --calibrate and --tune-bias need a validation split: "
+                              "set --val-size above 0")
+    model, history = _members(config, train_part, val, n_labels, device, progress, log_every, log, run)
+    temperature, bias = 1.0, None
+    if val is not None and (config.tune_bias or config.calibrate):
+        logits = predict_logits(model, val[0])
+        if config.tune_bias:
+            prior = np.bincount(train_part[1], minlength=n_labels) / len(train_part[1])
+            t, bias = tune_logit_bias(logits, val[1], prior)
+            logits = logits + torch.from_numpy(bias)
+            log(f"logit adjustment on {len(val[0])} validation names: t = {t:g}")
+        if config.calibrate:
+            temperature = fit_temperature(logits, torch.as_tensor(val[1]))
+            log(f"calibrated on {len(val[0])} validation names: temperature {temperature:.3f}")
+    return TrainResult(model.cpu(), config, split, history, temperature, None if bias is None else bias.tolist())
+
+
+def tutorial_metadata(corpus: Corpus, result: TrainResult) -> dict:
+    """The checkpoint metadata of a tutorial-corpus run, with its test split scored once."""
+    test_names, test_labels = corpus.subset(result.split.test)
+    logits = predict_logits(result.model, test_names)
+    bias = None if result.logit_bias is None else torch.tensor(result.logit_bias)
+    scores = headline(test_labels, probabilities(logits, result.temperature, bias))
+    scores["ece_uncalibrated"] = expected_calibration_error(probabilities(logits, 1.0, bias), test_labels)
+    return {
+        "config": result.config.to_dict(), "labels": corpus.label_names, "split": result.split.describe(),
+        "corpus": {"fingerprint": corpus.fingerprint, "n_names": len(corpus), "n_skipped": len(corpus.skipped)},
+        "temperature": result.temperature, "logit_bias": result.logit_bias,
+        "history": result.history.to_dict(), "metrics": scores,
+    }
+
+
+def train_and_save(config: Config, out: str, *, data: str | None = None, wiki: str | None = None,
+                   device: str = "auto", progress: bool = True, log_every: int = 0, log: Log = stderr_log,
+                   save_every: int = 0, resume: bool = False, precision: str = "fp32") -> dict:
+    """The whole `nameorigin train` run: load the corpus, train, score the test split once, and
+    write the checkpoint. Returns the checkpoint's metadata (under torchrun, only the first
+    process scores and writes; the others return an empty dict)."""
+    checkpoint.check_replaceable(out)
+    distributed.init_from_env(pick_device(device))
+    main = distributed.is_main()
+    log = log if main else (lambda _message: None)
+    started = {"data": data, "wiki": wiki, "save_every": save_every}
+    run = RunOptions(trainstate.state_path(out), resume, save_every, started, precision)
+    if config.corpus == "world":
+        from .world import train_world
+
+        from .evaluate import world_test_sets
+
+        model, metadata, world = train_world(config, data, wiki, device=device, progress=progress and main,
+                                             log_every=log_every, log=log, run=run)
+        if main:
+            metadata.update(world_test_sets(model, world, metadata["temperature"]))
+    else:
+        corpus = load_corpus(data, progress=progress and main)
+        if corpus.skipped:
+            raw, label = corpus.skipped[0]
+            log(f"skipped {len(corpus.skipped)} names with symbols outside the alphabet (e.g. {raw!r} in {label})")
+        result = train(config, corpus, device=device, progress=progress and main, log_every=log_every, log=log,
+                       run=run)
+        model, metadata = result.model, tutorial_metadata(corpus, result) if main else {}
+    if main:
+        checkpoint.save(out, model, metadata)
+        run.state.unlink(missing_ok=True)
+    distributed.finish()
+    return metadata
+
+
+def resume_and_save(out: str, *, device: str = "auto", progress: bool = True, log_every: int = 0,
+                    log: Log = stderr_log, given: dict | None = None, precision: str = "fp32") -> dict:
+    """Continue the run whose state sits beside `out`. Of the flags a run was started with,
+    only the device and the progress display may be given again; any other that disagrees with
+    the saved run is an error."""
+    _, meta = trainstate.read(trainstate.state_path(out))
+    config = Config.from_dict(meta["config"])
+    started = meta.get("run") or {}
+    for key, value in (given or {}).items():
+        saved = started.get(key) if key in started else getattr(config, key, None)
+        if value is not None and value != saved:
+            raise NameOriginError(f"--{key.replace('_', '-')} {value} disagrees with the run being resumed "
+                                  f"({saved}); leave it out to continue that run")
+    return train_and_save(config, out, data=started.get("data"), wiki=started.get("wiki"), device=device,
+                          progress=progress, log_every=log_every, log=log, resume=True, precision=precision,
+                          save_every=int(started.get("save_every") or 0))

@@ -1,0 +1,79 @@
+"""Training survives interruption: SIGTERM saves the state after the current step, and
+`train --resume` ends with the same weights, bit for bit, as a run never stopped."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from safetensors.torch import load_file
+
+ARGS = ["--arch", "gru", "--hidden-size", "32", "--num-layers", "1", "--epochs", "3", "--batch-size", "16",
+        "--val-size", "0.1", "--calibrate", "--save-every", "50"]
+
+
+def train(*args: str, **kwargs) -> subprocess.Popen:
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "TQDM_DISABLE": "1"}
+    return subprocess.Popen([sys.executable, "-m", "nameorigin.cli", "train", *args], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kwargs)
+
+
+def finish(proc: subprocess.Popen) -> tuple[int, str]:
+    _, err = proc.communicate(timeout=600)
+    return proc.returncode, err
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(names_dir, tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("whole") / "model"
+    code, err = finish(train(*ARGS, "--data", str(names_dir), "--out", str(out)))
+    assert code == 0, err
+    return out
+
+
+def test_sigterm_then_resume_gives_bit_identical_weights(uninterrupted, names_dir, tmp_path):
+    out = tmp_path / "model"
+    state = tmp_path / "model.resume"
+    proc = train(*ARGS, "--data", str(names_dir), "--out", str(out))
+    deadline = time.monotonic() + 300
+    while not state.exists() and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert proc.poll() is None, "the run ended before it could be interrupted"
+    proc.send_signal(signal.SIGTERM)
+    code, err = finish(proc)
+    assert code == 143, err
+    assert "nameorigin train --resume" in err and state.is_file() and not out.exists()
+    assert not list(tmp_path.glob(".*.part"))
+
+    code, err = finish(train("--resume", str(out), "--quiet"))
+    assert code == 0, err
+    assert not state.exists()
+    whole, resumed = load_file(uninterrupted / "model.safetensors"), load_file(out / "model.safetensors")
+    assert whole.keys() == resumed.keys()
+    for key in whole:
+        assert (whole[key] == resumed[key]).all(), key
+
+
+def test_a_damaged_state_or_a_disagreeing_flag_is_one_line_with_exit_2(tmp_path):
+    out = tmp_path / "model"
+    (tmp_path / "model.resume").write_bytes(b"\x08\x00\x00\x00\x00\x00\x00\x00{not json")
+    code, err = finish(train("--resume", str(out)))
+    assert code == 2 and "damaged training state" in err and len(err.strip().splitlines()) == 1
+    code, err = finish(train("--resume", str(tmp_path / "nothing")))
+    assert code == 2 and "no training state to resume" in err
+
+
+def test_a_flag_that_disagrees_with_the_saved_run_is_refused(names_dir, tmp_path):
+    out = tmp_path / "model"
+    proc = train(*ARGS, "--data", str(names_dir), "--out", str(out))
+    while not (tmp_path / "model.resume").exists() and proc.poll() is None:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGTERM)
+    assert finish(proc)[0] == 143
+    code, err = finish(train("--resume", str(out), "--epochs", "5"))
+    assert code == 2 and "--epochs 5 disagrees with the run being resumed" in err
