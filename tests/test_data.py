@@ -240,11 +240,13 @@ def test_too_many_members_files_or_names_are_refused(tmp_path, monkeypatch):
     with pytest.raises(DataError, match="4 .Label..txt files, more than the 3"):
         read_pairs(_names_folder(tmp_path, **{f"L{i}": "Qin\n" for i in range(4)}))
     monkeypatch.setattr(sources, "MAX_NAMES", 5)
+    monkeypatch.setattr(sources, "MAX_TABLE_NAMES", 5)  # a CSV/TSV file has bounds of its own
     (tmp_path / "n.csv").write_text("name,label\n" + "Qin,Chinese\n" * 6)
     for source in (tmp_path / "n.csv", _zip(tmp_path / "six.zip", {"data/names/A.txt": "Qin\n" * 6})):
         with pytest.raises(DataError, match="more than 5 names"):
             read_pairs(source)
     monkeypatch.setattr(sources, "MAX_BYTES", 50)
+    monkeypatch.setattr(sources, "MAX_TABLE_BYTES", 50)
     with pytest.raises(DataError, match="n.csv: the corpus holds more than .* MB of text"):
         read_pairs(tmp_path / "n.csv")
 
@@ -292,3 +294,27 @@ def test_a_folder_named_like_a_class_file_is_status_2(tmp_path, capsys):
     assert main(["train", "--data", str(folder), "--out", str(tmp_path / "model"), "--quiet"]) == 2
     assert capsys.readouterr().err == f"nameorigin: error: {folder / 'Greek.txt'}: a folder, not a [Label].txt file; " \
                                       "a corpus holds regular files\n"
+
+
+def test_a_csv_table_has_wider_bounds_than_a_folder_or_zip(tmp_path, monkeypatch):
+    """A CSV/TSV file is streamed into arrays, so it may hold far more than a folder of
+    [Label].txt files; it is still bounded."""
+    from nameorigin import sources
+
+    assert (sources.MAX_TABLE_NAMES, sources.MAX_TABLE_BYTES) == (20_000_000, 2 << 30)
+    monkeypatch.setattr(sources, "MAX_NAMES", 5)
+    monkeypatch.setattr(sources, "MAX_BYTES", 50)
+    (tmp_path / "n.csv").write_text("name,label\n" + "Qin,Chinese\nIvanov,Russian\n" * 3)
+    assert len(load_corpus(tmp_path / "n.csv", progress=False)) == 6
+    with pytest.raises(DataError, match="more than 5 names; nameorigin reads corpora up to that size"):
+        read_pairs(_names_folder(tmp_path, Chinese="Qin\n" * 3, Russian="Ivanov\n" * 3))
+    monkeypatch.setattr(sources, "MAX_TABLE_NAMES", 5)
+    with pytest.raises(DataError, match="more than 5 names; nameorigin reads CSV/TSV corpora up to that size"):
+        load_corpus(tmp_path / "n.csv", progress=False)
+
+
+def test_a_table_line_longer_than_a_megabyte_is_refused(tmp_path):
+    path = tmp_path / "n.csv"
+    path.write_bytes(b"name,label\nQin,Chinese\n" + b"x" * (3 << 20))
+    with pytest.raises(DataError, match=r"n.csv, line 3: a line of more than 1 MB"):
+        load_corpus(path, progress=False)

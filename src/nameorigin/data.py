@@ -5,13 +5,13 @@ Where the corpus comes from (``--data``, ``$NAMEORIGIN_DATA``, the download cach
 
 A source is a folder of ``[Label].txt`` files (one name per line), a zip archive holding such a
 folder (the official ``data/names/`` layout), or a CSV/TSV file with ``name`` and ``label`` columns.
+A CSV/TSV file may hold millions of rows: it is streamed (`tables`) and its names kept as
+`encoded.EncodedNames` rather than strings; the other layouts give a list of strings.
 """
 
 from __future__ import annotations
 
-import csv
 import hashlib
-import io
 import itertools
 import math
 import os
@@ -21,47 +21,26 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import torch
 
 from .download import cached_archive, resolve_source
+from .encoded import EncodedNames, encode, fingerprint  # noqa: F401  (encode: re-exported)
 from .errors import DataError
-from .names import ALPHABET, OUTSIDE_ALPHABET, in_alphabet, normalize
+from .names import ALPHABET, in_alphabet, normalize
 from .sources import CLASS_FILE, MAX_FILES, Budget, decode, read_member, read_regular, verify_archive
+from .tables import read_table, table_rows
 
 N_CHARS = len(ALPHABET)
-
-# Byte -> character index, -1 for bytes outside the alphabet; lets `encode` work on whole arrays.
-_LOOKUP = np.full(256, -1, dtype=np.int64)
-for _i, _c in enumerate(ALPHABET):
-    _LOOKUP[ord(_c)] = _i
 
 # A line ends at CRLF, LF or a lone CR (old Mac files): a line is a run of anything else.
 _LINE = re.compile(r"[^\r\n]+")
 
 
-def encode(names: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
-    """Pack normalized names into a right-padded index matrix and their lengths.
-
-    Padding uses index 0; models read each name only up to its own length, so the pad value
-    never reaches a prediction. Every name must be non-empty and inside `ALPHABET`.
-    """
-    lengths = np.fromiter(map(len, names), dtype=np.int64, count=len(names))
-    if len(names) == 0 or lengths.min() == 0:
-        raise ValueError("encode() needs at least one name and no empty names")
-    codes = _LOOKUP[np.frombuffer("".join(names).encode("ascii"), dtype=np.uint8)]
-    if (codes < 0).any():
-        raise ValueError("encode() got a character outside the alphabet")
-    padded = np.zeros((len(names), int(lengths.max())), dtype=np.int64)
-    padded[np.arange(padded.shape[1]) < lengths[:, None]] = codes
-    return torch.from_numpy(padded), torch.from_numpy(lengths)
-
-
 @dataclass
 class Corpus:
     """Normalized names with integer labels; `label_names` is sorted so label ids never depend on
-    the order a file system lists files in."""
+    the order a file system lists files in. A CSV/TSV corpus holds its names as `EncodedNames`."""
 
-    names: list[str]
+    names: list[str] | EncodedNames
     labels: np.ndarray
     label_names: list[str]
     source: str
@@ -74,13 +53,20 @@ class Corpus:
     def fingerprint(self) -> str:
         """SHA-256 of the normalized corpus, independent of file order: identifies the data a
         checkpoint was trained on."""
+        if isinstance(self.names, EncodedNames):
+            return fingerprint(self.names, self.labels, self.label_names)
         digest = hashlib.sha256()
         rows = sorted(f"{self.label_names[y]}\t{n}\n" for n, y in zip(self.names, self.labels))
         for row in rows:
-            digest.update(row.encode("ascii"))
+            digest.update(row.encode("utf-8"))
         return digest.hexdigest()
 
-    def subset(self, index: np.ndarray) -> tuple[list[str], np.ndarray]:
+    def subset(self, index: np.ndarray, *, encoded: bool = False) -> tuple[list[str] | EncodedNames, np.ndarray]:
+        """The names and labels at `index`. Names come as strings, except that with `encoded` an
+        `EncodedNames` corpus gives `EncodedNames` (its training part, too big for strings)."""
+        if isinstance(self.names, EncodedNames):
+            part = self.names.subset(index)
+            return (part if encoded else part.decode()), self.labels[index]
         return [self.names[i] for i in index], self.labels[index]
 
 
@@ -99,11 +85,15 @@ def build_corpus(pairs: list[tuple[str, str]], source: str) -> Corpus:
             labels.append(label_id[label])
         else:
             skipped.append((raw, label))
-    if not names:
-        raise DataError(f"{source}: no usable names found")
-    if len(label_names) < 2:
-        raise DataError(f"{source}: found only {len(label_names)} label; a classifier needs at least 2")
-    return Corpus(names, np.asarray(labels, dtype=np.int64), label_names, source, skipped)
+    return _checked(Corpus(names, np.asarray(labels, dtype=np.int64), label_names, source, skipped))
+
+
+def _checked(corpus: Corpus) -> Corpus:
+    if not len(corpus.names):
+        raise DataError(f"{corpus.source}: no usable names found")
+    if len(corpus.label_names) < 2:
+        raise DataError(f"{corpus.source}: found only {len(corpus.label_names)} label; a classifier needs at least 2")
+    return corpus
 
 
 # --- reading the three layouts -------------------------------------------------------------
@@ -145,55 +135,35 @@ def _read_zip(path: Path, budget: Budget) -> list[tuple[str, str]]:
     return pairs
 
 
-def _read_table(path: Path, budget: Budget) -> list[tuple[str, str]]:
-    text = decode(read_regular(path, budget), str(path))
-    delimiter = "\t" if path.suffix.lower() == ".tsv" else ","
-    rows = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
-    try:
-        header = [h.strip().lower() for h in next(rows)]
-    except StopIteration:
-        raise DataError(f"{path}: the file is empty") from None
-    if "name" not in header or "label" not in header:
-        raise DataError(f"{path}, line 1: the header needs 'name' and 'label' columns, found {header}")
-    i_name, i_label = header.index("name"), header.index("label")
-    pairs = []
-    try:
-        for row in rows:
-            if not row or not any(cell.strip() for cell in row):
-                continue
-            if len(row) != len(header):
-                raise DataError(f"{path}, line {rows.line_num}: {len(row)} fields, the header has {len(header)}")
-            if not row[i_label].strip():
-                raise DataError(f"{path}, line {rows.line_num}: empty label")
-            pairs.append((row[i_name], row[i_label].strip()))
-            if len(pairs) > budget.names:
-                break
-    except csv.Error as err:
-        raise DataError(f"{path}, line {rows.line_num}: {err}") from None
-    budget.take_names(len(pairs), str(path))
-    return pairs
-
-
-def read_pairs(path: Path) -> list[tuple[str, str]]:
-    """Raw ``(name, label)`` pairs from any supported layout, read within `sources`' bounds."""
-    budget = Budget()
+def _layout(path: Path) -> str:
     if path.is_dir():
-        return _read_folder(path, budget)
+        return "folder"
     if not path.exists():
         raise DataError(f"{path}: no such file or folder")
     if not path.is_file():  # a device such as /dev/null, a pipe or a socket
         raise DataError(f"{path}: not a folder, a .zip archive or a .csv/.tsv file")
     if path.suffix.lower() == ".zip" or zipfile.is_zipfile(path):
-        return _read_zip(path, budget)
+        return "zip"
     if path.suffix.lower() in (".csv", ".tsv"):
-        return _read_table(path, budget)
+        return "table"
     raise DataError(f"{path}: expected a folder of [Label].txt files, a .zip archive, or a .csv/.tsv file")
+
+
+def read_pairs(path: Path) -> list[tuple[str, str]]:
+    """Raw ``(name, label)`` pairs from any supported layout, read within `sources`' bounds."""
+    layout = _layout(path)
+    if layout == "table":
+        return list(table_rows(path, Budget(table=True)))
+    return (_read_folder if layout == "folder" else _read_zip)(path, Budget())
 
 
 def load_corpus(data: str | os.PathLike | None = None, *, progress: bool = True) -> Corpus:
     """Find, read and normalize the corpus (see the module docstring for where it comes from)."""
     path = resolve_source(data, progress=progress)
     try:
+        if _layout(path) == "table":
+            table = read_table(path, progress=progress)
+            return _checked(Corpus(table.names, table.labels, table.label_names, str(path), table.skipped))
         pairs = read_pairs(path)
     except DataError as err:
         if path == cached_archive():
@@ -262,7 +232,7 @@ def _holdout(corpus: Corpus, rows: np.ndarray, size: float, seed: int, grouped: 
         if not grouped:
             held = stratified_holdout(labels, size, seed)
             return rows[~held], rows[held]
-        _, group = np.unique([corpus.names[i] for i in rows], return_inverse=True)
+        group = _name_groups(corpus, rows)
         rarity = np.bincount(labels)[labels]
         order = np.lexsort((rarity, group))
         first_of_group = order[np.r_[True, group[order][1:] != group[order][:-1]]]
@@ -271,6 +241,13 @@ def _holdout(corpus: Corpus, rows: np.ndarray, size: float, seed: int, grouped: 
         raise DataError(f"{corpus.source}: cannot make a stratified split ({err})") from None
     is_held = np.isin(group, held_groups)
     return rows[~is_held], rows[is_held]
+
+
+def _name_groups(corpus: Corpus, rows: np.ndarray) -> np.ndarray:
+    """For each of `rows`, the rank of its name among their distinct names."""
+    if isinstance(corpus.names, EncodedNames):
+        return np.unique(corpus.names.ranks()[rows], return_inverse=True)[1]
+    return np.unique([corpus.names[i] for i in rows], return_inverse=True)[1]
 
 
 def split_corpus(corpus: Corpus, kind: str = "seed", seed: int = 42, test_size: float = 0.1,
@@ -286,7 +263,9 @@ def split_corpus(corpus: Corpus, kind: str = "seed", seed: int = 42, test_size: 
     if kind not in SPLITS:
         raise ValueError(f"unknown split {kind!r}; choose from {SPLITS}")
     rows = np.arange(len(corpus))
-    if kind == "dedup":
+    if kind == "dedup" and isinstance(corpus.names, EncodedNames):  # each pair's first row, in order
+        rows = np.sort(np.unique(corpus.names.ranks() * len(corpus.label_names) + corpus.labels, return_index=True)[1])
+    elif kind == "dedup":
         seen: dict[tuple[str, int], int] = {}
         for i, pair in enumerate(zip(corpus.names, corpus.labels.tolist())):
             seen.setdefault(pair, i)

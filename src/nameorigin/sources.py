@@ -10,6 +10,11 @@ whole would take all the memory: a 7.8 MB zip can unpack to 8 GB, and ``X.txt`` 
 * `MAX_NAMES` names (non-blank lines or rows), since each costs a few hundred bytes of memory
   however short it is.
 
+A CSV/TSV file of labelled names is read a block at a time and its names held as encoded arrays
+(`encoded`), about a byte a character and 16 a name, so it has wider bounds of its own:
+`MAX_TABLE_BYTES` and `MAX_TABLE_NAMES`. They still stop a mistake (a multi-gigabyte log file
+passed as ``--data``) before it takes the memory.
+
 The tutorial's corpus is 164 KB, 20,074 names in 18 files. Only regular files are read (a link to
 one is followed); a folder, device, FIFO or socket is refused with its name, without being opened
 for reading in a way that could block.
@@ -22,6 +27,7 @@ import re
 import stat
 import zipfile
 import zlib
+from collections.abc import Iterator
 from pathlib import Path, PurePosixPath
 
 from .errors import DataError
@@ -29,6 +35,8 @@ from .errors import DataError
 MAX_BYTES = 64 << 20
 MAX_FILES = 10_000
 MAX_NAMES = 2_000_000
+MAX_TABLE_BYTES = 2 << 30
+MAX_TABLE_NAMES = 20_000_000
 _CHUNK = 1 << 20
 CLASS_FILE = re.compile(r"(?:^|/)names/([^/]+)\.txt$")
 
@@ -38,22 +46,24 @@ def _mb(n: int) -> str:
 
 
 class Budget:
-    """What is left of the bounds while one corpus is read."""
+    """What is left of the bounds while one corpus is read; a CSV/TSV file (`table`) has its own."""
 
-    def __init__(self) -> None:
-        self.bytes, self.names = MAX_BYTES, MAX_NAMES
+    def __init__(self, table: bool = False) -> None:
+        self.max_bytes, self.max_names = (MAX_TABLE_BYTES, MAX_TABLE_NAMES) if table else (MAX_BYTES, MAX_NAMES)
+        self.bytes, self.names = self.max_bytes, self.max_names
+        self.what = "CSV/TSV corpora" if table else "corpora"
 
     def take_bytes(self, n: int, where: str) -> None:
         self.bytes -= n
         if self.bytes < 0:
-            raise DataError(f"{where}: the corpus holds more than {_mb(MAX_BYTES)} of text; nameorigin reads "
-                            "corpora up to that size")
+            raise DataError(f"{where}: the corpus holds more than {_mb(self.max_bytes)} of text; nameorigin reads "
+                            f"{self.what} up to that size")
 
     def take_names(self, n: int, where: str) -> None:
         self.names -= n
         if self.names < 0:
-            raise DataError(f"{where}: the corpus holds more than {MAX_NAMES:,} names; nameorigin reads "
-                            "corpora up to that size")
+            raise DataError(f"{where}: the corpus holds more than {self.max_names:,} names; nameorigin reads "
+                            f"{self.what} up to that size")
 
 
 _KINDS = ((stat.S_ISDIR, "a folder"), (stat.S_ISFIFO, "a named pipe"), (stat.S_ISSOCK, "a socket"),
@@ -64,8 +74,8 @@ def _kind(mode: int) -> str:
     return next((name for test, name in _KINDS if test(mode)), "not a regular file")
 
 
-def read_regular(path: Path, budget: Budget) -> bytes:
-    """The bytes of the regular file `path` (following links), charged to `budget`."""
+def stream_regular(path: Path, budget: Budget) -> Iterator[bytes]:
+    """The bytes of the regular file `path` (following links) in chunks, charged to `budget`."""
     try:  # O_NONBLOCK: opening a FIFO does not wait for a writer; it is refused below
         fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
     except FileNotFoundError:
@@ -76,23 +86,29 @@ def read_regular(path: Path, budget: Budget) -> bytes:
         raise DataError(f"{path}: {_kind(info.st_mode)}, not a [Label].txt file; a corpus holds regular files")
     with open(fd, "rb", buffering=0) as f:
         budget.take_bytes(info.st_size, str(path))  # a file too large is refused before it is read
-        chunks, size, charged = [], 0, info.st_size
+        size, charged = 0, info.st_size
         while chunk := f.read(_CHUNK):
-            chunks.append(chunk)
             size += len(chunk)
             if size > charged:  # the file grew since it was measured
                 budget.take_bytes(size - charged, str(path))
                 charged = size
-    return b"".join(chunks)
+            yield chunk
 
 
-def decode(raw: bytes, where: str) -> str:
-    """`raw` as UTF-8 text (a byte-order mark dropped); a bad byte is named by its line."""
+def read_regular(path: Path, budget: Budget) -> bytes:
+    """The bytes of the regular file `path` (following links), charged to `budget`."""
+    return b"".join(stream_regular(path, budget))
+
+
+def decode(raw: bytes, where: str, first_line: int = 1) -> str:
+    """`raw` as UTF-8 text (a byte-order mark dropped); a bad byte is named by its line. A block
+    read from further into a file starts at `first_line`, and a U+FEFF there is kept: it is no
+    byte-order mark."""
     try:
-        return raw.decode("utf-8-sig")
+        return raw.decode("utf-8-sig" if first_line == 1 else "utf-8")
     except UnicodeDecodeError as err:
         before = raw[: err.start]
-        line = before.count(b"\n") + before.count(b"\r") - before.count(b"\r\n") + 1
+        line = before.count(b"\n") + before.count(b"\r") - before.count(b"\r\n") + first_line
         raise DataError(f"{where}, line {line}: not valid UTF-8 ({err.reason})") from None
 
 
