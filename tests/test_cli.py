@@ -213,7 +213,8 @@ def test_pytorchs_objects_are_out_of_the_collectors_reach():
     assert int(proc.stdout.splitlines()[-1]) > 100_000
 
 
-def test_sigterm_leaves_no_partial_output_file(tmp_path):
+@pytest.mark.parametrize("signame, status, message", [("SIGTERM", 143, "terminated"), ("SIGHUP", 129, "hung up")])
+def test_a_stop_signal_leaves_no_partial_output_file(tmp_path, signame, status, message):
     import signal
     import time
 
@@ -225,7 +226,169 @@ def test_sigterm_leaves_no_partial_output_file(tmp_path):
     while not list(tmp_path.glob(".*.part")) and proc.poll() is None and time.monotonic() < deadline:
         time.sleep(0.01)
     assert proc.poll() is None, "the run ended before it could be stopped part-way"
-    proc.send_signal(signal.SIGTERM)
+    proc.send_signal(getattr(signal, signame))
     _, err = proc.communicate(timeout=60)
-    assert (proc.returncode, err) == (143, "nameorigin: terminated\n")
+    assert (proc.returncode, err) == (status, f"nameorigin: {message}\n")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["names.txt"]
+
+
+def test_a_hang_up_the_process_was_started_ignoring_stays_ignored():
+    # The hang-up arrives while the command runs, after the command line has set its handlers.
+    prelude = ("import os, signal\n"
+               "signal.signal(signal.SIGHUP, signal.SIG_IGN)\n"
+               "import nameorigin.cli as cli\n"
+               "predict = cli.COMMANDS['predict']\n"
+               "cli.COMMANDS['predict'] = lambda args: (os.kill(os.getpid(), signal.SIGHUP), predict(args))[1]")
+    proc = _run_command(prelude, "predict", "--model", "tutorial", "Qin")
+    assert (proc.returncode, proc.stdout) == (0, "Qin\tChinese 0.918, Korean 0.028, Vietnamese 0.023\n")
+
+
+def test_a_hang_up_still_ends_the_server():
+    import signal
+    import time
+
+    pytest.importorskip("uvicorn")
+    proc = subprocess.Popen(_command("", "serve", "--port", "0", "--model", "tutorial"), stderr=subprocess.PIPE,
+                            text=True, env={"TQDM_DISABLE": "1", "PATH": ""})
+    try:
+        lines = iter(proc.stderr.readline, "")
+        assert any("running on" in line for line in lines), "the server did not start"
+        proc.send_signal(signal.SIGHUP)
+        deadline = time.monotonic() + 30
+        while proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert proc.poll() is not None, "the server kept serving after SIGHUP"
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+@pytest.mark.parametrize("json_flag", [[], ["--json"]])
+def test_a_name_that_is_not_utf8_is_shown_with_a_replacement_character(json_flag):
+    # As `nameorigin predict $'\xff' Qin` from a shell, with an output that must be strict UTF-8.
+    code = "import sys\nfrom nameorigin.cli import run\nsys.argv[0] = 'nameorigin'\nrun()"
+    args = [sys.executable.encode(), b"-c", code.encode(), b"predict", b"--model", b"tutorial", *map(str.encode, json_flag),
+            b"M\xfcller", b"\xff", b"Qin"]
+    proc = subprocess.run(args, capture_output=True, timeout=120,
+                          env={"TQDM_DISABLE": "1", "PATH": "", "LC_ALL": "C.UTF-8", "PYTHONIOENCODING": "utf-8:strict"})
+    assert proc.returncode == 0, proc.stderr.decode()
+    out = proc.stdout.decode("utf-8")
+    if json_flag:
+        assert [r["name"] for r in json.loads(out)] == ["M\ufffdller", "\ufffd", "Qin"]
+    else:
+        assert [line.split("\t")[0] for line in out.splitlines()] == ["M\ufffdller", "\ufffd", "Qin"]
+
+
+def test_an_output_encoding_without_the_characters_is_one_line_and_status_1():
+    proc = subprocess.run(_command("", "predict", "--model", "tutorial", "Ślusàrski"), capture_output=True, text=True,
+                          timeout=120, env={"TQDM_DISABLE": "1", "PATH": "", "PYTHONIOENCODING": "ascii:strict"})
+    assert proc.returncode == 1
+    assert proc.stderr.startswith("nameorigin: error: the output is ascii") and len(proc.stderr.splitlines()) == 1
+
+
+# --- options ----------------------------------------------------------------------------------------
+
+
+def _actions(parser, path=("nameorigin",)):
+    import argparse
+
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            yield path, action
+            for name, sub in action.choices.items():
+                yield from _actions(sub, (*path, name))
+        elif not isinstance(action, argparse._HelpAction):
+            yield path, action
+
+
+def test_every_option_and_positional_has_a_help_text():
+    from nameorigin.cli import build_parser
+
+    missing = [f"{' '.join(path)} {action.option_strings or action.metavar or action.dest}"
+               for path, action in _actions(build_parser()) if not action.help]
+    assert missing == []
+
+
+def test_help_texts_say_tutorial_not_reference():
+    import argparse
+
+    from nameorigin.cli import build_parser
+    from nameorigin.config import PRESETS
+
+    actions = [action for _, action in _actions(build_parser())]
+    texts = [str(action.help) for action in actions]
+    texts += [sub.description or "" for action in actions if isinstance(action, argparse._SubParsersAction)
+              for sub in action.choices.values()]
+    texts += [text for _, text in PRESETS.values()]
+    words = " ".join(texts).replace("reference-rnn", "").replace("reference-gru", "")
+    assert "reference" not in words.lower()
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--epochs", "x"], "argument --epochs: must be a whole number of at least 1, not 'x'"),
+    (["--epochs", "1.5"], "argument --epochs: must be a whole number of at least 1, not '1.5'"),
+    (["--lr", "fast"], "argument --lr: must be a finite number above 0, not 'fast'"),
+    (["--seed", "x"], "argument --seed: must be an integer from 0 to 2**32 - 1 (4294967295), not 'x'"),
+    (["--dropout", "half"], "argument --dropout: must be a number in [0, 1), not 'half'"),
+    (["--threads", "0"], "argument --threads: must be at least 1, got 0"),
+    (["--schedule", "cosine"], "argument --schedule: invalid choice: 'cosine'"),
+    (["--split", "random"], "argument --split: invalid choice: 'random'"),
+    (["--calibrate", "1"], "argument --calibrate: takes no value, got '1': write --calibrate to turn it on, "
+                           "--no-calibrate to turn it off"),
+    (["--no-tune-bias", "0"], "argument --no-tune-bias: takes no value, got '0': write --tune-bias"),
+    (["--bidirectional", "1"], "argument --bidirectional: takes no value, got '1'"),
+])
+def test_a_bad_value_names_the_flag_and_what_it_takes(args, message, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main(["train", *args, "--out", "x"])
+    err = capsys.readouterr().err
+    assert exit_.value.code == 2 and message in err and "Traceback" not in err
+
+
+def test_on_off_flags_are_plain_flags_that_override_the_preset():
+    from nameorigin.cli import build_parser
+    from nameorigin.cli.train_args import train_overrides
+    from nameorigin.config import resolve
+
+    parse = build_parser().parse_args
+    assert train_overrides(parse(["train", "--out", "x"]))["bidirectional"] is None
+    args = parse(["train", "--preset", "default", "--no-bidirectional", "--calibrate", "--no-tune-bias", "--out", "x"])
+    config = resolve(args.preset, args.arch, **train_overrides(args))
+    assert (config.bidirectional, config.calibrate, config.tune_bias, config.hidden_size) == (False, True, False, 104)
+
+
+def test_a_config_is_checked_once_before_any_data_is_read(capsys):
+    assert main(["train", "--calibrate", "--data", "/nonexistent", "--out", "x"]) == 2
+    assert capsys.readouterr().err == ("nameorigin: error: early stopping, --calibrate and --tune-bias need a "
+                                       "validation split: set --val-size above 0\n")
+
+
+# --- threads ----------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("args, env, expected", [
+    (["predict", "Qin"], {}, 1),
+    (["predict", "--threads", "2", "Qin"], {}, 2),
+    (["predict", "Qin"], {"OMP_NUM_THREADS": "2"}, 2),
+    (["predict", "--threads", "1", "Qin"], {"OMP_NUM_THREADS": "2"}, 1),
+])
+def test_the_command_sets_pytorchs_threads_once(args, env, expected):
+    prelude = "import atexit, torch\natexit.register(lambda: print('threads', torch.get_num_threads()))"
+    proc = subprocess.run(_command(prelude, *args), capture_output=True, text=True, timeout=120,
+                          env={"TQDM_DISABLE": "1", "PATH": "", **env})
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.splitlines()[-1] == f"threads {expected}"
+
+
+def test_main_called_from_python_leaves_the_callers_threads_alone(capsys):
+    import torch
+
+    before = torch.get_num_threads()
+    other = 2 if before == 1 else 1
+    try:
+        assert main(["predict", "--model", "tutorial", "Qin"]) == 0
+        assert torch.get_num_threads() == before
+        assert main(["predict", "--model", "tutorial", "--threads", str(other), "Qin"]) == 0
+        assert torch.get_num_threads() == other
+    finally:
+        torch.set_num_threads(before)

@@ -8,10 +8,11 @@ import shutil
 
 import pytest
 
+from nameorigin.cli.model_args import add_report_options as add_report_arguments
+from nameorigin.cli.train_args import add_reproduce_options as add_reproduce_arguments
 from nameorigin.errors import NameOriginError
-from nameorigin.report import (COMPARE_CONFUSION_PNG, COMPARE_F1_PNG, COMPARISON_MD, PNGS, add_report_arguments,
-                               add_reproduce_arguments, report_command, reproduce, reproduce_command,
-                               write_report)
+from nameorigin.report import (COMPARE_CONFUSION_PNG, COMPARE_F1_PNG, COMPARISON_MD, PNGS, report_command, reproduce,
+                               reproduce_command, write_report)
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -80,7 +81,7 @@ def test_report_refuses_a_missing_checkpoint_and_a_foreign_corpus(tiny_model, sm
 def test_evaluate_and_report_work_on_a_two_label_model(names_dir, tmp_path, capsys):
     from nameorigin.cli import main
     from nameorigin.config import Config
-    from nameorigin.train import train_and_save
+    from nameorigin.pipeline import train_and_save
 
     corpus = tmp_path / "two.csv"
     rows = [f"{name},{label}" for label in ("Chinese", "Korean")

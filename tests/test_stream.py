@@ -20,6 +20,7 @@ from hypothesis import strategies as st
 
 from nameorigin import stream
 from nameorigin.cli import main
+from nameorigin.cli.model_args import add_file_options
 from nameorigin.errors import NameOriginError
 from nameorigin.predict import load_model
 
@@ -143,8 +144,9 @@ def test_empty_input_gives_header_only_output(clf, fmt, data, expected):
 
 def test_stdin_to_stdout_in_a_pipe(model_dir):
     driver = ("import argparse, sys; from nameorigin import stream; from nameorigin.predict import load_model\n"
+              "from nameorigin.cli.model_args import add_file_options\n"
               "p = argparse.ArgumentParser(); p.add_argument('--model'); p.add_argument('--top-k', type=int, "
-              "default=3); stream.add_arguments(p); args = p.parse_args()\n"
+              "default=3); add_file_options(p); args = p.parse_args()\n"
               "sys.exit(print(stream.command(args, load_model(args.model)), file=sys.stderr))")
     proc = subprocess.run([sys.executable, "-c", driver, "--model", str(model_dir), "--input", "-",
                            "--input-format", "jsonl", "--format", "tsv", "--chunk-size", "2"],
@@ -259,7 +261,7 @@ def test_twenty_thousand_rows_in_order(clf, tmp_path):
 def test_command_writes_the_output_file(clf, tmp_path):
     parser = argparse.ArgumentParser()
     parser.add_argument("--top-k", type=int, default=3)
-    stream.add_arguments(parser)
+    add_file_options(parser)
     src = write_rows(tmp_path / "in.csv", "csv")
     args = parser.parse_args(["--input", str(src), "--output", str(tmp_path / "out.jsonl"), "--top-k", "2"])
     assert stream.command(args, clf) == len(ROWS)

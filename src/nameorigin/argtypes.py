@@ -1,27 +1,42 @@
 """argparse value types shared by the subcommands, so every flag rejects bad values the same way.
 
 A value argparse rejects is one line and exit status 2, like a `NameOriginError`, but it is caught
-before any work starts: a learning rate of inf would otherwise fail only after training.
+before any work starts: a learning rate of inf would otherwise fail only after training. Each type
+raises `argparse.ArgumentTypeError` with what the value must be, so the line reads
+``argument --epochs: must be a whole number of at least 1, not 'x'`` rather than naming a Python
+function the user never saw.
 """
 
 from __future__ import annotations
 
 import argparse
 import math
+from collections.abc import Callable
 
-MAX_SEED = 2**32 - 1
+from .config import MAX_SEED
+
 MAX_CLASS_WEIGHT = 10.0
+
+__all__ = ["MAX_CLASS_WEIGHT", "MAX_SEED", "class_weight", "finite_non_negative_float", "fraction",
+           "non_negative_float", "non_negative_int", "port", "positive_float", "positive_int", "seed"]
+
+
+def _parse(text: str, kind: Callable[[str], float], what: str) -> float:
+    try:
+        return kind(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be {what}, not {text!r}") from None
 
 
 def positive_int(text: str) -> int:
-    value = int(text)
+    value = _parse(text, int, "a whole number of at least 1")
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
     return value
 
 
 def non_negative_int(text: str) -> int:
-    value = int(text)
+    value = _parse(text, int, "a whole number, 0 or more")
     if value < 0:
         raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
     return value
@@ -29,14 +44,15 @@ def non_negative_int(text: str) -> int:
 
 def seed(text: str) -> int:
     """A random seed: NumPy accepts 0 to 2**32 - 1 and nothing else."""
-    value = int(text)
+    what = f"an integer from 0 to 2**32 - 1 ({MAX_SEED})"
+    value = _parse(text, int, what)
     if not 0 <= value <= MAX_SEED:
-        raise argparse.ArgumentTypeError(f"must be an integer from 0 to 2**32 - 1 ({MAX_SEED}), got {value}")
+        raise argparse.ArgumentTypeError(f"must be {what}, got {value}")
     return value
 
 
 def non_negative_float(text: str) -> float:
-    value = float(text)
+    value = _parse(text, float, "a number, 0 or more")
     if not value >= 0:
         raise argparse.ArgumentTypeError(f"must be 0 or more, got {text}")
     return value
@@ -44,7 +60,7 @@ def non_negative_float(text: str) -> float:
 
 def finite_non_negative_float(text: str) -> float:
     """0 or more and finite: for factors in the loss or the update, where inf turns weights into nan."""
-    value = float(text)
+    value = _parse(text, float, "a finite number, 0 or more")
     if not 0 <= value < math.inf:
         raise argparse.ArgumentTypeError(f"must be a finite number, 0 or more, got {text}")
     return value
@@ -52,7 +68,7 @@ def finite_non_negative_float(text: str) -> float:
 
 def positive_float(text: str) -> float:
     """More than 0 and finite: a learning rate of 0 learns nothing and inf ruins the weights."""
-    value = float(text)
+    value = _parse(text, float, "a finite number above 0")
     if not 0 < value < math.inf:
         raise argparse.ArgumentTypeError(f"must be a finite number above 0, got {text}")
     return value
@@ -61,21 +77,23 @@ def positive_float(text: str) -> float:
 def class_weight(text: str) -> float:
     """The power of the class-share loss weights. Beyond 10 (1 already balances the classes) the
     weights of common classes underflow to 0, and with them the loss, into nan."""
-    value = float(text)
+    what = f"a number from 0 to {MAX_CLASS_WEIGHT:g} (1: balanced)"
+    value = _parse(text, float, what)
     if not 0 <= value <= MAX_CLASS_WEIGHT:
         raise argparse.ArgumentTypeError(f"must be from 0 to {MAX_CLASS_WEIGHT:g} (1: balanced), got {text}")
     return value
 
 
 def fraction(text: str) -> float:
-    value = float(text)
+    value = _parse(text, float, "a number in [0, 1)")
     if not 0 <= value < 1:
         raise argparse.ArgumentTypeError(f"must be in [0, 1), got {text}")
     return value
 
 
 def port(text: str) -> int:
-    value = int(text)
+    what = "a TCP port, 0 to 65535 (0: any free one)"
+    value = _parse(text, int, what)
     if not 0 <= value <= 65535:
-        raise argparse.ArgumentTypeError(f"must be a TCP port, 0 to 65535 (0: any free one), got {value}")
+        raise argparse.ArgumentTypeError(f"must be {what}, got {value}")
     return value

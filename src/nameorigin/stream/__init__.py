@@ -41,13 +41,12 @@ from typing import IO, Any
 
 from tqdm import tqdm
 
-from ..argtypes import positive_int
 from ..errors import NameOriginError
 from .readers import DELIMITERS, EXTENSIONS, INPUT_FORMATS, Source, describe, input_format_of, open_source, read_rows
 from .writers import OUTPUT_FORMATS, RESULT_COLUMNS, make_writer, open_dest, output_format_of
 
-__all__ = ["DELIMITERS", "EXTENSIONS", "INPUT_FORMATS", "OUTPUT_FORMATS", "RESULT_COLUMNS", "add_arguments",
-           "command", "predict_file"]
+__all__ = ["DELIMITERS", "EXTENSIONS", "INPUT_FORMATS", "OUTPUT_FORMATS", "RESULT_COLUMNS", "command",
+           "predict_file"]
 
 
 def _formats(source: Source, dest: Source, input_format: str | None,
@@ -110,25 +109,9 @@ def predict_file(clf: Any, source: Source = "-", dest: Source = "-", *, column: 
     return written
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """The file options of ``nameorigin predict``."""
-    parser.add_argument("--input", metavar="FILE",
-                        help="predict every name in FILE ('-': stdin): .txt one name a line, .csv/.tsv "
-                             "with a header, .jsonl one object a line")
-    parser.add_argument("--column", default="name", help="the CSV/TSV column or JSONL key holding the names "
-                                                         "(default: %(default)s)")
-    parser.add_argument("--output", metavar="FILE", default="-",
-                        help="where to write (default: stdout); a file is replaced only when the run succeeds")
-    parser.add_argument("--format", choices=OUTPUT_FORMATS,
-                        help="output format (default: from --output's extension, else the input's; csv for text)")
-    parser.add_argument("--input-format", choices=INPUT_FORMATS,
-                        help="input format (default: from --input's extension; text for stdin)")
-    parser.add_argument("--chunk-size", type=positive_int, default=8192, metavar="N",
-                        help="rows read and predicted at a time (default: %(default)s)")
-
-
 def command(args: argparse.Namespace, clf: Any) -> int:
-    """Run ``nameorigin predict --input ...`` with a loaded classifier; return the rows written."""
+    """Run ``nameorigin predict --input ...`` with a loaded classifier; return the rows written.
+    `args` holds the options `nameorigin.cli` defines for ``predict``."""
     if getattr(args, "names", None):
         raise NameOriginError("give names on the command line or --input, not both")
     if getattr(args, "json", False):

@@ -1,0 +1,119 @@
+"""What each subcommand does with its parsed options (`parser` defines them)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections.abc import Callable
+
+from .. import explain, report, serve, stream
+from ..errors import NameOriginError
+from .train_args import resume_given, train_overrides
+
+
+def as_text(names: list[str]) -> list[str]:
+    """Names from the command line, with each byte that was not valid text in the locale's encoding
+    (Python carries it in ``sys.argv`` as a lone surrogate) shown as U+FFFD: a surrogate cannot be
+    written to a strict UTF-8 output, and would end the command in a traceback."""
+    return ["".join("\ufffd" if "\ud800" <= c <= "\udfff" else c for c in name) for name in names]
+
+
+def workload(args: argparse.Namespace) -> str | None:
+    """The kind of work the command does, as `threads.default_threads` knows it; None for commands
+    that run no model here (``data``) or set their own threads (``serve``)."""
+    if not hasattr(args, "threads") or args.command == "serve":
+        return None
+    return "predict --input" if args.command == "predict" and args.input is not None else args.command
+
+
+def _config(args: argparse.Namespace):
+    """The run's config: resolved from the preset and flags once, and checked once."""
+    from ..config import resolve
+
+    try:
+        return resolve(args.preset, args.arch, **train_overrides(args)).validate()
+    except ValueError as err:
+        raise NameOriginError(str(err)) from None
+
+
+def cmd_train(args: argparse.Namespace) -> None:
+    from ..pipeline import resume_and_save, train_and_save
+
+    started = time.perf_counter()
+    log = (lambda s: None) if args.quiet else (lambda s: print(s, file=sys.stderr))
+    common = dict(device=args.device, progress=not args.quiet, log_every=args.log_every, log=log,
+                  precision=args.precision)
+    if args.resume is not None:
+        out, meta = args.resume, resume_and_save(args.resume, given=resume_given(args), **common)
+    else:
+        out, meta = args.out, train_and_save(_config(args), args.out, data=args.data, wiki=args.wiki,
+                                             save_every=args.save_every or 0, **common)
+    if not meta:  # a process of a torchrun group other than the first: it writes and reports nothing
+        return
+    m = meta["metrics"]
+    print(f"{meta['config']['arch']}: test accuracy {m['accuracy']:.4f}, macro-F1 {m['macro_f1']:.4f}, "
+          f"ECE {m['ece']:.4f} on {m['n_test']} names; trained in {meta['history']['seconds']:.1f} s "
+          f"({time.perf_counter() - started:.1f} s in all); saved to {out}")
+
+
+def cmd_evaluate(args: argparse.Namespace) -> None:
+    from ..evaluate import evaluate_checkpoint, format_report
+
+    result = evaluate_checkpoint(args.model, args.data, args.wiki)
+    print(json.dumps(result, indent=2) if args.json else format_report(result))
+
+
+def cmd_predict(args: argparse.Namespace) -> None:
+    from ..predict import load_model
+
+    if args.input is None and not args.names:
+        raise NameOriginError("give at least one NAME, or --input FILE")
+    clf = load_model(args.model, args.backend)
+    if args.input is not None:
+        stream.command(args, clf)
+        return
+    results = clf.predict(as_text(args.names), top_k=args.top_k, min_confidence=args.min_confidence)
+    if args.json:
+        print(json.dumps([r.to_dict() for r in results], indent=2, ensure_ascii=False))
+        return
+    for r in results:
+        if r.abstained:
+            print(f"{r.name}\t(abstained: {r.reason})")
+        else:
+            top = ", ".join(f"{p['label']} {p['probability']:.3f}" for p in r.predictions)
+            print(f"{r.name}\t{top}")
+
+
+def cmd_export(args: argparse.Namespace) -> None:
+    from .. import export
+
+    export.command(args)
+
+
+def cmd_explain(args: argparse.Namespace) -> None:
+    from ..predict import load_model
+
+    if args.plot is not None:
+        explain.check_plot_path(args.plot)
+    clf = load_model(args.model)
+    names = as_text(args.names)
+    results = [clf.explain(name, top_k=args.top_k) for name in names]
+    print(json.dumps(results, indent=2, ensure_ascii=False) if args.json else explain.format_table(results))
+    if args.plot is not None:
+        explain.plot([clf.explain(name, top_k=len(clf.labels)) for name in names], clf.labels, args.plot)
+        print(f"wrote {args.plot}", file=sys.stderr)
+
+
+def cmd_data(args: argparse.Namespace) -> None:
+    from ..wikibuild import build_wiki
+
+    n = build_wiki(args.wheel, args.out)
+    print(f"wrote {n} people to {args.out}", file=sys.stderr)
+
+
+COMMANDS: dict[str, Callable[[argparse.Namespace], object]] = {
+    "train": cmd_train, "data": cmd_data, "evaluate": cmd_evaluate, "predict": cmd_predict, "serve": serve.command,
+    "export": cmd_export, "explain": cmd_explain, "report": report.report_command,
+    "reproduce": report.reproduce_command}
