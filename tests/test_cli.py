@@ -213,6 +213,14 @@ def test_pytorchs_objects_are_out_of_the_collectors_reach():
     assert int(proc.stdout.splitlines()[-1]) > 100_000
 
 
+def _hang_ups_delivered() -> None:
+    """The child takes SIGHUP's default action even when the tests run under nohup, which would
+    otherwise pass its 'ignore' on (and the command rightly keeps an ignored SIGHUP ignored)."""
+    import signal
+
+    signal.signal(signal.SIGHUP, signal.SIG_DFL)
+
+
 @pytest.mark.parametrize("signame, status, message", [("SIGTERM", 143, "terminated"), ("SIGHUP", 129, "hung up")])
 def test_a_stop_signal_leaves_no_partial_output_file(tmp_path, signame, status, message):
     import signal
@@ -221,7 +229,8 @@ def test_a_stop_signal_leaves_no_partial_output_file(tmp_path, signame, status, 
     source, out = tmp_path / "names.txt", tmp_path / "out.csv"
     source.write_text("".join(f"Qin{i % 977}x\n" for i in range(300_000)))
     proc = subprocess.Popen(_command("", "predict", "--input", str(source), "--output", str(out)),
-                            stderr=subprocess.PIPE, text=True, env={"TQDM_DISABLE": "1", "PATH": ""})
+                            stderr=subprocess.PIPE, text=True, env={"TQDM_DISABLE": "1", "PATH": ""},
+                            preexec_fn=_hang_ups_delivered)
     deadline = time.monotonic() + 60
     while not list(tmp_path.glob(".*.part")) and proc.poll() is None and time.monotonic() < deadline:
         time.sleep(0.01)
@@ -249,7 +258,7 @@ def test_a_hang_up_still_ends_the_server():
 
     pytest.importorskip("uvicorn")
     proc = subprocess.Popen(_command("", "serve", "--port", "0", "--model", "tutorial"), stderr=subprocess.PIPE,
-                            text=True, env={"TQDM_DISABLE": "1", "PATH": ""})
+                            text=True, env={"TQDM_DISABLE": "1", "PATH": ""}, preexec_fn=_hang_ups_delivered)
     try:
         lines = iter(proc.stderr.readline, "")
         assert any("running on" in line for line in lines), "the server did not start"

@@ -63,3 +63,40 @@ def test_reference_presets_are_the_reference_settings():
         assert (config.embedding_dim, config.weight_decay, config.label_smoothing, config.class_weight) == (0, 0, 0, 0)
     assert (rnn.arch, rnn.clip) == ("rnn", 1.0)
     assert (gru.arch, gru.num_layers, gru.bidirectional, gru.clip) == ("gru", 2, False, 0.0)
+
+
+def test_a_diverging_run_stops_at_the_first_non_finite_loss(small_corpus, tmp_path):
+    import subprocess
+    import sys
+
+    proc = subprocess.run([sys.executable, "-m", "nameorigin.cli", "train", "--arch", "rnn", "--epochs", "3",
+                           "--lr", "1e38", "--data", str(small_corpus), "--out", str(tmp_path / "m"), "--quiet"],
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 2, proc.stderr
+    assert "training diverged" in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "m").exists()
+
+
+def test_running_out_of_memory_is_an_error_that_says_what_to_lower(small_corpus, tmp_path, monkeypatch):
+    import pytest
+
+    from nameorigin import pipeline
+    from nameorigin.config import Config
+    from nameorigin.errors import NameOriginError
+
+    def no_memory(*args, **kwargs):
+        raise RuntimeError("DefaultCPUAllocator: can't allocate memory: you tried to allocate 10**14 bytes")
+
+    monkeypatch.setattr(pipeline, "build_model", no_memory)
+    with pytest.raises(NameOriginError, match="out of memory while training.*lower --batch-size"):
+        pipeline.train_and_save(Config(arch="rnn"), str(tmp_path / "m"), data=str(small_corpus), progress=False,
+                                log=lambda s: None)
+
+
+def test_sizes_past_what_a_checkpoint_may_hold_are_refused_before_training():
+    import pytest
+
+    from nameorigin.config import Config
+
+    with pytest.raises(ValueError, match="--hidden-size must be from 1 to 4096"):
+        Config(hidden_size=4_000_000).validate()

@@ -67,7 +67,9 @@ class Config:
         the same way; each message names the flag to change. Single values out of range (an
         --epochs of 0) are refused earlier, by the flags' own types (`argtypes`).
         """
-        checks = [
+        sizes = [(lo <= getattr(self, key) <= hi, f"--{key.replace('_', '-')} must be from {lo} to {hi}, not "
+                                                      f"{getattr(self, key)}") for key, (lo, hi) in SIZE_LIMITS.items()]
+        checks = sizes + [
             (self.arch in ARCHS, f"--arch must be one of {', '.join(ARCHS)}, not {self.arch!r}"),
             (self.schedule in SCHEDULES, f"--schedule must be one of {', '.join(SCHEDULES)}, not {self.schedule!r}"),
             (self.split in SPLITS, f"--split must be one of {', '.join(SPLITS)}, not {self.split!r}"),
@@ -81,6 +83,9 @@ class Config:
                 raise ValueError(message)
         return self
 
+
+# Sizes a network may have: past these it would not fit in memory (a checkpoint with others is refused).
+SIZE_LIMITS = {"hidden_size": (1, 4096), "num_layers": (1, 8), "embedding_dim": (0, 4096), "ensemble": (1, 16)}
 
 # Batch size and peak learning rate per architecture that reach the reference's accuracy within
 # the reference's 2 epochs in far fewer steps (see benchmarks/train_speed.py).

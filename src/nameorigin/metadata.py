@@ -25,13 +25,12 @@ from dataclasses import MISSING, dataclass, field, fields
 from functools import cached_property
 from typing import Any
 
-from .config import ARCHS, Config
+from .config import ARCHS, SIZE_LIMITS, Config
 from .errors import CheckpointError
 from .names import CASES
 
 # The largest sizes a model may ask for: far above any model trained here (hidden 256, 2 layers),
 # and bounded, so that an edited file can't make building the network take all memory or hang.
-SIZE_LIMITS = {"hidden_size": (1, 4096), "num_layers": (1, 8), "embedding_dim": (0, 4096), "ensemble": (1, 16)}
 # Logits are divided by the temperature: outside this range that overflows, or is not a calibration.
 TEMPERATURE_RANGE = (1e-3, 1e3)
 MAX_LOGIT_BIAS = 1e3

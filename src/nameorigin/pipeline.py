@@ -141,6 +141,18 @@ def train_and_save(config: Config, out: str, *, data: str | None = None, wiki: s
     write the checkpoint. Returns the checkpoint's metadata (under torchrun, only the first
     process scores and writes; the others return an empty dict)."""
     checkpoint.check_replaceable(out)
+    try:
+        return _train_and_save(config, out, data, wiki, device, progress, log_every, log, save_every, resume,
+                               precision)
+    except (torch.OutOfMemoryError, MemoryError, RuntimeError) as err:
+        if isinstance(err, RuntimeError) and "allocate memory" not in str(err) and "out of memory" not in str(err):
+            raise
+        raise NameOriginError(f"out of memory while training ({str(err).splitlines()[0][:160] or 'no detail'}); "
+                              "lower --batch-size, --hidden-size, --num-layers or --embedding-dim") from None
+
+
+def _train_and_save(config: Config, out: str, data: str | None, wiki: str | None, device: str, progress: bool,
+                    log_every: int, log: Log, save_every: int, resume: bool, precision: str) -> dict:
     distributed.init_from_env(pick_device(device))
     main = distributed.is_main()
     log = log if main else (lambda _message: None)

@@ -14,6 +14,7 @@ each process takes its share of every batch (`distributed`).
 from __future__ import annotations
 
 import copy
+import math
 import signal
 import sys
 import threading
@@ -33,7 +34,7 @@ from . import distributed, trainstate
 from .device import autocast, pick_device, seed_everything  # noqa: F401  (re-exported for training callers)
 from .config import Config
 from .encoded import batch_source
-from .errors import Stopped
+from .errors import NameOriginError, Stopped
 from .logits import predict_logits
 from .metrics import f1_of_confusion
 from .optim import AdamW, OneCycle, clip_grad_norm
@@ -201,6 +202,10 @@ class Trainer:
         with autocast(self.device, self.precision):
             logits = self.network(chars, lengths)
         loss = self.criterion(logits.float(), targets)
+        value = loss.item()
+        if not math.isfinite(value):
+            raise NameOriginError(f"training diverged: the loss is {value} at step {self.optimizer.steps[0].item():.0f} "
+                                  f"(--lr {self.config.lr:g}); lower --lr, or keep --clip above 0")
         self.optimizer.zero_grad()
         loss.backward()
         if self.config.clip:
@@ -208,7 +213,7 @@ class Trainer:
         self.optimizer.step()
         if self.scheduler is not None:
             self.scheduler.step()
-        return loss.item()
+        return value
 
     def _end_epoch(self, p: Progress, start: float) -> bool:
         """Record the epoch, score it on validation, keep the best weights; True to stop early."""
