@@ -55,15 +55,16 @@ def metrics(y_true: np.ndarray, proba: np.ndarray, labels: list[str]) -> dict:
     }
 
 
-def score_checkpoint(model: str | None = None, data=None) -> tuple[dict, np.ndarray, np.ndarray]:
+def score_checkpoint(model: str | None = None, data=None, clf=None) -> tuple[dict, np.ndarray, np.ndarray]:
     """Metrics of a checkpoint (default: the bundled one) on its own test split, rebuilt from the
     corpus (a path or a loaded `Corpus`), with the calibrated probabilities and true labels they
-    come from. A corpus other than the one the model was trained on is refused."""
+    come from. A corpus other than the one the model was trained on is refused. `clf` is the
+    checkpoint already loaded, if the caller has it."""
     from .data import Corpus, load_corpus, split_corpus
     from .errors import NameOriginError
     from .predict import load_model
 
-    clf = load_model(model)
+    clf = clf if clf is not None else load_model(model)
     meta = clf.metadata
     corpus = data if isinstance(data, Corpus) else load_corpus(data)
     if corpus.fingerprint != meta["corpus"]["fingerprint"]:
@@ -87,7 +88,7 @@ def evaluate_checkpoint(model: str | None = None, data=None, wiki: str | None = 
 
     clf = load_model(model)
     if clf.metadata.get("config", {}).get("corpus") != "world":
-        return score_checkpoint(model, data)[0]
+        return score_checkpoint(model, data, clf)[0]
     sets = evaluate_world(clf.model, clf.metadata, data, wiki)
     report = dict(sets["wiki_full"])
     report.update(model=str(model or "bundled world"), model_revision=clf.revision, temperature=clf.temperature,

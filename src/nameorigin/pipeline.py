@@ -59,6 +59,14 @@ class RunOptions:
                 "resume_hint": self.hint, "run_meta": self.meta, "precision": self.precision}
 
 
+def checked(config: Config) -> Config:
+    """`Config.validate` for library callers: a config no run could train is a `NameOriginError`."""
+    try:
+        return config.validate()
+    except ValueError as err:
+        raise NameOriginError(str(err)) from None
+
+
 def tune_logit_bias(logits: torch.Tensor, labels: np.ndarray, prior: np.ndarray) -> tuple[float, np.ndarray]:
     """Post-hoc logit adjustment: add -t*log(prior) to the logits, with t on a grid chosen for the
     best macro-F1 on held-out names (t=0 keeps the model's own decisions; ties prefer small |t|)."""
@@ -97,13 +105,11 @@ def train(config: Config, corpus: Corpus, *, device: str = "auto", progress: boo
           log_every: int = 0, log: Log = stderr_log, run: RunOptions = RunOptions()) -> TrainResult:
     """Split `corpus` as `config` says, build the model, fit it on the training part and, if
     asked, tune and calibrate it on the validation part."""
+    checked(config)
     split = split_corpus(corpus, config.split, config.seed, config.test_size, config.val_size)
     n_labels = len(corpus.label_names)
     train_part = corpus.subset(split.train, encoded=True)  # a CSV corpus's stays arrays; val/test: strings
     val = corpus.subset(split.val) if len(split.val) else None
-    if val is None and (config.calibrate or config.tune_bias or config.patience):
-        raise NameOriginError("early stopping, --calibrate and --tune-bias need a validation split: "
-                              "set --val-size above 0")
     model, history = _members(config, train_part, val, n_labels, device, progress, log_every, log, run)
     temperature, bias = 1.0, None
     if val is not None and (config.tune_bias or config.calibrate):
@@ -140,6 +146,7 @@ def train_and_save(config: Config, out: str, *, data: str | None = None, wiki: s
     """The whole `nameorigin train` run: load the corpus, train, score the test split once, and
     write the checkpoint. Returns the checkpoint's metadata (under torchrun, only the first
     process scores and writes; the others return an empty dict)."""
+    checked(config)
     checkpoint.check_replaceable(out)
     try:
         return _train_and_save(config, out, data, wiki, device, progress, log_every, log, save_every, resume,
