@@ -68,6 +68,9 @@ def test_hand_written_backprop_through_time_matches_autograd():
     dict(bidirectional=True, embedding_dim=12),
     dict(num_layers=2, embedding_dim=8),
     dict(num_layers=3, bidirectional=True, dropout=0.3),
+    dict(bidirectional=True, embedding_dim=8, head_size=16),
+    dict(bidirectional=True, embedding_dim=8, head_size=16, ngram_dim=6, ngram_buckets=97),
+    dict(ngram_dim=4, ngram_buckets=11),
 ])
 def test_fast_gru_equals_the_module_on_mixed_lengths(options):
     torch.manual_seed(0)

@@ -63,6 +63,7 @@ def test_only_the_keys_given_or_changed_are_written():
     ({"labels": ["A", "B"]}, "'config' must be a JSON object"),
     ({**MINIMAL, "labels": ["A"]}, "'labels' must be a list of at least two names"),
     ({**MINIMAL, "temperature": 1e-308}, "'temperature' must be a positive number from 0.001 to 1000, not 1e-308"),
+    ({**MINIMAL, "one_word_temperature": 0}, "'one_word_temperature' must be a positive number from 0.001 to 1000"),
     ({**MINIMAL, "logit_bias": [0, 0, 1e300]}, "'logit_bias' must be null or 3 numbers from -1000 to 1000"),
     ({**MINIMAL, "config": {"num_layers": 10**6}}, "'config.num_layers' must be a whole number from 1 to 8"),
     ({**MINIMAL, "config": {"bidirectional": "yes"}}, "'config.bidirectional' must be true or false"),

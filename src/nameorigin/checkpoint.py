@@ -24,6 +24,7 @@ from .errors import CheckpointError
 from .files import fsync_dir, umask, write_synced
 from .metadata import JSONError, ModelMeta, parse_json
 from .names import ALPHABET
+from .ngrams import stored_state
 
 FORMAT = "nameorigin-checkpoint"
 FORMAT_VERSION = 1
@@ -134,8 +135,7 @@ def _write_folder(folder: Path, model: nn.Module, metadata: Mapping[str, Any]) -
     """The checkpoint's two files in `folder`, flushed to the disk before anything is replaced."""
     from safetensors.torch import save as to_bytes
 
-    state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
-    weights = to_bytes(state)
+    weights = to_bytes(stored_state(model))
     write_synced(folder / WEIGHTS, weights)
     meta = {"format": FORMAT, "format_version": FORMAT_VERSION, "package_version": __version__,
             "alphabet": ALPHABET, **metadata, "weights_sha256": hashlib.sha256(weights).hexdigest()}

@@ -22,6 +22,10 @@ class Config:
     embedding_dim: int = 0  # 0: one-hot characters, as the reference; else a learned embedding
     bidirectional: bool = False
     dropout: float = 0.0
+    head_size: int = 0  # 0: a linear head; else a hidden ReLU layer of this width before it
+    ngram_dim: int = 0  # 0: none; else the head also sees a bag of hashed character n-grams of this size
+    ngram_buckets: int = 32768  # with ngram_dim: how many hashed n-gram vectors there are
+    ngram_drop: float = 0.0  # with ngram_dim: share of a name's n-grams left out at each training step
     ensemble: int = 1  # members trained with seeds seed, seed+1, ...; their probabilities are averaged
     # optimisation
     epochs: int = 2
@@ -85,7 +89,8 @@ class Config:
 
 
 # Sizes a network may have: past these it would not fit in memory (a checkpoint with others is refused).
-SIZE_LIMITS = {"hidden_size": (1, 4096), "num_layers": (1, 8), "embedding_dim": (0, 4096), "ensemble": (1, 16)}
+SIZE_LIMITS = {"hidden_size": (1, 4096), "num_layers": (1, 8), "embedding_dim": (0, 4096), "head_size": (0, 4096),
+               "ngram_dim": (0, 4096), "ngram_buckets": (2, 2**24), "ensemble": (1, 16)}
 
 # Batch size and peak learning rate per architecture that reach the reference's accuracy within
 # the reference's 2 epochs in far fewer steps (see benchmarks/train_speed.py).
@@ -114,11 +119,13 @@ PRESETS: dict[str, tuple[Config, str]] = {
         "epoch is kept, then logits are bias-tuned and calibrated on the validation split",
     ),
     "world": (
-        Config(arch="gru", embedding_dim=64, hidden_size=136, num_layers=1, bidirectional=True, dropout=0.1,
-               epochs=20, batch_size=128, lr=4e-3, weight_decay=0.05, label_smoothing=0.05, class_weight=0.1,
-               val_size=0.05, calibrate=True, case="lower", corpus="world", tutorial_repeat=4),
-        "the bundled world model: the default's network trained on 490k Wikipedia people (full names, "
-        "family names and given names) and the tutorial's training names, with an Other label; "
+        Config(arch="gru", embedding_dim=64, hidden_size=136, num_layers=1, bidirectional=True, dropout=0.2,
+               head_size=256, ngram_dim=16, ngram_buckets=262144, ngram_drop=0.5, epochs=20, batch_size=512, lr=8e-3,
+               weight_decay=0.05, label_smoothing=0.05, class_weight=0.1, val_size=0.05, calibrate=True,
+               case="lower", corpus="world", tutorial_repeat=4),
+        "the bundled world model: a bidirectional GRU with a bag of hashed character n-grams and a "
+        "hidden head layer, trained on 490k Wikipedia people (full names, family names and given "
+        "names) and the tutorial's training names, with an Other label; "
         "split by family name, best validation epoch kept, calibrated on validation",
     ),
 }

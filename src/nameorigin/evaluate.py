@@ -15,7 +15,7 @@ import torch
 from .calibration import expected_calibration_error
 from .logits import predict_logits
 from .metrics import headline, macro_f1  # noqa: F401  (re-exported: the scoring figures)
-from .scoring import probabilities
+from .scoring import name_temperatures, probabilities
 from .wiki import OTHER
 
 if TYPE_CHECKING:
@@ -92,7 +92,7 @@ def evaluate_checkpoint(model: str | None = None, data=None, wiki: str | None = 
     sets = evaluate_world(clf.model, clf.metadata, data, wiki)
     report = dict(sets["wiki_full"])
     report.update(model=str(model or "bundled world"), model_revision=clf.revision, temperature=clf.temperature,
-                  test_sets=sets)
+                  one_word_temperature=clf.one_word_temperature, test_sets=sets)
     return report
 
 
@@ -119,10 +119,12 @@ def format_report(report: dict) -> str:
 Scorer = Callable[[list[str]], tuple[np.ndarray, np.ndarray]]
 
 
-def network_scorer(model: torch.nn.Module, temperature: float, bias: torch.Tensor | None = None) -> Scorer:
+def network_scorer(model: torch.nn.Module, temperature: float, bias: torch.Tensor | None = None,
+                   one_word: float | None = None) -> Scorer:
     def score(names: list[str]) -> tuple[np.ndarray, np.ndarray]:
         logits = predict_logits(model, names)
-        return probabilities(logits, temperature, bias), probabilities(logits, 1.0, bias)
+        calibrated = probabilities(logits, name_temperatures(names, temperature, one_word), bias)
+        return calibrated, probabilities(logits, 1.0, bias)
 
     return score
 
@@ -141,10 +143,11 @@ def score_sets(score: Scorer, data: WorldData) -> dict:
     return report
 
 
-def world_test_sets(model, data, temperature: float, bias: torch.Tensor | None = None) -> dict:
+def world_test_sets(model, data, temperature: float, bias: torch.Tensor | None = None,
+                    one_word: float | None = None) -> dict:
     """A world model's test sets, scored once: the full metrics by set, and the headline figures
     (the Wikipedia test people's full names) as a checkpoint records them."""
-    test = score_sets(network_scorer(model, temperature, bias), data)
+    test = score_sets(network_scorer(model, temperature, bias, one_word), data)
     headline_ = {k: test["wiki_full"][k] for k in ("n_test", "accuracy", "macro_f1", "top3_accuracy", "ece",
                                                    "ece_uncalibrated")}
     summary = {name: {k: v for k, v in scores.items() if k not in ("confusion", "labels")}
@@ -167,5 +170,6 @@ def evaluate_world(model: torch.nn.Module, meta: dict, data: str | None, wiki: s
                                   "fingerprint differs), so its test split cannot be rebuilt")
     bias = meta.get("logit_bias")
     bias = None if bias is None else torch.tensor(bias, dtype=torch.float32)
-    return score_sets(network_scorer(model, float(meta.get("temperature", 1.0)), bias), world)
+    return score_sets(network_scorer(model, float(meta.get("temperature", 1.0)), bias,
+                                     meta.get("one_word_temperature")), world)
 

@@ -58,6 +58,7 @@ INPUTS = ("chars", "lengths")
 OUTPUT = "logits"
 # What the file records besides the network (JSON-encoded values in metadata_props).
 METADATA_KEYS = ("labels", "temperature", "logit_bias", "revision", "config", "metrics")
+OPTIONAL_KEYS = ("one_word_temperature",)  # written only by models that have it
 
 # The tracing example, and the differently shaped batch every export is checked on.
 _EXAMPLE_NAMES = ["Abe", "Li", "Novak"]
@@ -205,6 +206,8 @@ def _metadata_props(meta: ModelMeta, revision: str) -> dict[str, str]:
     bias = None if meta.logit_bias is None else list(meta.logit_bias)
     values = {"labels": list(meta.labels), "temperature": float(meta.temperature), "logit_bias": bias,
               "revision": revision, "config": meta.to_dict()["config"], "metrics": meta.metrics or {}}
+    if meta.one_word_temperature is not None:
+        values["one_word_temperature"] = float(meta.one_word_temperature)
     props = {key: json.dumps(value) for key, value in values.items()}
     props.update(format=FORMAT, format_version=str(FORMAT_VERSION), alphabet=ALPHABET, package_version=__version__)
     return props

@@ -123,6 +123,9 @@ class FastGRU:
         self.w_rz = [w[..., :2 * H].contiguous() for w in w_hh]
         self.w_n = [w[..., 2 * H:].contiguous() for w in w_hh]
         self.b_n = [b[..., 2 * H:].contiguous() for b in b_hh]
+        self.ngrams = getattr(model, "ngrams", None)
+        mix = getattr(model, "mix", None)
+        self.mix = None if mix is None else (mix.weight.detach().T, mix.bias.detach())
         self.head_w = model.head.weight.detach()
         self.head_b = model.head.bias.detach()
 
@@ -156,7 +159,12 @@ class FastGRU:
                 self._step(gates[:, t, :k], h_k, layer)
                 if not last:
                     outputs[:, t, :k] = h_k
-        logits = torch.addmm(self.head_b, torch.cat(list(h), dim=1), self.head_w.T)
+        features = torch.cat(list(h), dim=1)
+        if self.ngrams is not None:
+            features = torch.cat([features, self.ngrams(chars, lengths)], dim=1)
+        if self.mix is not None:
+            features = torch.addmm(self.mix[1], features, self.mix[0]).relu_()
+        logits = torch.addmm(self.head_b, features, self.head_w.T)
         return logits[torch.argsort(order)]
 
     def _step(self, gi: torch.Tensor, h: torch.Tensor, layer: int) -> None:
@@ -176,6 +184,7 @@ def supports(model: nn.Module) -> bool:
         return all(supports(m) for m in members)
     layers = getattr(model, "layers", None)
     return (isinstance(layers, nn.ModuleList) and isinstance(getattr(model, "head", None), nn.Linear)
+            and isinstance(getattr(model, "mix", None), (nn.Linear, type(None)))
             and all(type(s) is nn.GRU for s in layers))
 
 

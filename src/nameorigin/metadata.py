@@ -120,8 +120,9 @@ def _decisions(data: dict[str, Any]) -> str | None:
     low, high = TEMPERATURE_RANGE
     if problem := _labels(labels):
         return problem
-    if not (_number(temperature) and low <= temperature <= high):
-        return f"'temperature' must be a positive number from {low:g} to {high:g}, not {temperature!r}"
+    for key, value in (("temperature", temperature), ("one_word_temperature", data.get("one_word_temperature"))):
+        if not (value is None and key != "temperature" or _number(value) and low <= value <= high):
+            return f"{key!r} must be a positive number from {low:g} to {high:g}, not {value!r}"
     if bias is not None and not (isinstance(bias, list) and len(bias) == len(labels)
                                  and all(_number(b) and abs(b) <= MAX_LOGIT_BIAS for b in bias)):
         return f"'logit_bias' must be null or {len(labels)} numbers from {-MAX_LOGIT_BIAS:g} to {MAX_LOGIT_BIAS:g}"
@@ -145,8 +146,9 @@ def _config_problem(raw: Any) -> str | None:
         return f"'config.arch' must be one of {', '.join(ARCHS)}, not {values['arch']!r}"
     if not isinstance(values["bidirectional"], bool):
         return f"'config.bidirectional' must be true or false, not {values['bidirectional']!r}"
-    if not (_number(values["dropout"]) and 0 <= values["dropout"] <= 1):
-        return f"'config.dropout' must be a number from 0 to 1, not {values['dropout']!r}"
+    for key in ("dropout", "ngram_drop"):
+        if not (_number(values[key]) and 0 <= values[key] <= 1):
+            return f"'config.{key}' must be a number from 0 to 1, not {values[key]!r}"
     if values["case"] not in CASES:
         return f"'config.case' must be one of {', '.join(CASES)}, not {values['case']!r}"
     return None
@@ -168,7 +170,8 @@ def _others_problem(data: dict[str, Any]) -> str | None:
 @dataclass(frozen=True, eq=False)
 class ModelMeta(Mapping):
     """A model's metadata, checked: build it with `from_dict`. ``temperature`` and ``logit_bias``
-    are applied to the logits as ``(logits + logit_bias) / temperature``. ``revision`` is recorded
+    are applied to the logits as ``(logits + logit_bias) / temperature``; names of one word take
+    ``one_word_temperature`` instead where there is one (`scoring.name_temperatures`). ``revision`` is recorded
     by ONNX exports (a checkpoint's is computed from its files); ``weights_sha256`` by checkpoints.
     ``extra`` holds the keys this class does not model (the file's format and version, a world
     model's ``world`` and ``test_sets``, ...). Equal when their JSON is."""
@@ -176,6 +179,7 @@ class ModelMeta(Mapping):
     config: Config
     labels: tuple[str, ...]
     temperature: float = 1.0
+    one_word_temperature: float | None = None
     logit_bias: tuple[float, ...] | None = None
     weights_sha256: str | None = None
     revision: str | None = None

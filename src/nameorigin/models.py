@@ -20,6 +20,7 @@ from torch import nn
 from . import fast
 from .config import Config
 from .data import N_CHARS
+from .ngrams import NgramBag
 
 
 def last_step(outputs: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
@@ -176,12 +177,16 @@ class RecurrentClassifier(nn.Module):
     """Characters -> (one-hot or learned embedding) -> stacked recurrent layers -> linear head.
 
     With ``bidirectional`` a second stack reads each name from its end, and the head sees both
-    stacks' states after the whole name. ``cell`` picks PyTorch's layers ("gru", "lstm") or the
+    stacks' states after the whole name. With ``head_size`` the head has a hidden ReLU layer
+    (``mix``): it combines what the two readings saw, at a cost per name rather than per character.
+    With ``ngram_dim`` the head also sees the mean of the name's hashed character n-grams
+    (`ngrams.NgramBag`). ``cell`` picks PyTorch's layers ("gru", "lstm") or the
     hand-written ones ("gru-cell", "lstm-cell"); the arithmetic is the same.
     """
 
     def __init__(self, cell: str, n_chars: int, hidden_size: int, n_labels: int, num_layers: int = 1,
-                 embedding_dim: int = 0, bidirectional: bool = False, dropout: float = 0.0):
+                 embedding_dim: int = 0, bidirectional: bool = False, dropout: float = 0.0,
+                 head_size: int = 0, ngram_dim: int = 0, ngram_buckets: int = 0, ngram_drop: float = 0.0):
         super().__init__()
         self.n_chars = n_chars
         self.embedding = nn.Embedding(n_chars, embedding_dim) if embedding_dim else None
@@ -190,7 +195,10 @@ class RecurrentClassifier(nn.Module):
         self.layers = nn.ModuleList(self._stack(cell, input_size, hidden_size, num_layers, dropout)
                                     for _ in range(directions))
         self.dropout = nn.Dropout(dropout)
-        self.head = nn.Linear(directions * hidden_size, n_labels)
+        self.ngrams = NgramBag(ngram_buckets, ngram_dim, ngram_drop) if ngram_dim else None
+        features = directions * hidden_size + ngram_dim
+        self.mix = nn.Linear(features, head_size) if head_size else None
+        self.head = nn.Linear(head_size or features, n_labels)
 
     @staticmethod
     def _stack(cell: str, input_size: int, hidden_size: int, num_layers: int, dropout: float) -> nn.Module:
@@ -210,7 +218,12 @@ class RecurrentClassifier(nn.Module):
         states = [last_step(self.layers[0](x)[0], lengths)]
         if len(self.layers) == 2:
             states.append(last_step(self.layers[1](reverse_padded(x, lengths))[0], lengths))
-        return self.head(self.dropout(torch.cat(states, dim=1)))
+        if self.ngrams is not None:
+            states.append(self.ngrams(chars, lengths))
+        features = self.dropout(torch.cat(states, dim=1))
+        if self.mix is not None:
+            features = self.dropout(torch.relu(self.mix(features)))
+        return self.head(features)
 
 
 class Ensemble(nn.Module):
@@ -243,5 +256,6 @@ def build_single(config: Config, n_labels: int) -> nn.Module:
         return ScratchRNN(N_CHARS, config.hidden_size, n_labels)
     if config.arch in LAYERS:
         return RecurrentClassifier(config.arch, N_CHARS, config.hidden_size, n_labels, config.num_layers,
-                                   config.embedding_dim, config.bidirectional, config.dropout)
+                                   config.embedding_dim, config.bidirectional, config.dropout, config.head_size,
+                                   config.ngram_dim, config.ngram_buckets, config.ngram_drop)
     raise ValueError(f"unknown architecture {config.arch!r}; choose from {('rnn', *LAYERS)}")

@@ -27,7 +27,7 @@ import torch
 from . import __version__, checkpoint
 from .data import encode
 from .errors import NameOriginError
-from .export import FORMAT, FORMAT_VERSION, METADATA_KEYS, OUTPUT, open_session, run, to_onnx_bytes
+from .export import FORMAT, FORMAT_VERSION, METADATA_KEYS, OPTIONAL_KEYS, OUTPUT, open_session, run, to_onnx_bytes
 from .metadata import JSONError, ModelMeta, parse_json
 from .names import ALPHABET
 from .predict import Classifier
@@ -76,6 +76,7 @@ class OnnxModel:
             raise NameOriginError(f"{where}: the ONNX model was trained on a different alphabet")
         try:
             decoded = {key: parse_json(props[key]) for key in METADATA_KEYS}
+            decoded.update({key: parse_json(props[key]) for key in OPTIONAL_KEYS if key in props})
         except KeyError as err:
             raise NameOriginError(f"{where}: damaged nameorigin ONNX metadata (no {err})") from None
         except JSONError as err:

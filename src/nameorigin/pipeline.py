@@ -24,6 +24,7 @@ from .errors import NameOriginError
 from .logits import predict_logits
 from .metrics import headline, macro_f1
 from .models import Ensemble, build_model
+from .ngrams import round_like_storage
 from .scoring import probabilities
 from .train import History, Log, fit, stderr_log
 
@@ -111,6 +112,7 @@ def train(config: Config, corpus: Corpus, *, device: str = "auto", progress: boo
     train_part = corpus.subset(split.train, encoded=True)  # a CSV corpus's stays arrays; val/test: strings
     val = corpus.subset(split.val) if len(split.val) else None
     model, history = _members(config, train_part, val, n_labels, device, progress, log_every, log, run)
+    round_like_storage(model)
     temperature, bias = 1.0, None
     if val is not None and (config.tune_bias or config.calibrate):
         logits = predict_logits(model, val[0])
@@ -173,7 +175,8 @@ def _train_and_save(config: Config, out: str, data: str | None, wiki: str | None
         model, metadata, world = train_world(config, data, wiki, device=device, progress=progress and main,
                                              log_every=log_every, log=log, run=run)
         if main:
-            metadata.update(world_test_sets(model, world, metadata["temperature"]))
+            metadata.update(world_test_sets(model, world, metadata["temperature"],
+                                            one_word=metadata.get("one_word_temperature")))
     else:
         corpus = load_corpus(data, progress=progress and main)
         if corpus.skipped:

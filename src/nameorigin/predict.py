@@ -18,8 +18,9 @@ import torch
 from torch import nn
 
 from . import checkpoint
+from .bundled import BUNDLED, bundled_path, default_model_path, model_path  # noqa: F401  (re-exported)
 from .names import clean, fold_case, normalize, uncomma
-from .scoring import probabilities
+from .scoring import name_temperatures, probabilities
 from .scripts import allowed_labels, display, script_of, transliteration_trust
 from .logits import predict_logits
 
@@ -96,6 +97,8 @@ class Classifier:
         self.labels: list[str] = list(metadata["labels"])
         self.revision = revision
         self.temperature = float(metadata.get("temperature", 1.0))
+        one_word = metadata.get("one_word_temperature")
+        self.one_word_temperature = None if one_word is None else float(one_word)
         bias = metadata.get("logit_bias")
         self.logit_bias = None if bias is None else torch.tensor(bias, dtype=torch.float32)
         self.case = metadata.get("config", {}).get("case", "words")
@@ -119,7 +122,8 @@ class Classifier:
     def _proba(self, names: list[str], allowed: np.ndarray | None = None) -> np.ndarray:
         """Calibrated class probabilities for prepared names; `allowed` masks labels per row."""
         logits = predict_logits(self.model, names, self.budget)
-        return probabilities(logits, self.temperature, self.logit_bias, allowed)
+        temperature = name_temperatures(names, self.temperature, self.one_word_temperature)
+        return probabilities(logits, temperature, self.logit_bias, allowed)
 
     def _script_mask(self, prepared: list[Prepared]) -> tuple[np.ndarray | None, list[Prepared]]:
         """The labels each name's script allows, and the names whose script allows none of this
@@ -254,31 +258,6 @@ def _restore(files: dict[str, bytes], revision: str) -> Classifier:
             raise checkpoint.CheckpointError("a pickled Classifier's files do not match its revision")
         _RESTORED[revision] = clf
     return _RESTORED[revision]
-
-
-PRETRAINED = Path(__file__).with_name("pretrained")
-# The models shipped inside the package (see MODEL_CARD.md); the first is the default.
-BUNDLED = ("world", "tutorial")
-
-
-def default_model_path() -> Path:
-    """The checkpoint `load_model()` uses when given none: the bundled `world` model."""
-    return bundled_path(BUNDLED[0])
-
-
-def bundled_path(name: str) -> Path:
-    return PRETRAINED / name
-
-
-def model_path(model: str | os.PathLike | None) -> Path:
-    """A checkpoint folder from what a user gives: None (the default model), the name of a
-    bundled model ("world", "tutorial"), or a path. A folder of that name in the working
-    directory is taken as the bundled model only when it is not a checkpoint itself."""
-    if model is None:
-        return default_model_path()
-    if isinstance(model, str) and model in BUNDLED and not (Path(model) / checkpoint.METADATA).is_file():
-        return bundled_path(model)
-    return Path(model)
 
 
 def load_model(path: str | os.PathLike | None = None, backend: str = "torch") -> Classifier:

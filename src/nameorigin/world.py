@@ -22,6 +22,7 @@ from .config import Config
 from .data import Corpus, Split, load_corpus, split_corpus
 from .models import build_model
 from .names import fold_case
+from .ngrams import round_like_storage
 from .logits import predict_logits
 from .device import pick_device, seed_everything
 from .train import Log, Sampler, fit, stderr_log
@@ -112,6 +113,22 @@ def wiki_source(wiki: str | os.PathLike | None) -> str:
     return str(path)
 
 
+def calibrate(model: torch.nn.Module, val: tuple[list[str], np.ndarray], log: Log) -> tuple[float, float]:
+    """Softmax temperatures fitted on validation: one for names of several words and one for
+    names of one word (`scoring.name_temperatures` says why); either part missing, one for all."""
+    names, labels = val
+    logits, labels = predict_logits(model, names), torch.as_tensor(labels)
+    one = torch.tensor([" " not in n for n in names], dtype=torch.bool)
+    if one.all() or not one.any():
+        temperature = fit_temperature(logits, labels)
+        log(f"calibrated on {len(names)} validation names: temperature {temperature:.3f}")
+        return temperature, temperature
+    several, single = fit_temperature(logits[~one], labels[~one]), fit_temperature(logits[one], labels[one])
+    log(f"calibrated on {len(names)} validation names: temperature {several:.3f} for names of several "
+        f"words, {single:.3f} for one word")
+    return several, single
+
+
 def load_world(config: Config, data: str | None, wiki: str | None, *, progress: bool = True) -> WorldData:
     return WorldData.build(config, load_corpus(data, progress=progress), load_people(wiki_source(wiki)))
 
@@ -130,11 +147,12 @@ def train_world(config: Config, data: str | None, wiki: str | None, *, device: s
                   device=pick_device(device), progress=progress, log_every=log_every, log=log,
                   **({} if run is None else run.fit_options()))
     model = model.cpu()
-    temperature = fit_temperature(predict_logits(model, val[0]), torch.as_tensor(val[1])) if config.calibrate else 1.0
-    log(f"calibrated on {len(val[0])} validation names: temperature {temperature:.3f}")
+    round_like_storage(model)
+    temperature, one_word = calibrate(model, val, log) if config.calibrate else (1.0, None)
     return model, {
         "config": config.to_dict(), "labels": world.labels, "split": world.tutorial_split.describe(),
         "corpus": {"fingerprint": world.tutorial.fingerprint, "n_names": len(world.tutorial),
                    "n_skipped": len(world.tutorial.skipped)},
-        "world": world.describe(), "temperature": temperature, "logit_bias": None, "history": history.to_dict(),
+        "world": world.describe(), "temperature": temperature, "one_word_temperature": one_word,
+        "logit_bias": None, "history": history.to_dict(),
     }, world

@@ -8,6 +8,7 @@ from typing import Any
 from ..argtypes import (class_weight, finite_non_negative_float, fraction, non_negative_float, non_negative_int,
                         positive_float, positive_int, seed)
 from ..config import ARCHS, FAST, PRESETS, SCHEDULES, SPLITS
+from ..names import CASES
 from ..report import REPRODUCE_PRESETS
 from .options import BULK_THREADS, add_data, add_device, add_quiet, add_threads, add_wiki
 
@@ -28,6 +29,12 @@ TRAIN_FLAGS: list[tuple[str, dict[str, Any]]] = [
                                                          "as the tutorial")),
     ("--bidirectional", dict(action=ON_OFF, help="also read each name from its end (--no-bidirectional: "
                                                  "one direction, even if the preset reads both)")),
+    ("--head-size", dict(type=non_negative_int, help="a hidden ReLU layer of this width in the head (gru, lstm; "
+                                                     "0: a linear head)")),
+    ("--ngram-dim", dict(type=non_negative_int, help="the head also sees a bag of hashed character 2-4-grams "
+                                                     "of this size (gru, lstm; 0: none)")),
+    ("--ngram-buckets", dict(type=positive_int, help="hashed n-gram vectors, with --ngram-dim")),
+    ("--ngram-drop", dict(type=fraction, help="share of a name's n-grams left out at each training step")),
     ("--dropout", dict(type=fraction, help="dropout between layers and before the head")),
     ("--ensemble", dict(type=positive_int, help="members trained with seeds seed, seed+1, ...; "
                                                 "probabilities averaged")),
@@ -41,6 +48,8 @@ TRAIN_FLAGS: list[tuple[str, dict[str, Any]]] = [
                                             "calibration")),
     ("--patience", dict(type=non_negative_int, help="early stopping: epochs without a better validation "
                                                     "macro-F1 (0: off)")),
+    ("--case", dict(choices=CASES, help="how the model reads letter case: words (SMITH, smith -> Smith, as the "
+                                        "tutorial writes names) or lower (all small letters)")),
     ("--calibrate", dict(action=ON_OFF, help="fit a softmax temperature on the validation split "
                                              "(--no-calibrate: don't)")),
     ("--tune-bias", dict(action=ON_OFF, help="shift logits by -t*log(class share), t chosen for validation "

@@ -57,6 +57,7 @@ def render_report(meta: dict, report: dict, model_dir: Path, images: dict[str, s
         f"- model: {_describe_config(config)}",
         f"- split: {_describe_split(report['split'])}",
         f"- softmax temperature: {report['temperature']:.3f}"
+        + (f", {meta['one_word_temperature']:.3f} for names of one word" if meta.get("one_word_temperature") else "")
         + (" (fitted on the validation split)" if config.get("calibrate") else " (not calibrated)"),
         "- logit adjustment: " + ("tuned on the validation split" if meta.get("logit_bias") else "none"),
         "",
