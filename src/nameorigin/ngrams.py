@@ -12,6 +12,7 @@ The hashing is plain integer tensor arithmetic, so it runs the same in PyTorch, 
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 ORDERS = (2, 3, 4)
@@ -42,6 +43,14 @@ def ngram_buckets(chars: torch.Tensor, lengths: torch.Tensor, n_buckets: int) ->
     return torch.cat(ids, dim=1)
 
 
+def mean_vectors(table: torch.Tensor, ids: torch.Tensor) -> torch.Tensor:
+    """Each row's mean of the `table` vectors its bucket `ids` name, padding (0) left out (and,
+    in training, given no gradient, so its vector stays zero)."""
+    present = (ids > 0).to(table.dtype)
+    total = F.embedding(ids, table, padding_idx=0).sum(dim=1)
+    return total / present.sum(dim=1, keepdim=True).clamp_min(1.0)
+
+
 class NgramBag(nn.Module):
     """The mean of a name's hashed n-gram vectors (``n_buckets`` vectors of size ``dim``).
 
@@ -63,9 +72,7 @@ class NgramBag(nn.Module):
         ids = ngram_buckets(chars, lengths, self.n_buckets)
         if self.training and self.drop > 0:
             ids = ids.masked_fill(torch.rand(ids.shape, device=ids.device) < self.drop, 0)
-        present = (ids > 0).to(self.vectors.weight.dtype)
-        total = self.vectors(ids).sum(dim=1)
-        return total / present.sum(dim=1, keepdim=True).clamp_min(1.0)
+        return mean_vectors(self.vectors.weight, ids)
 
 
 def stored_state(model: nn.Module) -> dict[str, torch.Tensor]:
