@@ -90,7 +90,8 @@ def test_file_describes_its_checkpoint(exported):
     Config(arch="rnn", hidden_size=16, ensemble=2),
     Config(arch="gru", hidden_size=16, num_layers=1, embedding_dim=8, bidirectional=True, head_size=12,
            ngram_dim=6, ngram_buckets=101),
-], ids=["rnn", "gru-cell", "lstm-cell-emb-bidir", "rnn-ensemble", "gru-head-ngrams"])
+    Config(arch="gru", hidden_size=16, num_layers=1, ngram_dim=6, ngram_buckets=101, ngram_max=8, ngram_words=True),
+], ids=["rnn", "gru-cell", "lstm-cell-emb-bidir", "rnn-ensemble", "gru-head-ngrams", "gru-word-ngrams"])
 def test_hand_written_cells_export(config):
     torch.manual_seed(0)
     model = build_model(config, 4).eval()

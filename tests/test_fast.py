@@ -71,6 +71,7 @@ def test_hand_written_backprop_through_time_matches_autograd():
     dict(bidirectional=True, embedding_dim=8, head_size=16),
     dict(bidirectional=True, embedding_dim=8, head_size=16, ngram_dim=6, ngram_buckets=97),
     dict(ngram_dim=4, ngram_buckets=11),
+    dict(bidirectional=True, ngram_dim=6, ngram_buckets=97, ngram_max=6, ngram_words=True),
 ])
 def test_fast_gru_equals_the_module_on_mixed_lengths(options):
     torch.manual_seed(0)

@@ -6,9 +6,9 @@ from nameorigin.data import encode
 from nameorigin.ngrams import ORDERS, NgramBag, ngram_buckets
 
 
-def ids_of(name: str, n_buckets: int = 1009) -> list[int]:
+def ids_of(name: str, n_buckets: int = 1009, max_order: int = 4, words: bool = False) -> list[int]:
     chars, lengths = encode([name])
-    return [i for i in ngram_buckets(chars, lengths, n_buckets)[0].tolist() if i]
+    return [i for i in ngram_buckets(chars, lengths, n_buckets, max_order, words)[0].tolist() if i]
 
 
 def test_a_name_has_its_marked_ngrams_and_no_others():
@@ -24,10 +24,28 @@ def test_the_same_ngram_gets_the_same_bucket_wherever_it_is():
     assert set(ids_of("Smith")) != set(ids_of("Smyth"))
 
 
+def test_word_marks_let_a_given_name_be_one_ngram_alone_and_in_a_full_name():
+    whole = ids_of("Mike", max_order=6, words=True)[-1]  # ^Mike$, the one 6-gram
+    assert whole in ids_of("Mike Tyson", max_order=6, words=True)  # as ^Mike^
+    assert whole not in ids_of("Mike Tyson", max_order=6)  # without word marks: ^Mike and "Mike "
+    assert ids_of("Mike Tyson", max_order=6, words=True) != ids_of("MikeTyson", max_order=6, words=True)
+
+
+def test_longer_orders_add_their_ngrams_and_keep_the_shorter_ones():
+    n = len("Tanaka") + 2
+    assert len(ids_of("Tanaka", max_order=6)) == sum(n - k + 1 for k in range(2, 7))
+    assert ids_of("Tanaka") == ids_of("Tanaka", max_order=6)[:len(ids_of("Tanaka"))]
+
+
 def test_buckets_stay_in_range_and_zero_marks_padding():
     chars, lengths = encode(["Angela Merkel", "Li", "Nguyen Van An"])
     ids = ngram_buckets(chars, lengths, 7)
     assert int(ids.min()) == 0 and int(ids.max()) <= 6
+    assert ids_of("A", max_order=8) == ids_of("A")  # a name shorter than the longest n-gram has none of it
+    longest = ngram_buckets(*encode(["zzzzzzzzzzzz"]), 2**24, max_order=8)
+    n = len("zzzzzzzzzzzz") + 2
+    assert int(longest.min()) >= 0 and int(longest.max()) < 2**24  # 8-grams of the top code stay in range
+    assert int((longest > 0).sum()) == sum(n - k + 1 for k in range(2, 9))
     assert (ids[1] > 0).sum() == sum(len("Li") + 3 - k for k in ORDERS)
 
 

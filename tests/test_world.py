@@ -135,3 +135,23 @@ def test_an_onnx_export_keeps_both_temperatures(tiny_world, tmp_path):
     assert exported.one_word_temperature == clf.one_word_temperature
     names = ["Merkel", "Angela Merkel", "Nguyen Van An", "Sharma"]
     np.testing.assert_allclose(exported.predict_proba(names), clf.predict_proba(names), rtol=0, atol=1e-5)
+
+
+def test_surname_share_is_the_share_of_people_read_by_family_name_alone(wiki_slice, small_corpus):
+    from nameorigin.config import PRESETS
+    from nameorigin.data import load_corpus
+    from nameorigin.wiki import load_people
+    from nameorigin.world import WorldData
+
+    world = WorldData.build(PRESETS["world"][0], load_corpus(str(small_corpus), progress=False),
+                            load_people(wiki_slice))
+    surnames, _ = world.wiki("surname", world.wiki_split.train)
+    full, _ = world.wiki("full", world.wiki_split.train)
+    several = np.asarray([" " in n for n in full])  # people whose every other form differs from the family name
+    shares = {}
+    for share in (0.0, 0.5, 1.0):
+        names, labels = world.sampler(2, share)(np.random.default_rng(0))
+        assert len(names) == len(labels) == len(surnames) + 2 * len(world.tutorial_train()[0])
+        alone = np.asarray([n == s for n, s in zip(names, surnames)])
+        shares[share] = alone[several].mean()
+    assert shares[1.0] == 1.0 and shares[0.0] < 0.02 and 0.45 < shares[0.5] < 0.55

@@ -26,6 +26,8 @@ class Config:
     ngram_dim: int = 0  # 0: none; else the head also sees a bag of hashed character n-grams of this size
     ngram_buckets: int = 32768  # with ngram_dim: how many hashed n-gram vectors there are
     ngram_drop: float = 0.0  # with ngram_dim: share of a name's n-grams left out at each training step
+    ngram_max: int = 4  # with ngram_dim: the bag holds 2- to ngram_max-grams
+    ngram_words: bool = False  # with ngram_dim: each word is marked at its ends, not only the whole name
     ensemble: int = 1  # members trained with seeds seed, seed+1, ...; their probabilities are averaged
     # optimisation
     epochs: int = 2
@@ -48,6 +50,7 @@ class Config:
     case: str = "words"  # "words": SMITH, smith -> Smith (the tutorial's spelling); "lower": all small letters
     corpus: str = "tutorial"  # "tutorial": the 18-language surnames; "world": plus Wikipedia's people, and Other
     tutorial_repeat: int = 1  # with corpus "world": times each tutorial training name is seen per epoch
+    surname_share: float = 0.3  # with corpus "world": share of people read by their family name alone
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -90,7 +93,8 @@ class Config:
 
 # Sizes a network may have: past these it would not fit in memory (a checkpoint with others is refused).
 SIZE_LIMITS = {"hidden_size": (1, 4096), "num_layers": (1, 8), "embedding_dim": (0, 4096), "head_size": (0, 4096),
-               "ngram_dim": (0, 4096), "ngram_buckets": (2, 2**24), "ensemble": (1, 16)}
+               "ngram_dim": (0, 4096), "ngram_buckets": (2, 2**24), "ngram_max": (2, 8),
+               "ensemble": (1, 16)}
 
 # Batch size and peak learning rate per architecture that reach the reference's accuracy within
 # the reference's 2 epochs in far fewer steps (see benchmarks/train_speed.py).

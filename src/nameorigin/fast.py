@@ -126,7 +126,7 @@ class FastGRU:
         self.w_n = [w[..., 2 * H:].contiguous() for w in w_hh]
         self.b_n = [b[..., 2 * H:].contiguous() for b in b_hh]
         bag = getattr(model, "ngrams", None)
-        self.ngrams = None if bag is None else (bag.vectors.weight.detach(), bag.n_buckets)
+        self.ngrams = None if bag is None else (bag.vectors.weight.detach(), bag.n_buckets, bag.max_order, bag.words)
         mix = getattr(model, "mix", None)
         self.mix = None if mix is None else (mix.weight.detach().T, mix.bias.detach())
         self.head_w = model.head.weight.detach()
@@ -164,8 +164,8 @@ class FastGRU:
                     outputs[:, t, :k] = h_k
         features = torch.cat(list(h), dim=1)
         if self.ngrams is not None:
-            table, n_buckets = self.ngrams
-            features = torch.cat([features, mean_vectors(table, ngram_buckets(chars, lengths, n_buckets))], dim=1)
+            table, *hashing = self.ngrams
+            features = torch.cat([features, mean_vectors(table, ngram_buckets(chars, lengths, *hashing))], dim=1)
         if self.mix is not None:
             features = torch.addmm(self.mix[1], features, self.mix[0]).relu_()
         logits = torch.addmm(self.head_b, features, self.head_w.T)

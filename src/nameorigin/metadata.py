@@ -144,8 +144,9 @@ def _config_problem(raw: Any) -> str | None:
             return f"'config.{name}' must be a whole number from {low} to {high}, not {value!r}"
     if values["arch"] not in ARCHS:
         return f"'config.arch' must be one of {', '.join(ARCHS)}, not {values['arch']!r}"
-    if not isinstance(values["bidirectional"], bool):
-        return f"'config.bidirectional' must be true or false, not {values['bidirectional']!r}"
+    for key in ("bidirectional", "ngram_words"):
+        if not isinstance(values[key], bool):
+            return f"'config.{key}' must be true or false, not {values[key]!r}"
     for key in ("dropout", "ngram_drop"):
         if not (_number(values[key]) and 0 <= values[key] <= 1):
             return f"'config.{key}' must be a number from 0 to 1, not {values[key]!r}"

@@ -186,7 +186,8 @@ class RecurrentClassifier(nn.Module):
 
     def __init__(self, cell: str, n_chars: int, hidden_size: int, n_labels: int, num_layers: int = 1,
                  embedding_dim: int = 0, bidirectional: bool = False, dropout: float = 0.0,
-                 head_size: int = 0, ngram_dim: int = 0, ngram_buckets: int = 0, ngram_drop: float = 0.0):
+                 head_size: int = 0, ngram_dim: int = 0, ngram_buckets: int = 0, ngram_drop: float = 0.0,
+                 ngram_max: int = 4, ngram_words: bool = False):
         super().__init__()
         self.n_chars = n_chars
         self.embedding = nn.Embedding(n_chars, embedding_dim) if embedding_dim else None
@@ -195,7 +196,7 @@ class RecurrentClassifier(nn.Module):
         self.layers = nn.ModuleList(self._stack(cell, input_size, hidden_size, num_layers, dropout)
                                     for _ in range(directions))
         self.dropout = nn.Dropout(dropout)
-        self.ngrams = NgramBag(ngram_buckets, ngram_dim, ngram_drop) if ngram_dim else None
+        self.ngrams = NgramBag(ngram_buckets, ngram_dim, ngram_drop, ngram_max, ngram_words) if ngram_dim else None
         features = directions * hidden_size + ngram_dim
         self.mix = nn.Linear(features, head_size) if head_size else None
         self.head = nn.Linear(head_size or features, n_labels)
@@ -257,5 +258,6 @@ def build_single(config: Config, n_labels: int) -> nn.Module:
     if config.arch in LAYERS:
         return RecurrentClassifier(config.arch, N_CHARS, config.hidden_size, n_labels, config.num_layers,
                                    config.embedding_dim, config.bidirectional, config.dropout, config.head_size,
-                                   config.ngram_dim, config.ngram_buckets, config.ngram_drop)
+                                   config.ngram_dim, config.ngram_buckets, config.ngram_drop,
+                                   config.ngram_max, config.ngram_words)
     raise ValueError(f"unknown architecture {config.arch!r}; choose from {('rnn', *LAYERS)}")

@@ -6,6 +6,11 @@ name's vector is the mean of its n-grams' vectors. It costs a lookup per n-gram 
 products per character, and it remembers fragments (``escu$``, ``ovic``, ``^ng``) that a small
 recurrent state has to spend capacity on.
 
+With ``words`` each word of a full name is marked on its own (``^angela^merkel$``), so n-grams
+say where a word starts and ends, and with ``max_order`` 5 or 6 a short given name (``^mike^``) is
+one n-gram of its own: what the bag learns of a given name then carries over to every family name
+it comes with.
+
 The hashing is plain integer tensor arithmetic, so it runs the same in PyTorch, TorchScript and ONNX.
 """
 
@@ -15,29 +20,40 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .names import ALPHABET
+
 ORDERS = (2, 3, 4)
+MAX_ORDER = 8
 _BASE = 61  # more than the 59 characters and the boundary mark, so a code names one n-gram
 _MIX = 2654435761  # Knuth's multiplicative hash: spreads neighbouring codes over the buckets
+_PRIME = 2147483647  # codes are reduced below it first, so the product stays inside int64
+_SPACE = ALPHABET.index(" ") + 1
 
 
-def ngram_buckets(chars: torch.Tensor, lengths: torch.Tensor, n_buckets: int) -> torch.Tensor:
-    """``(batch, positions)`` bucket ids of each name's n-grams; 0 where a position holds none.
+def ngram_buckets(chars: torch.Tensor, lengths: torch.Tensor, n_buckets: int, max_order: int = 4,
+                  words: bool = False) -> torch.Tensor:
+    """``(batch, positions)`` bucket ids of each name's 2- to `max_order`-grams; 0 where a
+    position holds none. With `words`, a space is a word boundary, marked like a name's ends.
 
     Bucket 0 is kept for padding, so the ids are 1 to ``n_buckets - 1``.
     """
+    if max_order > 4:  # room for the longest n-gram even in a batch of one-letter names
+        chars = F.pad(chars, (0, max_order - 4))
     batch, steps = chars.shape
     lengths = lengths.to(chars.device).view(-1, 1)
     positions = torch.arange(steps + 2, device=chars.device).view(1, -1)
     marked = torch.zeros(batch, steps + 2, dtype=torch.int64, device=chars.device)
     marked[:, 1:steps + 1] = chars.to(torch.int64) + 1
     marked = torch.where(positions <= lengths, marked, torch.zeros_like(marked))
+    if words:
+        marked = torch.where(marked == _SPACE, torch.zeros_like(marked), marked)
     ids = []
-    for n in ORDERS:
+    for n in range(2, max_order + 1):
         width = steps + 3 - n
         code = torch.zeros(batch, width, dtype=torch.int64, device=chars.device)
         for k in range(n):
             code = code * _BASE + marked[:, k:k + width]
-        bucket = (code * _MIX + n) % (n_buckets - 1) + 1
+        bucket = ((code % _PRIME) * _MIX + n) % (n_buckets - 1) + 1
         inside = positions[:, :width] + n <= lengths + 2
         ids.append(torch.where(inside, bucket, torch.zeros_like(bucket)))
     return torch.cat(ids, dim=1)
@@ -59,17 +75,21 @@ class NgramBag(nn.Module):
     seen are read from common ones.
     """
 
-    def __init__(self, n_buckets: int, dim: int, drop: float = 0.0):
+    def __init__(self, n_buckets: int, dim: int, drop: float = 0.0, max_order: int = 4, words: bool = False):
         super().__init__()
-        self.n_buckets = n_buckets
+        self.n_buckets, self.max_order, self.words = n_buckets, max_order, words
         self.drop = drop
         self.vectors = nn.Embedding(n_buckets, dim, padding_idx=0)
         nn.init.normal_(self.vectors.weight, std=dim ** -0.5)
         with torch.no_grad():
             self.vectors.weight[0].zero_()
 
+    def ids(self, chars: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        """The bucket ids this bag reads (all of them: dropout is `forward`'s)."""
+        return ngram_buckets(chars, lengths, self.n_buckets, self.max_order, self.words)
+
     def forward(self, chars: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-        ids = ngram_buckets(chars, lengths, self.n_buckets)
+        ids = self.ids(chars, lengths)
         if self.training and self.drop > 0:
             ids = ids.masked_fill(torch.rand(ids.shape, device=ids.device) < self.drop, 0)
         return mean_vectors(self.vectors.weight, ids)

@@ -28,7 +28,7 @@ from .device import pick_device, seed_everything
 from .train import Log, Sampler, fit, stderr_log
 from .wiki import FORMS, People, held_out_surnames, load_people, split_people
 
-FORM_WEIGHTS = {"full": 0.45, "surname": 0.3, "given": 0.1, "swapped": 0.15}
+FORM_WEIGHTS = {"full": 0.45, "surname": 0.3, "given": 0.1, "swapped": 0.15}  # surname's is config.surname_share
 WIKI_ENV = "NAMEORIGIN_WIKI"
 
 
@@ -70,13 +70,17 @@ class WorldData:
                           dtype=np.int64)
         return self.tutorial_part(rows)
 
-    def sampler(self, repeat: int) -> Sampler:
-        """Draws one epoch: each training person in one random form, the tutorial names `repeat` times."""
+    def sampler(self, repeat: int, surname_share: float = FORM_WEIGHTS["surname"]) -> Sampler:
+        """Draws one epoch: each training person in one random form (the family name alone with
+        probability `surname_share`, the others in `FORM_WEIGHTS`' proportions), the tutorial
+        names `repeat` times."""
         rows = self.wiki_split.train
         forms = {form: [fold_case(n, self.case) for n in self.people.form(form, rows)] for form in FORMS}
         wiki_labels = self._ids(self.people.label_names, self.people.labels[rows])
         tutorial_names, tutorial_labels = self.tutorial_train()
-        weights = np.asarray([FORM_WEIGHTS[form] for form in FORMS])
+        others = sum(w for form, w in FORM_WEIGHTS.items() if form != "surname")
+        weights = np.asarray([surname_share if form == "surname" else FORM_WEIGHTS[form] * (1 - surname_share) / others
+                              for form in FORMS])
 
         def draw(rng: np.random.Generator) -> tuple[list[str], np.ndarray]:
             kinds = rng.choice(len(FORMS), size=len(rows), p=weights / weights.sum())
@@ -143,7 +147,7 @@ def train_world(config: Config, data: str | None, wiki: str | None, *, device: s
     seed_everything(config.seed)
     model = build_model(config, len(world.labels))
     val = world.validation()
-    history = fit(model, config, world.sampler(config.tutorial_repeat), val, n_labels=len(world.labels),
+    history = fit(model, config, world.sampler(config.tutorial_repeat, config.surname_share), val, n_labels=len(world.labels),
                   device=pick_device(device), progress=progress, log_every=log_every, log=log,
                   **({} if run is None else run.fit_options()))
     model = model.cpu()

@@ -31,10 +31,14 @@ TRAIN_FLAGS: list[tuple[str, dict[str, Any]]] = [
                                                  "one direction, even if the preset reads both)")),
     ("--head-size", dict(type=non_negative_int, help="a hidden ReLU layer of this width in the head (gru, lstm; "
                                                      "0: a linear head)")),
-    ("--ngram-dim", dict(type=non_negative_int, help="the head also sees a bag of hashed character 2-4-grams "
+    ("--ngram-dim", dict(type=non_negative_int, help="the head also sees a bag of hashed character n-grams "
                                                      "of this size (gru, lstm; 0: none)")),
     ("--ngram-buckets", dict(type=positive_int, help="hashed n-gram vectors, with --ngram-dim")),
     ("--ngram-drop", dict(type=fraction, help="share of a name's n-grams left out at each training step")),
+    ("--ngram-max", dict(type=positive_int, help="longest n-gram in the bag (2-8; default 4)")),
+    ("--ngram-words", dict(action=ON_OFF, help="mark each word's ends in the n-grams, not only the name's")),
+    ("--surname-share", dict(type=fraction, help="world corpus: share of people read by their family name alone "
+                                                 "(default 0.3)")),
     ("--dropout", dict(type=fraction, help="dropout between layers and before the head")),
     ("--ensemble", dict(type=positive_int, help="members trained with seeds seed, seed+1, ...; "
                                                 "probabilities averaged")),
