@@ -15,7 +15,7 @@ import torch
 from .calibration import expected_calibration_error
 from .logits import predict_logits
 from .metrics import headline, macro_f1  # noqa: F401  (re-exported: the scoring figures)
-from .scoring import name_temperatures, probabilities
+from .scoring import Calibration
 from .wiki import OTHER
 
 if TYPE_CHECKING:
@@ -119,12 +119,10 @@ def format_report(report: dict) -> str:
 Scorer = Callable[[list[str]], tuple[np.ndarray, np.ndarray]]
 
 
-def network_scorer(model: torch.nn.Module, temperature: float, bias: torch.Tensor | None = None,
-                   one_word: float | None = None) -> Scorer:
+def network_scorer(model: torch.nn.Module, calibration: Calibration) -> Scorer:
     def score(names: list[str]) -> tuple[np.ndarray, np.ndarray]:
         logits = predict_logits(model, names)
-        calibrated = probabilities(logits, name_temperatures(names, temperature, one_word), bias)
-        return calibrated, probabilities(logits, 1.0, bias)
+        return calibration.proba(logits, names), calibration.uncalibrated(logits)
 
     return score
 
@@ -143,11 +141,10 @@ def score_sets(score: Scorer, data: WorldData) -> dict:
     return report
 
 
-def world_test_sets(model, data, temperature: float, bias: torch.Tensor | None = None,
-                    one_word: float | None = None) -> dict:
+def world_test_sets(model, data, calibration: Calibration) -> dict:
     """A world model's test sets, scored once: the full metrics by set, and the headline figures
     (the Wikipedia test people's full names) as a checkpoint records them."""
-    test = score_sets(network_scorer(model, temperature, bias, one_word), data)
+    test = score_sets(network_scorer(model, calibration), data)
     headline_ = {k: test["wiki_full"][k] for k in ("n_test", "accuracy", "macro_f1", "top3_accuracy", "ece",
                                                    "ece_uncalibrated")}
     summary = {name: {k: v for k, v in scores.items() if k not in ("confusion", "labels")}
@@ -168,8 +165,5 @@ def evaluate_world(model: torch.nn.Module, meta: dict, data: str | None, wiki: s
         if recorded.get(key, {}).get("fingerprint") != fingerprint:
             raise NameOriginError(f"the {key} corpus given is not the one the model was trained on (its "
                                   "fingerprint differs), so its test split cannot be rebuilt")
-    bias = meta.get("logit_bias")
-    bias = None if bias is None else torch.tensor(bias, dtype=torch.float32)
-    return score_sets(network_scorer(model, float(meta.get("temperature", 1.0)), bias,
-                                     meta.get("one_word_temperature")), world)
+    return score_sets(network_scorer(model, Calibration.from_metadata(meta)), world)
 

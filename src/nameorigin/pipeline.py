@@ -25,7 +25,7 @@ from .logits import predict_logits
 from .metrics import headline, macro_f1
 from .models import Ensemble, build_model
 from .ngrams import round_like_storage
-from .scoring import probabilities
+from .scoring import Calibration
 from .train import History, Log, fit, stderr_log
 
 
@@ -131,9 +131,10 @@ def tutorial_metadata(corpus: Corpus, result: TrainResult) -> dict:
     """The checkpoint metadata of a tutorial-corpus run, with its test split scored once."""
     test_names, test_labels = corpus.subset(result.split.test)
     logits = predict_logits(result.model, test_names)
-    bias = None if result.logit_bias is None else torch.tensor(result.logit_bias)
-    scores = headline(test_labels, probabilities(logits, result.temperature, bias))
-    scores["ece_uncalibrated"] = expected_calibration_error(probabilities(logits, 1.0, bias), test_labels)
+    calibration = Calibration(result.temperature, logit_bias=None if result.logit_bias is None
+                              else torch.tensor(result.logit_bias, dtype=torch.float32))
+    scores = headline(test_labels, calibration.proba(logits, test_names))
+    scores["ece_uncalibrated"] = expected_calibration_error(calibration.uncalibrated(logits), test_labels)
     return {
         "config": result.config.to_dict(), "labels": corpus.label_names, "split": result.split.describe(),
         "corpus": {"fingerprint": corpus.fingerprint, "n_names": len(corpus), "n_skipped": len(corpus.skipped)},
@@ -175,8 +176,7 @@ def _train_and_save(config: Config, out: str, data: str | None, wiki: str | None
         model, metadata, world = train_world(config, data, wiki, device=device, progress=progress and main,
                                              log_every=log_every, log=log, run=run)
         if main:
-            metadata.update(world_test_sets(model, world, metadata["temperature"],
-                                            one_word=metadata.get("one_word_temperature")))
+            metadata.update(world_test_sets(model, world, Calibration.from_metadata(metadata)))
     else:
         corpus = load_corpus(data, progress=progress and main)
         if corpus.skipped:

@@ -20,7 +20,7 @@ from torch import nn
 from . import checkpoint
 from .bundled import BUNDLED, bundled_path, default_model_path, model_path  # noqa: F401  (re-exported)
 from .names import clean, fold_case, normalize, uncomma
-from .scoring import name_temperatures, probabilities
+from .scoring import Calibration
 from .scripts import allowed_labels, display, script_of, transliteration_trust
 from .logits import predict_logits
 
@@ -96,11 +96,7 @@ class Classifier:
         self.metadata = metadata
         self.labels: list[str] = list(metadata["labels"])
         self.revision = revision
-        self.temperature = float(metadata.get("temperature", 1.0))
-        one_word = metadata.get("one_word_temperature")
-        self.one_word_temperature = None if one_word is None else float(one_word)
-        bias = metadata.get("logit_bias")
-        self.logit_bias = None if bias is None else torch.tensor(bias, dtype=torch.float32)
+        self.calibration = Calibration.from_metadata(metadata)
         self.case = metadata.get("config", {}).get("case", "words")
         self.budget = budget
 
@@ -121,9 +117,19 @@ class Classifier:
 
     def _proba(self, names: list[str], allowed: np.ndarray | None = None) -> np.ndarray:
         """Calibrated class probabilities for prepared names; `allowed` masks labels per row."""
-        logits = predict_logits(self.model, names, self.budget)
-        temperature = name_temperatures(names, self.temperature, self.one_word_temperature)
-        return probabilities(logits, temperature, self.logit_bias, allowed)
+        return self.calibration.proba(predict_logits(self.model, names, self.budget), names, allowed)
+
+    @property
+    def temperature(self) -> float:
+        return self.calibration.temperature
+
+    @property
+    def one_word_temperature(self) -> float | None:
+        return self.calibration.one_word_temperature
+
+    @property
+    def logit_bias(self) -> torch.Tensor | None:
+        return self.calibration.logit_bias
 
     def _script_mask(self, prepared: list[Prepared]) -> tuple[np.ndarray | None, list[Prepared]]:
         """The labels each name's script allows, and the names whose script allows none of this

@@ -3,7 +3,8 @@ name's script allows."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -33,3 +34,29 @@ def probabilities(logits: torch.Tensor, temperature: float | torch.Tensor = 1.0,
     if allowed is not None:
         logits = logits.masked_fill(~torch.from_numpy(allowed), float("-inf"))
     return torch.softmax(logits, dim=1).numpy()
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """What a checkpoint says turns its logits into probabilities: ``(logits + logit_bias) /
+    temperature``, names of one word divided by `one_word_temperature` where there is one.
+    One object, read once from the metadata, serves prediction and every evaluation."""
+
+    temperature: float = 1.0
+    one_word_temperature: float | None = None
+    logit_bias: torch.Tensor | None = None
+
+    @classmethod
+    def from_metadata(cls, metadata: Mapping) -> "Calibration":
+        one_word, bias = metadata.get("one_word_temperature"), metadata.get("logit_bias")
+        return cls(float(metadata.get("temperature", 1.0)), None if one_word is None else float(one_word),
+                   None if bias is None else torch.tensor(bias, dtype=torch.float32))
+
+    def proba(self, logits: torch.Tensor, names: Sequence[str], allowed: np.ndarray | None = None) -> np.ndarray:
+        """Calibrated probabilities of the `names` the `logits` are of."""
+        temperature = name_temperatures(names, self.temperature, self.one_word_temperature)
+        return probabilities(logits, temperature, self.logit_bias, allowed)
+
+    def uncalibrated(self, logits: torch.Tensor) -> np.ndarray:
+        """The probabilities before any temperature (the logit bias kept), to say what calibration did."""
+        return probabilities(logits, 1.0, self.logit_bias)
