@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from nameorigin.calibration import expected_calibration_error, fit_temperature, reliability
+from nameorigin.calibration import ece_temperature, expected_calibration_error, fit_temperature, reliability
 
 
 def test_temperature_undoes_known_overconfidence():
@@ -13,6 +13,18 @@ def test_temperature_undoes_known_overconfidence():
     z = torch.randn(20_000, 5, generator=gen)
     labels = torch.multinomial(torch.softmax(z, 1), 1, generator=gen).squeeze(1)
     assert abs(fit_temperature(3 * z, labels) - 3) < 0.15
+
+
+def test_the_ece_temperature_agrees_when_likelihood_is_right_and_lowers_ece_when_not():
+    gen = torch.Generator().manual_seed(0)
+    z = torch.randn(20_000, 5, generator=gen)
+    labels = torch.multinomial(torch.softmax(z, 1), 1, generator=gen).squeeze(1)
+    assert abs(ece_temperature(3 * z, labels) - 3) < 0.3
+    # a model sure of its top answer in a way one temperature can't fix for likelihood and ECE alike
+    bent = 3 * z + 4 * torch.nn.functional.one_hot(z.argmax(1), 5)
+    likely, chosen = fit_temperature(bent, labels), ece_temperature(bent, labels)
+    ece = [expected_calibration_error(torch.softmax(bent / t, 1).numpy(), labels.numpy()) for t in (likely, chosen)]
+    assert ece[1] < ece[0] - 0.01 and likely / 2 <= chosen <= likely * 2
 
 
 def test_ece_is_zero_when_confidence_matches_accuracy_and_large_when_not():

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from .calibration import fit_temperature
+from .calibration import ece_temperature
 from .config import Config
 from .data import Corpus, Split, load_corpus, split_corpus
 from .models import build_model
@@ -118,16 +118,17 @@ def wiki_source(wiki: str | os.PathLike | None) -> str:
 
 
 def calibrate(model: torch.nn.Module, val: tuple[list[str], np.ndarray], log: Log) -> tuple[float, float]:
-    """Softmax temperatures fitted on validation: one for names of several words and one for
-    names of one word (`scoring.name_temperatures` says why); either part missing, one for all."""
+    """Softmax temperatures fitted on validation for the lowest ECE (`calibration.ece_temperature`
+    says why not likelihood alone): one for names of several words and one for names of one word
+    (`scoring.name_temperatures` says why); either part missing, one for all."""
     names, labels = val
     logits, labels = predict_logits(model, names), torch.as_tensor(labels)
     one = torch.tensor([" " not in n for n in names], dtype=torch.bool)
     if one.all() or not one.any():
-        temperature = fit_temperature(logits, labels)
+        temperature = ece_temperature(logits, labels)
         log(f"calibrated on {len(names)} validation names: temperature {temperature:.3f}")
         return temperature, temperature
-    several, single = fit_temperature(logits[~one], labels[~one]), fit_temperature(logits[one], labels[one])
+    several, single = ece_temperature(logits[~one], labels[~one]), ece_temperature(logits[one], labels[one])
     log(f"calibrated on {len(names)} validation names: temperature {several:.3f} for names of several "
         f"words, {single:.3f} for one word")
     return several, single
