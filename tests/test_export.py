@@ -16,7 +16,7 @@ from nameorigin import checkpoint  # noqa: E402
 from nameorigin.config import Config  # noqa: E402
 from nameorigin.data import ALPHABET, encode  # noqa: E402
 from nameorigin.errors import NameOriginError  # noqa: E402
-from nameorigin.export import add_arguments, command, export_onnx, exportable, to_onnx_bytes  # noqa: E402
+from nameorigin.export import command, export_onnx, exportable, to_onnx_bytes  # noqa: E402
 from nameorigin.models import build_model  # noqa: E402
 from nameorigin.onnx_backend import OnnxModel, load_onnx_classifier  # noqa: E402
 from nameorigin.predict import Classifier, load_model, predict_logits  # noqa: E402
@@ -183,13 +183,15 @@ def test_user_errors_are_clear(tiny_model, tmp_path):
 
 
 def test_command(tiny_model, tmp_path, capsys):
+    from nameorigin.cli.model_args import add_export
+
     parser = argparse.ArgumentParser()
-    add_arguments(parser)
+    add_export(parser.add_subparsers(dest="command"))
     out = tmp_path / "m.onnx"
-    command(parser.parse_args(["--model", str(tiny_model), "--format", "onnx", "--out", str(out)]))
+    command(parser.parse_args(["export", "--model", str(tiny_model), "--format", "onnx", "--out", str(out)]))
     assert capsys.readouterr().out.strip() == str(out)
     assert out.is_file()
-    for bad in (["--model", str(tiny_model)], ["--out", str(out), "--format", "tflite"]):
+    for bad in (["export", "--model", str(tiny_model)], ["export", "--out", str(out), "--format", "tflite"]):
         with pytest.raises(SystemExit):
             parser.parse_args(bad)
 

@@ -11,7 +11,6 @@ matplotlib is imported only by `plot`, on its Agg canvas without pyplot.
 
 from __future__ import annotations
 
-import argparse
 import io
 import os
 from collections.abc import Iterable
@@ -20,7 +19,6 @@ from typing import Protocol
 
 import numpy as np
 
-from .argtypes import positive_int
 from .errors import NameOriginError
 from .files import atomic_write, output_target
 from .scripts import allowed_labels, display, script_of
@@ -31,16 +29,6 @@ MAX_PLOT_ROWS = 200
 
 DESCRIPTION = ("The top labels after each prefix of the name as the model reads it (Q, Qi, Qin), each "
                "prefix scored as a name of its own: how the prediction forms, character by character.")
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """The ``explain`` subcommand's options, besides ``--model``."""
-    parser.add_argument("--top-k", type=positive_int, default=3, metavar="K",
-                        help="labels shown per prefix (default %(default)s)")
-    parser.add_argument("--json", action="store_true", help="print the same data as JSON")
-    parser.add_argument("--plot", metavar="FILE.png",
-                        help="also write a heatmap of characters by labels (all labels) to this PNG")
-    parser.add_argument("names", nargs="+", metavar="NAME", help="names to explain")
 
 
 class Scorer(Protocol):

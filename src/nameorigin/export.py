@@ -251,15 +251,9 @@ def export_onnx(model_dir: str | os.PathLike, out_path: str | os.PathLike, opset
 # --- the command ----------------------------------------------------------------------------------
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """The ``export`` subcommand's options."""
-    parser.add_argument("--model", metavar="DIR", help="checkpoint folder (default: the bundled model)")
-    parser.add_argument("--format", choices=FORMATS, default="onnx", help="output format (default: %(default)s)")
-    parser.add_argument("--out", metavar="FILE", required=True, help="file to write, e.g. model.onnx")
-
-
 def command(args: argparse.Namespace) -> None:
-    """Run the export from parsed `add_arguments` options and print the file's path."""
+    """Run the export from the parsed ``nameorigin export`` options (`cli.model_args.add_export`)
+    and print the file's path."""
     from .predict import default_model_path
 
     model_dir = args.model if args.model is not None else default_model_path()
