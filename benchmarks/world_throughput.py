@@ -3,8 +3,8 @@
 `Classifier.predict_proba` on 20,000 distinct Wikipedia full names, 20,000 distinct family names
 and 10,000 distinct tutorial names (no name twice, so each one costs a forward pass), best of 3
 runs with the slowest beside it, on 2 PyTorch threads and on 1, for each model given. The issue's
-goals are 25,000 full names/s and 50,000 family names/s. Run it on a quiet machine: a second busy
-process halves what 2 threads can do here.
+goals are 25,000 full names/s and 50,000 family names/s. Run it on a quiet machine (the load
+average is printed): on a shared 2-core machine the figures move a lot with what else runs.
 
     python benchmarks/world_throughput.py world tutorial
     python benchmarks/world_throughput.py runs/candidate --wiki ../shared/data/wiki/names.tsv
@@ -21,13 +21,13 @@ from pathlib import Path
 import torch
 
 from nameorigin.data import load_corpus
-from nameorigin.predict import load_model
+from nameorigin.predict import Classifier, load_model
 from nameorigin.wiki import load_people
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 
 
-def names_per_second(clf, names: list[str], runs: int = 3) -> list[float]:
+def names_per_second(clf: Classifier, names: list[str], runs: int = 3) -> list[float]:
     clf.predict_proba(names[:500])
     speeds = []
     for _ in range(runs):
@@ -52,9 +52,9 @@ def main() -> None:
     print(f"load average {os.getloadavg()[0]:.2f}; best of 3 (slowest-fastest)")
     print("| model | threads | " + " | ".join(f"{k} ({len(v):,})" for k, v in sets.items()) + " |")
     for model in args.models:
+        clf = load_model(model)
         for threads in (2, 1):
             torch.set_num_threads(threads)
-            clf = load_model(model)
             cells = []
             for names in sets.values():
                 speeds = names_per_second(clf, names)

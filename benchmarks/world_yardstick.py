@@ -23,12 +23,12 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 
 from nameorigin.config import PRESETS
-from nameorigin.world import load_world
+from nameorigin.world import WorldData, load_world
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 
 
-def training_rows(world, rows: int, seed: int) -> tuple[list[str], np.ndarray]:
+def training_rows(world: WorldData, rows: int, seed: int) -> tuple[list[str], np.ndarray]:
     """`rows` names from the training side: half full names, half family names alone, of
     people drawn without repeats."""
     rng = np.random.default_rng(seed)

@@ -70,6 +70,7 @@ def test_only_the_keys_given_or_changed_are_written():
     ({**MINIMAL, "config": {"dropout": 2}}, "'config.dropout' must be a number from 0 to 1"),
     ({**MINIMAL, "config": {"ngram_max": 9}}, "'config.ngram_max' must be a whole number from 2 to 8"),
     ({**MINIMAL, "config": {"ngram_words": 1}}, "'config.ngram_words' must be true or false"),
+    ({**MINIMAL, "config": {"surname_share": 1.5}}, "'config.surname_share' must be a number from 0 to 1"),
     ({**MINIMAL, "metrics": [1]}, "'metrics' must be a JSON object"),
     ({**MINIMAL, "weights_sha256": 5}, "'weights_sha256' must be a string"),
 ])

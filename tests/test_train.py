@@ -100,3 +100,13 @@ def test_sizes_past_what_a_checkpoint_may_hold_are_refused_before_training():
 
     with pytest.raises(ValueError, match="--hidden-size must be from 1 to 4096"):
         Config(hidden_size=4_000_000).validate()
+
+
+def test_a_surname_share_outside_0_to_1_is_refused_before_training():
+    import pytest
+
+    from nameorigin.config import Config
+
+    with pytest.raises(ValueError, match="--surname-share must be from 0 to 1, not 1.5"):
+        Config(surname_share=1.5).validate()
+    assert Config(surname_share=1.0).validate().surname_share == 1.0

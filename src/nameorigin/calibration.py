@@ -60,7 +60,7 @@ def ece_temperature(logits: torch.Tensor, labels: torch.Tensor, n_bins: int = 15
     unevenly), the likelihood's T can leave ECE above what no temperature at all gives. Searching
     near the likelihood's T keeps a small validation part from driving it far.
     """
-    logits, labels = logits.detach().float(), labels.long()
+    logits, labels = logits.detach().float().cpu(), labels.long().cpu()
     likely = fit_temperature(logits, labels)
     grid = likely * np.exp(np.linspace(-np.log(2), np.log(2), steps))
     grid = grid[(grid >= 1e-3) & (grid <= 1e3)]

@@ -82,6 +82,7 @@ class Config:
             (self.split in SPLITS, f"--split must be one of {', '.join(SPLITS)}, not {self.split!r}"),
             (self.seed + self.ensemble - 1 <= MAX_SEED,
              f"--seed plus --ensemble minus 1 must be at most 2**32 - 1 ({MAX_SEED}): member k trains with seed + k"),
+            (0 <= self.surname_share <= 1, f"--surname-share must be from 0 to 1, not {self.surname_share}"),
             (self.val_size > 0 or not (self.calibrate or self.tune_bias or self.patience),
              "early stopping, --calibrate and --tune-bias need a validation split: set --val-size above 0"),
         ]

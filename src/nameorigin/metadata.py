@@ -147,7 +147,7 @@ def _config_problem(raw: Any) -> str | None:
     for key in ("bidirectional", "ngram_words"):
         if not isinstance(values[key], bool):
             return f"'config.{key}' must be true or false, not {values[key]!r}"
-    for key in ("dropout", "ngram_drop"):
+    for key in ("dropout", "ngram_drop", "surname_share"):
         if not (_number(values[key]) and 0 <= values[key] <= 1):
             return f"'config.{key}' must be a number from 0 to 1, not {values[key]!r}"
     if values["case"] not in CASES:

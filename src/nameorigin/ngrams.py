@@ -6,10 +6,10 @@ name's vector is the mean of its n-grams' vectors. It costs a lookup per n-gram 
 products per character, and it remembers fragments (``escu$``, ``ovic``, ``^ng``) that a small
 recurrent state has to spend capacity on.
 
-With ``words`` each word of a full name is marked on its own (``^angela^merkel$``), so n-grams
-say where a word starts and ends, and with ``max_order`` 5 or 6 a short given name (``^mike^``) is
-one n-gram of its own: what the bag learns of a given name then carries over to every family name
-it comes with.
+With ``words`` a space is a boundary mark too (``^angela^merkel$``), so n-grams say where each
+word starts and ends (some still run across a mark, ``a^me``), and with ``max_order`` 6 a
+four-letter given name (``^mike^``) is one n-gram of its own, the same alone and in a full
+name: what the bag learns of a given name then carries over to every family name it comes with.
 
 The hashing is plain integer tensor arithmetic, so it runs the same in PyTorch, TorchScript and ONNX.
 """
@@ -23,7 +23,6 @@ from torch import nn
 from .names import ALPHABET
 
 ORDERS = (2, 3, 4)
-MAX_ORDER = 8
 _BASE = 61  # more than the 59 characters and the boundary mark, so a code names one n-gram
 _MIX = 2654435761  # Knuth's multiplicative hash: spreads neighbouring codes over the buckets
 _PRIME = 2147483647  # codes are reduced below it first, so the product stays inside int64

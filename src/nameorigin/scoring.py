@@ -36,11 +36,11 @@ def probabilities(logits: torch.Tensor, temperature: float | torch.Tensor = 1.0,
     return torch.softmax(logits, dim=1).numpy()
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Calibration:
-    """What a checkpoint says turns its logits into probabilities: ``(logits + logit_bias) /
-    temperature``, names of one word divided by `one_word_temperature` where there is one.
-    One object, read once from the metadata, serves prediction and every evaluation."""
+    """What turns a model's logits into probabilities: ``(logits + logit_bias) / temperature``,
+    names of one word divided by `one_word_temperature` where there is one. Read once from a
+    checkpoint's metadata (`from_metadata`), one object serves prediction and every evaluation."""
 
     temperature: float = 1.0
     one_word_temperature: float | None = None

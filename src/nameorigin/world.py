@@ -28,7 +28,7 @@ from .device import pick_device, seed_everything
 from .train import Log, Sampler, fit, stderr_log
 from .wiki import FORMS, People, held_out_surnames, load_people, split_people
 
-FORM_WEIGHTS = {"full": 0.45, "surname": 0.3, "given": 0.1, "swapped": 0.15}  # surname's is config.surname_share
+FORM_WEIGHTS = {"full": 0.45, "surname": 0.3, "given": 0.1, "swapped": 0.15}  # surname: config.surname_share's default
 WIKI_ENV = "NAMEORIGIN_WIKI"
 
 
@@ -148,8 +148,8 @@ def train_world(config: Config, data: str | None, wiki: str | None, *, device: s
     seed_everything(config.seed)
     model = build_model(config, len(world.labels))
     val = world.validation()
-    history = fit(model, config, world.sampler(config.tutorial_repeat, config.surname_share), val, n_labels=len(world.labels),
-                  device=pick_device(device), progress=progress, log_every=log_every, log=log,
+    sampler = world.sampler(config.tutorial_repeat, config.surname_share)
+    history = fit(model, config, sampler, val, n_labels=len(world.labels), device=pick_device(device), progress=progress, log_every=log_every, log=log,
                   **({} if run is None else run.fit_options()))
     model = model.cpu()
     round_like_storage(model)
