@@ -35,6 +35,16 @@ def test_comma_form_is_read_in_reading_order():
     assert uncomma(", Angela") == ", Angela"
 
 
+def test_a_family_name_written_first_in_capitals_is_read_last():
+    from nameorigin.names import family_last
+
+    assert family_last("MERKEL Angela") == "Angela MERKEL"
+    assert family_last("DE GAULLE Charles") == "Charles DE GAULLE"
+    assert family_last("SMITH J.") == "J. SMITH"  # an initial is not a name in capitals
+    for as_written in ("ANGELA MERKEL", "Angela MERKEL", "Louis XIV", "McDONALD Ronald", "MERKEL", "MERKEL Angela DE"):
+        assert family_last(as_written) == as_written
+
+
 def test_family_name_is_the_last_word_but_suffixes():
     assert surname_index(["Martin", "Luther", "King", "Jr."], family_first=False) == 2
     assert surname_index(["Wang", "Wei"], family_first=True) == 0
@@ -96,10 +106,11 @@ def test_world_model_is_case_blind_and_reads_the_comma_form(tiny_world):
     from nameorigin import load_model
 
     clf = load_model(tiny_world)
-    results = clf.predict(["SMITH", "Smith", "smith", "Merkel, Angela", "angela merkel"])
+    results = clf.predict(["SMITH", "Smith", "smith", "Merkel, Angela", "angela merkel", "MERKEL Angela"])
     assert len({r.label for r in results[:3]}) == 1
     assert results[0].probability == pytest.approx(results[2].probability)
-    assert results[3].normalized == results[4].normalized == "angela merkel"
+    assert results[3].normalized == results[4].normalized == results[5].normalized == "angela merkel"
+    assert results[5].probability == results[4].probability
 
 
 def test_names_of_one_word_have_their_own_temperature(tiny_world):

@@ -66,6 +66,25 @@ def uncomma(text: str) -> str:
     return f"{given.strip()} {family.strip()}"
 
 
+def family_last(text: str) -> str:
+    """"MERKEL Angela" -> "Angela MERKEL": a family name written first in capitals, as passports and
+    many official lists write it, moved to the end, in reading order. Only when the leading words
+    in capitals are followed by words that are not; a name all in capitals, or with its capitals
+    last, is returned as it is."""
+    words = text.split(" ")
+    lead = 0
+    while lead < len(words) and _in_capitals(words[lead]):
+        lead += 1
+    if lead == 0 or lead == len(words) or any(_in_capitals(w) for w in words[lead:]):
+        return text
+    return " ".join(words[lead:] + words[:lead])
+
+
+def _in_capitals(word: str) -> bool:
+    letters = [c for c in word if c.isalpha()]
+    return len(letters) >= 2 and all(c.isupper() for c in letters)
+
+
 def surname_index(words: list[str], family_first: bool) -> int:
     """Which word of a full name is the family name: the first for a family-first name, else
     the last one that is not a suffix such as Jr. or III."""

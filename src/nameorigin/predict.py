@@ -19,7 +19,7 @@ from torch import nn
 
 from . import checkpoint
 from .bundled import BUNDLED, bundled_path, default_model_path, model_path  # noqa: F401  (re-exported)
-from .names import clean, fold_case, normalize, uncomma
+from .names import clean, family_last, fold_case, normalize, uncomma
 from .scoring import Calibration
 from .scripts import allowed_labels, display, script_of, transliteration_trust
 from .logits import predict_logits
@@ -55,7 +55,8 @@ def prepare(name: str, case: str = "words") -> Prepared:
     """The form of `name` the model reads.
 
     Names are transliterated to ASCII; symbols outside the alphabet (digits, emoji, ...) are
-    dropped rather than failing the whole name; "Family, Given" is read as "Given Family"; case is
+    dropped rather than failing the whole name; "Family, Given" and "FAMILY Given" are read as
+    "Given Family" (`names.uncomma`, `names.family_last`); case is
     folded as the model was trained (`names.CASES`). A name left with no Latin letter is not
     guessed at, nor is one longer than `MAX_NAME_LENGTH` characters.
     """
@@ -68,7 +69,7 @@ def prepare(name: str, case: str = "words") -> Prepared:
         return Prepared(text, "no Latin letters after transliteration")
     if len(text) > MAX_NAME_LENGTH:  # its normalized form is not echoed back either
         return Prepared("", f"longer than {MAX_NAME_LENGTH} characters")
-    return Prepared(fold_case(uncomma(text), case), None, script_of(name))
+    return Prepared(fold_case(family_last(uncomma(text)), case), None, script_of(name))
 
 
 @dataclass
