@@ -38,6 +38,19 @@ def test_train_writes_a_complete_checkpoint(trained, small_corpus):
     assert len(meta["history"]["train_loss"]) == 3
 
 
+def test_a_run_with_skip_test_leaves_the_test_split_for_evaluate(trained, small_corpus, tmp_path, capsys):
+    out = tmp_path / "candidate"
+    assert main(["train", "--arch", "gru", "--epochs", "3", "--hidden-size", "32", "--lr", "1e-2", "--quiet",
+                 "--data", str(small_corpus), "--out", str(out), "--skip-test"]) == 0
+    assert "test split not scored (--skip-test)" in capsys.readouterr().out
+    meta = json.loads((out / "model.json").read_text())
+    same_run = json.loads((trained / "model.json").read_text())
+    assert "metrics" not in meta and meta["history"]["train_loss"] == same_run["history"]["train_loss"]
+    assert main(["evaluate", "--model", str(out), "--data", str(small_corpus), "--json"]) == 0
+    scored = json.loads(capsys.readouterr().out)
+    assert scored["accuracy"] == same_run["metrics"]["accuracy"]
+
+
 def test_evaluate_json_reproduces_the_training_metrics(trained, small_corpus):
     proc = run_cli("evaluate", "--model", str(trained), "--data", str(small_corpus), "--json")
     assert proc.returncode == 0, proc.stderr

@@ -166,3 +166,17 @@ def test_surname_share_is_the_share_of_people_read_by_family_name_alone(wiki_sli
         alone = np.asarray([n == s for n, s in zip(names, surnames)])
         shares[share] = alone[several].mean()
     assert shares[1.0] == 1.0 and shares[0.0] < 0.02 and 0.45 < shares[0.5] < 0.55
+
+
+def test_a_world_run_can_leave_its_test_parts_for_evaluate(wiki_slice, small_corpus, tmp_path):
+    from nameorigin.config import PRESETS
+    from nameorigin.evaluate import evaluate_checkpoint
+    from nameorigin.pipeline import train_and_save
+
+    config = PRESETS["world"][0].updated(hidden_size=8, embedding_dim=4, head_size=0, ngram_buckets=512,
+                                         epochs=1, batch_size=64)
+    meta = train_and_save(config, str(tmp_path / "m"), data=str(small_corpus), wiki=str(wiki_slice),
+                          progress=False, log=lambda s: None, score_test=False)
+    assert "metrics" not in meta and "test_sets" not in meta and meta["one_word_temperature"] is not None
+    report = evaluate_checkpoint(str(tmp_path / "m"), str(small_corpus), str(wiki_slice))
+    assert set(report["test_sets"]) == {"wiki_full", "wiki_surname", "tutorial"}

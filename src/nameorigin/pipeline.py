@@ -127,33 +127,39 @@ def train(config: Config, corpus: Corpus, *, device: str = "auto", progress: boo
     return TrainResult(model.cpu(), config, split, history, temperature, None if bias is None else bias.tolist())
 
 
-def tutorial_metadata(corpus: Corpus, result: TrainResult) -> dict:
-    """The checkpoint metadata of a tutorial-corpus run, with its test split scored once."""
+def tutorial_metadata(corpus: Corpus, result: TrainResult, score_test: bool = True) -> dict:
+    """The checkpoint metadata of a tutorial-corpus run, with its test split scored once (or,
+    without `score_test`, not at all)."""
+    meta = {
+        "config": result.config.to_dict(), "labels": corpus.label_names, "split": result.split.describe(),
+        "corpus": {"fingerprint": corpus.fingerprint, "n_names": len(corpus), "n_skipped": len(corpus.skipped)},
+        "temperature": result.temperature, "logit_bias": result.logit_bias, "history": result.history.to_dict(),
+    }
+    if not score_test:
+        return meta
     test_names, test_labels = corpus.subset(result.split.test)
     logits = predict_logits(result.model, test_names)
     calibration = Calibration(result.temperature, logit_bias=None if result.logit_bias is None
                               else torch.tensor(result.logit_bias, dtype=torch.float32))
     scores = headline(test_labels, calibration.proba(logits, test_names))
     scores["ece_uncalibrated"] = expected_calibration_error(calibration.uncalibrated(logits), test_labels)
-    return {
-        "config": result.config.to_dict(), "labels": corpus.label_names, "split": result.split.describe(),
-        "corpus": {"fingerprint": corpus.fingerprint, "n_names": len(corpus), "n_skipped": len(corpus.skipped)},
-        "temperature": result.temperature, "logit_bias": result.logit_bias,
-        "history": result.history.to_dict(), "metrics": scores,
-    }
+    return {**meta, "metrics": scores}
 
 
 def train_and_save(config: Config, out: str, *, data: str | None = None, wiki: str | None = None,
                    device: str = "auto", progress: bool = True, log_every: int = 0, log: Log = stderr_log,
-                   save_every: int = 0, resume: bool = False, precision: str = "fp32") -> dict:
+                   save_every: int = 0, resume: bool = False, precision: str = "fp32",
+                   score_test: bool = True) -> dict:
     """The whole `nameorigin train` run: load the corpus, train, score the test split once, and
     write the checkpoint. Returns the checkpoint's metadata (under torchrun, only the first
-    process scores and writes; the others return an empty dict)."""
+    process scores and writes; the others return an empty dict). Without `score_test` the test
+    split is left unscored, for candidate runs compared on validation: `evaluate` scores the one
+    chosen."""
     checked(config)
     checkpoint.check_replaceable(out)
     try:
         return _train_and_save(config, out, data, wiki, device, progress, log_every, log, save_every, resume,
-                               precision)
+                               precision, score_test)
     except (torch.OutOfMemoryError, MemoryError, RuntimeError) as err:
         if isinstance(err, RuntimeError) and "allocate memory" not in str(err) and "out of memory" not in str(err):
             raise
@@ -162,11 +168,12 @@ def train_and_save(config: Config, out: str, *, data: str | None = None, wiki: s
 
 
 def _train_and_save(config: Config, out: str, data: str | None, wiki: str | None, device: str, progress: bool,
-                    log_every: int, log: Log, save_every: int, resume: bool, precision: str) -> dict:
+                    log_every: int, log: Log, save_every: int, resume: bool, precision: str,
+                    score_test: bool) -> dict:
     distributed.init_from_env(pick_device(device))
     main = distributed.is_main()
     log = log if main else (lambda _message: None)
-    started = {"data": data, "wiki": wiki, "save_every": save_every}
+    started = {"data": data, "wiki": wiki, "save_every": save_every, "skip_test": not score_test}
     run = RunOptions(trainstate.state_path(out), resume, save_every, started, precision)
     if config.corpus == "world":
         from .world import train_world
@@ -175,7 +182,7 @@ def _train_and_save(config: Config, out: str, data: str | None, wiki: str | None
 
         model, metadata, world = train_world(config, data, wiki, device=device, progress=progress and main,
                                              log_every=log_every, log=log, run=run)
-        if main:
+        if main and score_test:
             metadata.update(world_test_sets(model, world, Calibration.from_metadata(metadata)))
     else:
         corpus = load_corpus(data, progress=progress and main)
@@ -184,7 +191,7 @@ def _train_and_save(config: Config, out: str, data: str | None, wiki: str | None
             log(f"skipped {len(corpus.skipped)} names with symbols outside the alphabet (e.g. {raw!r} in {label})")
         result = train(config, corpus, device=device, progress=progress and main, log_every=log_every, log=log,
                        run=run)
-        model, metadata = result.model, tutorial_metadata(corpus, result) if main else {}
+        model, metadata = result.model, tutorial_metadata(corpus, result, score_test) if main else {}
     if main:
         checkpoint.save(out, model, metadata)
         run.state.unlink(missing_ok=True)
@@ -207,4 +214,5 @@ def resume_and_save(out: str, *, device: str = "auto", progress: bool = True, lo
                                   f"({saved}); leave it out to continue that run")
     return train_and_save(config, out, data=started.get("data"), wiki=started.get("wiki"), device=device,
                           progress=progress, log_every=log_every, log=log, resume=True, precision=precision,
-                          save_every=int(started.get("save_every") or 0))
+                          save_every=int(started.get("save_every") or 0),
+                          score_test=not started.get("skip_test", False))

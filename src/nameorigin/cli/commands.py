@@ -49,13 +49,18 @@ def cmd_train(args: argparse.Namespace) -> None:
         out, meta = args.resume, resume_and_save(args.resume, given=resume_given(args), **common)
     else:
         out, meta = args.out, train_and_save(_config(args), args.out, data=args.data, wiki=args.wiki,
-                                             save_every=args.save_every or 0, **common)
+                                             save_every=args.save_every or 0, score_test=not args.skip_test,
+                                             **common)
     if not meta:  # a process of a torchrun group other than the first: it writes and reports nothing
         return
-    m = meta["metrics"]
+    took = f"trained in {meta['history']['seconds']:.1f} s ({time.perf_counter() - started:.1f} s in all)"
+    m = meta.get("metrics")
+    if m is None:
+        print(f"{meta['config']['arch']}: {took}; saved to {out}; test split not scored "
+              f"(--skip-test): `nameorigin evaluate --model {out}` scores it")
+        return
     print(f"{meta['config']['arch']}: test accuracy {m['accuracy']:.4f}, macro-F1 {m['macro_f1']:.4f}, "
-          f"ECE {m['ece']:.4f} on {m['n_test']} names; trained in {meta['history']['seconds']:.1f} s "
-          f"({time.perf_counter() - started:.1f} s in all); saved to {out}")
+          f"ECE {m['ece']:.4f} on {m['n_test']} names; {took}; saved to {out}")
 
 
 def cmd_evaluate(args: argparse.Namespace) -> None:

@@ -75,7 +75,7 @@ def train_overrides(args: argparse.Namespace) -> dict[str, Any]:
 def resume_given(args: argparse.Namespace) -> dict[str, Any]:
     """What ``train --resume`` was given besides the folder, to be checked against the saved run."""
     return {**train_overrides(args), "arch": args.arch, "preset": args.preset, "data": args.data,
-            "wiki": args.wiki, "save_every": args.save_every}
+            "wiki": args.wiki, "save_every": args.save_every, "skip_test": args.skip_test}
 
 
 def add_train(sub: argparse._SubParsersAction) -> None:
@@ -97,6 +97,9 @@ def add_train(sub: argparse._SubParsersAction) -> None:
     add_quiet(p)
     p.add_argument("--save-every", type=positive_int, metavar="N", help="save the training state beside --out "
                    "every N steps too, not only after each epoch, for --resume")
+    p.add_argument("--skip-test", action="store_const", const=True,
+                   help="leave the test split unscored, for candidate runs compared on validation "
+                        "(benchmarks/paired_bootstrap.py); `nameorigin evaluate` scores the one chosen")
     p.add_argument("--precision", choices=PRECISIONS, default="fp32",
                    help="bf16: the forward pass under autocast, on a GPU that supports it (default: %(default)s)")
     where = p.add_mutually_exclusive_group(required=True)
