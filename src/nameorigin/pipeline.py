@@ -139,8 +139,7 @@ def tutorial_metadata(corpus: Corpus, result: TrainResult, score_test: bool = Tr
         return meta
     test_names, test_labels = corpus.subset(result.split.test)
     logits = predict_logits(result.model, test_names)
-    calibration = Calibration(result.temperature, logit_bias=None if result.logit_bias is None
-                              else torch.tensor(result.logit_bias, dtype=torch.float32))
+    calibration = Calibration.from_metadata(meta)
     scores = headline(test_labels, calibration.proba(logits, test_names))
     scores["ece_uncalibrated"] = expected_calibration_error(calibration.uncalibrated(logits), test_labels)
     return {**meta, "metrics": scores}

@@ -149,8 +149,8 @@ def train_world(config: Config, data: str | None, wiki: str | None, *, device: s
     model = build_model(config, len(world.labels))
     val = world.validation()
     sampler = world.sampler(config.tutorial_repeat, config.surname_share)
-    history = fit(model, config, sampler, val, n_labels=len(world.labels), device=pick_device(device), progress=progress, log_every=log_every, log=log,
-                  **({} if run is None else run.fit_options()))
+    history = fit(model, config, sampler, val, n_labels=len(world.labels), device=pick_device(device),
+                  progress=progress, log_every=log_every, log=log, **({} if run is None else run.fit_options()))
     model = model.cpu()
     round_like_storage(model)
     temperature, one_word = calibrate(model, val, log) if config.calibrate else (1.0, None)
