@@ -3,10 +3,12 @@
 import torch
 
 from nameorigin.data import encode
-from nameorigin.ngrams import ORDERS, NgramBag, ngram_buckets
+from nameorigin.ngrams import MAX_ORDER, NgramBag, ngram_buckets
+
+ORDERS = range(2, MAX_ORDER + 1)  # the default bag's n-gram lengths
 
 
-def ids_of(name: str, n_buckets: int = 1009, max_order: int = 4, words: bool = False) -> list[int]:
+def ids_of(name: str, n_buckets: int = 1009, max_order: int = MAX_ORDER, words: bool = False) -> list[int]:
     chars, lengths = encode([name])
     return [i for i in ngram_buckets(chars, lengths, n_buckets, max_order, words)[0].tolist() if i]
 

@@ -20,7 +20,7 @@ from torch import nn
 from . import fast
 from .config import Config
 from .data import N_CHARS
-from .ngrams import NgramBag
+from .ngrams import MAX_ORDER, NgramBag
 
 
 def last_step(outputs: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
@@ -187,7 +187,7 @@ class RecurrentClassifier(nn.Module):
     def __init__(self, cell: str, n_chars: int, hidden_size: int, n_labels: int, num_layers: int = 1,
                  embedding_dim: int = 0, bidirectional: bool = False, dropout: float = 0.0,
                  head_size: int = 0, ngram_dim: int = 0, ngram_buckets: int = 0, ngram_drop: float = 0.0,
-                 ngram_max: int = 4, ngram_words: bool = False):
+                 ngram_max: int = MAX_ORDER, ngram_words: bool = False):
         super().__init__()
         self.n_chars = n_chars
         self.embedding = nn.Embedding(n_chars, embedding_dim) if embedding_dim else None

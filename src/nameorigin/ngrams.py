@@ -22,14 +22,14 @@ from torch import nn
 
 from .names import ALPHABET
 
-ORDERS = (2, 3, 4)
+MAX_ORDER = 4  # the default bag: 2- to 4-grams
 _BASE = 61  # more than the 59 characters and the boundary mark, so a code names one n-gram
 _MIX = 2654435761  # Knuth's multiplicative hash: spreads neighbouring codes over the buckets
 _PRIME = 2147483647  # codes are reduced below it first, so the product stays inside int64
 _SPACE = ALPHABET.index(" ") + 1
 
 
-def ngram_buckets(chars: torch.Tensor, lengths: torch.Tensor, n_buckets: int, max_order: int = 4,
+def ngram_buckets(chars: torch.Tensor, lengths: torch.Tensor, n_buckets: int, max_order: int = MAX_ORDER,
                   words: bool = False) -> torch.Tensor:
     """``(batch, positions)`` bucket ids of each name's 2- to `max_order`-grams; 0 where a
     position holds none. With `words`, a space is a word boundary, marked like a name's ends.
@@ -74,7 +74,8 @@ class NgramBag(nn.Module):
     seen are read from common ones.
     """
 
-    def __init__(self, n_buckets: int, dim: int, drop: float = 0.0, max_order: int = 4, words: bool = False):
+    def __init__(self, n_buckets: int, dim: int, drop: float = 0.0, max_order: int = MAX_ORDER,
+                 words: bool = False):
         super().__init__()
         self.n_buckets, self.max_order, self.words = n_buckets, max_order, words
         self.drop = drop
