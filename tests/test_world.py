@@ -61,6 +61,15 @@ def test_family_first_names_are_told_apart_by_the_data():
     assert people.label_names == ["Chinese", "English", "German", "Vietnamese"]
 
 
+def test_a_label_outside_ascii_is_fingerprinted_like_any_other():
+    """A user's own names.tsv may label people `Burkinabé`: the run records the file's
+    fingerprint after training, so a label it cannot hash would lose the whole run."""
+    people = people_from_rows([("Thomas Sankara", "Burkinabé"), ("Angela Merkel", "German")], "test")
+    assert people.label_names == ["Burkinabé", "German"]
+    again = people_from_rows([("Angela Merkel", "German"), ("Thomas Sankara", "Burkinabé")], "test")
+    assert len(people.fingerprint) == 64 and people.fingerprint == again.fingerprint
+
+
 def test_split_keeps_every_family_on_one_side(wiki_slice):
     from nameorigin.wiki import load_people
 

@@ -51,7 +51,7 @@ class People:
     def fingerprint(self) -> str:
         digest = hashlib.sha256()
         for row in sorted(f"{self.label_names[y]}\t{n}\n" for n, y in zip(self.full, self.labels)):
-            digest.update(row.encode("ascii"))
+            digest.update(row.encode("utf-8"))
         return digest.hexdigest()
 
     def form(self, kind: str, rows: np.ndarray) -> list[str]:
