@@ -80,14 +80,14 @@ def test_a_diverging_run_stops_at_the_first_non_finite_loss(small_corpus, tmp_pa
 def test_running_out_of_memory_is_an_error_that_says_what_to_lower(small_corpus, tmp_path, monkeypatch):
     import pytest
 
-    from nameorigin import pipeline
+    from nameorigin import members, pipeline
     from nameorigin.config import Config
     from nameorigin.errors import NameOriginError
 
     def no_memory(*args, **kwargs):
         raise RuntimeError("DefaultCPUAllocator: can't allocate memory: you tried to allocate 10**14 bytes")
 
-    monkeypatch.setattr(pipeline, "build_model", no_memory)
+    monkeypatch.setattr(members, "build_model", no_memory)
     with pytest.raises(NameOriginError, match="out of memory while training.*lower --batch-size"):
         pipeline.train_and_save(Config(arch="rnn"), str(tmp_path / "m"), data=str(small_corpus), progress=False,
                                 log=lambda s: None)

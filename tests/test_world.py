@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 from nameorigin.names import fold_case, surname_index, uncomma
 from nameorigin.wiki import people_from_rows, split_people
@@ -189,3 +190,21 @@ def test_a_world_run_can_leave_its_test_parts_for_evaluate(wiki_slice, small_cor
     assert "metrics" not in meta and "test_sets" not in meta and meta["one_word_temperature"] is not None
     report = evaluate_checkpoint(str(tmp_path / "m"), str(small_corpus), str(wiki_slice))
     assert set(report["test_sets"]) == {"wiki_full", "wiki_surname", "tutorial"}
+
+
+def test_world_ensemble_members_are_trained_each_on_its_own(wiki_slice, small_corpus):
+    """Member 0 of `--ensemble 2` is the very model a single run trains, and member 1 another:
+    fitted through the vote together, each would have leant on the other instead."""
+    from nameorigin.config import PRESETS
+    from nameorigin.world import train_world
+
+    config = PRESETS["world"][0].updated(hidden_size=8, embedding_dim=4, head_size=8, ngram_buckets=512,
+                                         epochs=1, batch_size=256, calibrate=False)
+    quiet = {"progress": False, "log": lambda s: None}
+    single, _, _ = train_world(config, str(small_corpus), str(wiki_slice), **quiet)
+    pair, meta, _ = train_world(config.updated(ensemble=2), str(small_corpus), str(wiki_slice), **quiet)
+    first, second = (m.state_dict() for m in pair.members)
+    for key, value in single.state_dict().items():
+        assert torch.equal(first[key], value), key
+    assert not torch.equal(first["head.weight"], second["head.weight"])
+    assert meta["config"]["ensemble"] == 2

@@ -8,7 +8,7 @@ a signal continues with ``nameorigin train --resume OUT``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -19,14 +19,14 @@ from . import checkpoint, distributed, trainstate
 from .calibration import expected_calibration_error, fit_temperature
 from .config import Config
 from .data import Corpus, Split, load_corpus, split_corpus
-from .device import pick_device, seed_everything
+from .device import pick_device
 from .errors import NameOriginError
 from .logits import predict_logits
 from .metrics import headline, macro_f1
-from .models import Ensemble, build_model
+from .members import fit_members
 from .ngrams import round_like_storage
 from .scoring import Calibration
-from .train import History, Log, fit, stderr_log
+from .train import History, Log, stderr_log
 
 
 @dataclass
@@ -81,27 +81,6 @@ def tune_logit_bias(logits: torch.Tensor, labels: np.ndarray, prior: np.ndarray)
     return best_t, (-best_t * log_prior).astype(np.float32)
 
 
-def _members(config: Config, train_part, val, n_labels: int, device: str, progress: bool, log_every: int,
-             log: Log, run: RunOptions) -> tuple[nn.Module, History]:
-    """Fit the model (each ensemble member with seed + k); only a single model can be resumed."""
-    if config.ensemble > 1 and (run.resume or run.save_every):
-        raise NameOriginError("--resume and --save-every work for single models, not --ensemble")
-    members, histories = [], []
-    for k in range(config.ensemble):
-        member_config = replace(config, seed=config.seed + k, ensemble=1)
-        seed_everything(member_config.seed)
-        member = build_model(member_config, n_labels)
-        if config.ensemble > 1:
-            log(f"ensemble member {k + 1}/{config.ensemble}")
-        options = run.fit_options() if config.ensemble == 1 else {"precision": run.precision}
-        histories.append(fit(member, member_config, train_part, val, n_labels=n_labels, device=pick_device(device),
-                             progress=progress, log_every=log_every, log=log, **options))
-        members.append(member)
-    history = histories[0]
-    history.seconds = sum(h.seconds for h in histories)
-    return (members[0] if config.ensemble == 1 else Ensemble(members)), history
-
-
 def train(config: Config, corpus: Corpus, *, device: str = "auto", progress: bool = True,
           log_every: int = 0, log: Log = stderr_log, run: RunOptions = RunOptions()) -> TrainResult:
     """Split `corpus` as `config` says, build the model, fit it on the training part and, if
@@ -111,7 +90,8 @@ def train(config: Config, corpus: Corpus, *, device: str = "auto", progress: boo
     n_labels = len(corpus.label_names)
     train_part = corpus.subset(split.train, encoded=True)  # a CSV corpus's stays arrays; val/test: strings
     val = corpus.subset(split.val) if len(split.val) else None
-    model, history = _members(config, train_part, val, n_labels, device, progress, log_every, log, run)
+    model, history = fit_members(config, train_part, val, n_labels=n_labels, device=device, progress=progress,
+                                 log_every=log_every, log=log, options=run.fit_options())
     round_like_storage(model)
     temperature, bias = 1.0, None
     if val is not None and (config.tune_bias or config.calibrate):

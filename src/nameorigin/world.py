@@ -20,12 +20,11 @@ import torch
 from .calibration import ece_temperature
 from .config import Config
 from .data import Corpus, Split, load_corpus, split_corpus
-from .models import build_model
 from .names import fold_case
 from .ngrams import round_like_storage
 from .logits import predict_logits
-from .device import pick_device, seed_everything
-from .train import Log, Sampler, fit, stderr_log
+from .members import fit_members
+from .train import Log, Sampler, stderr_log
 from .wiki import FORMS, People, held_out_surnames, load_people, split_people
 
 FORM_WEIGHTS = {"full": 0.45, "surname": 0.3, "given": 0.1, "swapped": 0.15}  # surname: config.surname_share's default
@@ -145,12 +144,10 @@ def train_world(config: Config, data: str | None, wiki: str | None, *, device: s
     (the test sets are scored by `evaluate.world_test_sets`) and the data."""
     world = load_world(config, data, wiki, progress=progress)
     log(f"wiki: {world.wiki_split.describe()}; tutorial: {world.tutorial_split.describe()}")
-    seed_everything(config.seed)
-    model = build_model(config, len(world.labels))
     val = world.validation()
     sampler = world.sampler(config.tutorial_repeat, config.surname_share)
-    history = fit(model, config, sampler, val, n_labels=len(world.labels), device=pick_device(device),
-                  progress=progress, log_every=log_every, log=log, **({} if run is None else run.fit_options()))
+    model, history = fit_members(config, sampler, val, n_labels=len(world.labels), device=device, progress=progress,
+                                 log_every=log_every, log=log, options={} if run is None else run.fit_options())
     model = model.cpu()
     round_like_storage(model)
     temperature, one_word = calibrate(model, val, log) if config.calibrate else (1.0, None)
