@@ -2,9 +2,10 @@
 
 An ensemble's members are fitted one after another, each on its own with seed + k (its own
 initialisation and its own draws of the training names), and vote only once trained
-(`models.Ensemble`). Fitting them together through the vote would let one member lean on
-another: the loss of the averaged probabilities rewards a member for the names the others
-already read right, so they specialise instead of erring independently.
+(`models.Ensemble`). Fitted together through the vote, a member's gradient on each name would be
+weighted by its share of the probability the vote gives the right answer, so it would learn
+little from names another member already reads right: the members would specialise instead of
+erring independently, which is what averaging them relies on.
 """
 
 from __future__ import annotations
