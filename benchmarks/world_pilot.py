@@ -26,7 +26,7 @@ import torch
 from nameorigin import checkpoint
 from nameorigin.logits import predict_logits
 from nameorigin.wiki import FAMILY_FIRST, FORMS, load_people, split_people
-from nameorigin.wikibuild import MAPPING
+from nameorigin.wikibuild import read_mapping
 from nameorigin.world import load_world
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
@@ -52,7 +52,7 @@ def sample(wiki: Path, out: Path, n: int, labels: str, seed: int) -> None:
 def score(folder: Path, wiki: Path, data: Path) -> None:
     model, meta = checkpoint.load(folder)
     world = load_world(meta.config, str(data), str(wiki), progress=False)
-    mapping = dict(row for row in csv.reader(open(MAPPING, encoding="utf-8"), delimiter="\t") if len(row) == 2)
+    mapping = read_mapping()
     coarse = [mapping.get(label, label) for label in meta.labels]
     answers = sorted(set(coarse))
     group = torch.tensor([answers.index(c) for c in coarse])
