@@ -1,13 +1,18 @@
-"""Real-name check: the bundled `tutorial` and `world` models on names from Faker's per-locale lists.
+"""Real-name check: `world` models on the locale lists' test parts, per locale, worst first.
 
-Faker's lists are used here for checking only, never for training. Each locale stands for the
-label its names should get: one of the 18 languages, or Other for a tradition outside them. For
-each, the script draws surnames and full names (seeded), predicts with both models and prints
-top-1 accuracy side by side as a Markdown table (the tutorial model has no Other label, so it
-scores 0 on those locales by construction; its abstentions are counted as wrong).
+The locale table (``nameorigin data build-locales``) splits every Faker and Mimesis list by name
+into train / validation / test parts; the world model trains on the first and is chosen on the
+second. This script predicts the test part's family names, as written (kanji, Cyrillic, Greek),
+and full names made from the same locale's test given and family names, through the whole
+`Classifier` as a user would, and prints top-1 accuracy per locale as a Markdown table, the
+worst locale (by the candidate's full names) first, a baseline model beside the candidate.
 
-    pip install -e '.[bench]'      # faker
-    python benchmarks/realnames.py [--n 300] [--seed 0]
+    pip install -e '.[locales]'
+    nameorigin data build-locales --out runs/locales.tsv
+    python benchmarks/realnames.py --locales runs/locales.tsv                   # world v1 (git) beside v2
+    python benchmarks/realnames.py --locales runs/locales.tsv --candidate runs/world --baseline world
+
+A baseline given as ``git:REV`` is the bundled `world` model at that commit, read from git.
 """
 
 from __future__ import annotations
@@ -15,61 +20,47 @@ from __future__ import annotations
 import argparse
 
 import numpy as np
+from revisions import WORLD_V1, load
 
-from nameorigin import load_model
+from nameorigin.localedata import read_table
 
-LOCALES = {
-    "ru_RU": "Russian", "ja_JP": "Japanese", "zh_CN": "Chinese", "ko_KR": "Korean", "vi_VN": "Vietnamese",
-    "de_DE": "German", "fr_FR": "French", "it_IT": "Italian", "es_ES": "Spanish", "pt_PT": "Portuguese",
-    "nl_NL": "Dutch", "el_GR": "Greek", "cs_CZ": "Czech", "pl_PL": "Polish", "ga_IE": "Irish",
-    "en_GB": "English", "ar_AA": "Arabic",
-    "tr_TR": "Other", "fi_FI": "Other", "hu_HU": "Other", "hi_IN": "Other", "yo_NG": "Other", "th_TH": "Other",
-    "sv_SE": "Other", "no_NO": "Other", "ro_RO": "Other", "lt_LT": "Other", "et_EE": "Other", "ka_GE": "Other",
-    "hy_AM": "Other", "id_ID": "Other", "ta_IN": "Other", "zu_ZA": "Other",
-}
-ROMANIZED = {"ja_JP", "zh_CN"}
-FAMILY_FIRST = {"zh_CN", "ko_KR", "vi_VN"}
+SEED = 2  # the full names made for the test part, as `world.PART_SEEDS["test"]`
 
 
-def draw(locale: str, n: int, seed: int) -> tuple[list[str], list[str]]:
-    """`n` surnames and `n` full names of `locale` (romanized for Chinese and Japanese, family
-    name first where Wikipedia writes it so)."""
-    from faker import Faker
-
-    fake = Faker(locale)
-    own = [p for p in fake.providers if type(p).__module__ == f"faker.providers.person.{locale}"]
-    if not own:  # Faker falls back to en_US names for a locale without a list of its own (sq_AL, am_ET)
-        raise SystemExit(f"{locale}: Faker has no name list of its own for this locale")
-    fake.seed_instance(seed)
-    last = fake.last_romanized_name if locale in ROMANIZED else fake.last_name
-    first = fake.first_romanized_name if locale in ROMANIZED else fake.first_name
-    surnames = [last() for _ in range(n)]
-    pairs = [(first(), last()) for _ in range(n)]
-    full = [f"{f_} {g}" if locale not in FAMILY_FIRST else f"{g} {f_}" for g, f_ in pairs]
-    return surnames, full
-
-
-def accuracy(clf, names: list[str], label: str) -> float:
-    return float(np.mean([r.label == label for r in clf.predict(names, top_k=1)]))
+def accuracy(clf, names: list[str], labels: list[str]) -> float:
+    if not names:
+        return float("nan")
+    return float(np.mean([r.label == y for r, y in zip(clf.predict(names, top_k=1), labels)]))
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--n", type=int, default=300, help="names of each kind per locale")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--locales", required=True, help="the locale table (nameorigin data build-locales)")
+    parser.add_argument("--candidate", default="world", help="model to check (default: the bundled world)")
+    parser.add_argument("--baseline", default=WORLD_V1, help=f"model beside it (default: {WORLD_V1}, world v1)")
     args = parser.parse_args()
-    models = {"tutorial": load_model("tutorial"), "world": load_model("world")}
-    print("| locale | label | tutorial surname | tutorial full | world surname | world full |")
-    print("| --- | --- | --- | --- | --- | --- |")
-    totals: dict[bool, list[list[float]]] = {False: [], True: []}
-    for locale, label in LOCALES.items():
-        surnames, full = draw(locale, args.n, args.seed)
-        row = [accuracy(clf, names, label) for clf in models.values() for names in (surnames, full)]
-        totals[label == "Other"].append(row)
-        print(f"| {locale} | {label} | " + " | ".join(f"{x:.1%}" for x in row) + " |")
-    for other, rows in totals.items():
-        mean = np.mean(rows, axis=0)
-        print(f"| mean of {len(rows)} | {'Other' if other else 'the 18'} | " + " | ".join(f"{x:.1%}" for x in mean) + " |")
+    table = read_table(args.locales)
+    models = {"baseline": load(args.baseline), "candidate": load(args.candidate)}
+    rows = []
+    for locale in table.mapped_locales():
+        family = table.rows("test", "family", locale)
+        surnames, surname_labels = [table.written[i] for i in family], [table.labels[i] for i in family]
+        full, full_labels = table.full_names("test", np.random.default_rng(SEED), locale, written=True)
+        scores = [accuracy(m, names, ys) for m in models.values()
+                  for names, ys in ((surnames, surname_labels), (full, full_labels))]
+        rows.append((locale, surname_labels[0], len(surnames), len(full), *scores))
+    rows.sort(key=lambda r: (np.nan_to_num(r[7], nan=2.0), r[0]))
+    print(f"baseline: {args.baseline}; candidate: {args.candidate}\n")
+    print("| locale | label | family names | full names | baseline family | baseline full | candidate family "
+          "| candidate full |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- |")
+    for locale, label, n_family, n_full, *scores in rows:
+        print(f"| {locale} | {label} | {n_family} | {n_full} | " + " | ".join(f"{x:.1%}" for x in scores) + " |")
+    for other in (False, True):
+        picked = [r[4:] for r in rows if (r[1] == "Other") == other]
+        mean = np.nanmean(picked, axis=0)
+        print(f"| mean of {len(picked)} | {'Other' if other else 'the 18'} | | | "
+              + " | ".join(f"{x:.1%}" for x in mean) + " |")
 
 
 if __name__ == "__main__":

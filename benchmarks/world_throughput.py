@@ -6,8 +6,10 @@ runs with the slowest beside it, on 2 PyTorch threads and on 1, for each model g
 goals are 25,000 full names/s and 50,000 family names/s. Run it on a quiet machine (the load
 average is printed): on a shared 2-core machine the figures move a lot with what else runs.
 
-    python benchmarks/world_throughput.py world tutorial
+    python benchmarks/world_throughput.py git:3d020bd world     # world v1 beside the bundled v2
     python benchmarks/world_throughput.py runs/candidate --wiki ../shared/data/wiki/names.tsv
+
+A model is a bundled name, a checkpoint folder, or ``git:REV`` (`revisions.py`).
 """
 
 from __future__ import annotations
@@ -19,9 +21,10 @@ import time
 from pathlib import Path
 
 import torch
+from revisions import load
 
 from nameorigin.data import load_corpus
-from nameorigin.predict import Classifier, load_model
+from nameorigin.predict import Classifier
 from nameorigin.wiki import load_people
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
@@ -39,7 +42,7 @@ def names_per_second(clf: Classifier, names: list[str], runs: int = 3) -> list[f
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("models", nargs="*", default=["world"], help="bundled names or checkpoint folders")
+    parser.add_argument("models", nargs="*", default=["world"], help="bundled names, checkpoint folders or git:REV")
     parser.add_argument("--wiki", type=Path, default=SHARED / "wiki" / "names.tsv")
     parser.add_argument("--data", type=Path, default=SHARED / "names")
     parser.add_argument("--seed", type=int, default=1)
@@ -52,7 +55,7 @@ def main() -> None:
     print(f"load average {os.getloadavg()[0]:.2f}; best of 3 (slowest-fastest)")
     print("| model | threads | " + " | ".join(f"{k} ({len(v):,})" for k, v in sets.items()) + " |")
     for model in args.models:
-        clf = load_model(model)
+        clf = load(model)
         for threads in (2, 1):
             torch.set_num_threads(threads)
             cells = []

@@ -72,6 +72,21 @@ def wiki_file() -> Path:
 
 
 @pytest.fixture(scope="session")
+def locales_table(tmp_path_factory) -> Path:
+    """The locale lists' table, built from the installed faker and mimesis (the `locales` extra)."""
+    import importlib.util
+
+    if importlib.util.find_spec("faker") is None or importlib.util.find_spec("mimesis") is None:
+        require_data(Path("/nonexistent/faker-and-mimesis"), "the locale lists (faker, mimesis)",
+                     "pip install -e '.[locales]'")
+    from nameorigin.locales import build_table
+
+    out = tmp_path_factory.mktemp("locales-real") / "locales.tsv"
+    build_table(out)
+    return out
+
+
+@pytest.fixture(scope="session")
 def small_corpus(names_dir, tmp_path_factory) -> Path:
     """Four languages with very different spelling, 60 names each: trains in seconds."""
     out = tmp_path_factory.mktemp("small") / "names"
@@ -96,4 +111,43 @@ def tiny_model(small_corpus, tmp_path_factory) -> Path:
     config = Config(arch="gru", hidden_size=24, num_layers=1, epochs=3, batch_size=16, lr=1e-2,
                     val_size=0.2, calibrate=True)
     train_and_save(config, str(out), data=str(small_corpus), progress=False, log=lambda s: None)
+    return out
+
+
+# A few names of each kind per tradition: enough for every part of a small world run.
+FIXTURE = {
+    ("Polish", "pl_PL"): ("Kowalski Nowak Wiśniewski Wójcik Kowalczyk Kamiński Lewandowski Zieliński Szymański "
+                          "Woźniak Dąbrowski Kozłowski Jankowski Mazur Wojciechowski Kwiatkowski Krawczyk",
+                          "Piotr Krzysztof Andrzej Tomasz Paweł Michał Marcin Grzegorz Józef Łukasz Zbigniew"),
+    ("Other", "tr_TR"): ("Yılmaz Kaya Demir Şahin Çelik Yıldız Yıldırım Öztürk Aydın Özdemir Arslan Doğan Kılıç "
+                         "Aslan Çetin Kara Koç Kurt Özkan Şimşek", "Mehmet Mustafa Ahmet Hüseyin Hasan Ali İbrahim "
+                         "Murat Ömer Ramazan Osman Yusuf"),
+    ("Other", "sv_SE"): ("Andersson Johansson Karlsson Nilsson Eriksson Larsson Olsson Persson Svensson Gustafsson",
+                         "Lars Mikael Anders Johan Per Karl Erik Jan Peter Thomas"),
+    ("Japanese", "ja_JP"): ("田中 山本 佐藤 鈴木 高橋 渡辺 伊藤 中村 小林 加藤 吉田 山田 佐々木 山口 松本 井上 木村 林 清水",
+                            "太郎 一郎 花子 大輔 翔太 健太 美咲 結衣"),
+    ("German", "de_DE"): ("Müller Schmidt Schneider Fischer Weber Meyer Wagner Becker Schulz Hoffmann Schäfer Koch "
+                          "Bauer Richter Klein Wolf Schröder Neumann", "Hans Jürgen Klaus Wolfgang Dieter Uwe Stefan"),
+    ("English", "en_GB"): ("Smith Jones Taylor Brown Williams Wilson Johnson Davies Robinson Wright Thompson Evans "
+                           "Walker White Roberts Green Hall MacDonald McGregor", "Oliver Harry George Jack Charlie"),
+}
+
+
+def locale_entries() -> list:
+    from nameorigin.locales import Entry
+
+    out = []
+    for (label, locale), (family, given) in FIXTURE.items():
+        out += [Entry(n, label, "family", locale, "faker") for n in family.split()]
+        out += [Entry(n, label, "given", locale, "faker") for n in given.split()]
+    return out
+
+
+@pytest.fixture(scope="session")
+def locale_file(tmp_path_factory) -> Path:
+    """A small locale table written by the real curation, for world runs."""
+    from nameorigin.locales import curate, write_table
+
+    out = tmp_path_factory.mktemp("locales") / "locales.tsv"
+    write_table(curate(locale_entries()), out)
     return out

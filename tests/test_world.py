@@ -85,28 +85,29 @@ def test_split_keeps_every_family_on_one_side(wiki_slice):
 
 
 @pytest.fixture(scope="session")
-def tiny_world(wiki_slice, small_corpus, tmp_path_factory) -> Path:
+def tiny_world(wiki_slice, small_corpus, locale_file, tmp_path_factory) -> Path:
     from nameorigin.config import PRESETS
     from nameorigin.pipeline import train_and_save
 
     out = tmp_path_factory.mktemp("world") / "model"
     config = PRESETS["world"][0].updated(hidden_size=16, embedding_dim=8, head_size=16, ngram_buckets=4096,
                                          epochs=2, batch_size=64)
-    train_and_save(config, str(out), data=str(small_corpus), wiki=str(wiki_slice), progress=False,
-                   log=lambda s: None)
+    train_and_save(config, str(out), data=str(small_corpus), wiki=str(wiki_slice), locales=str(locale_file),
+                   progress=False, log=lambda s: None)
     return out
 
 
-def test_world_run_answers_other_and_scores_every_test_set(tiny_world, wiki_slice, small_corpus):
+def test_world_run_answers_other_and_scores_every_test_set(tiny_world, wiki_slice, small_corpus, locale_file):
     from nameorigin import load_model
     from nameorigin.evaluate import evaluate_checkpoint
 
     clf = load_model(tiny_world)
     assert "Other" in clf.labels and "Russian" in clf.labels
     meta = clf.metadata
-    assert set(meta["test_sets"]) == {"wiki_full", "wiki_surname", "tutorial"}
+    assert set(meta["test_sets"]) == {"wiki_full", "wiki_surname", "tutorial", "locale_full", "locale_family"}
     assert set(meta["test_sets"]["wiki_full"]["other"]) == {"precision", "recall"}
-    report = evaluate_checkpoint(str(tiny_world), str(small_corpus), str(wiki_slice))
+    assert meta["world"]["relabelled"]["people"] >= 0 and "locales" in meta["world"]
+    report = evaluate_checkpoint(str(tiny_world), str(small_corpus), str(wiki_slice), str(locale_file))
     for name, scores in report["test_sets"].items():
         assert scores["accuracy"] == pytest.approx(meta["test_sets"][name]["accuracy"], abs=1e-9), name
     assert report["accuracy"] == pytest.approx(meta["metrics"]["accuracy"], abs=1e-9)
@@ -137,12 +138,20 @@ def test_names_of_one_word_have_their_own_temperature(tiny_world):
     np.testing.assert_allclose(clf.predict_proba(["Merkel", "Angela Merkel"]), expected, rtol=0, atol=1e-6)
 
 
-def test_evaluating_a_world_model_on_another_corpus_is_refused(tiny_world, names_dir, wiki_slice):
-    from nameorigin.errors import NameOriginError
+def test_evaluating_a_world_model_on_another_corpus_is_refused(tiny_world, names_dir, small_corpus, wiki_slice,
+                                                              locale_file, tmp_path):
+    from nameorigin.errors import DataError, NameOriginError
     from nameorigin.evaluate import evaluate_checkpoint
 
     with pytest.raises(NameOriginError, match="not the one the model was trained on"):
-        evaluate_checkpoint(str(tiny_world), str(names_dir), str(wiki_slice))
+        evaluate_checkpoint(str(tiny_world), str(names_dir), str(wiki_slice), str(locale_file))
+    other = tmp_path / "locales.tsv"
+    lines = locale_file.read_text(encoding="utf-8").splitlines()
+    other.write_text("\n".join(lines[:-1]) + "\n", encoding="utf-8")
+    with pytest.raises(NameOriginError, match="locales corpus given is not the one"):
+        evaluate_checkpoint(str(tiny_world), str(small_corpus), str(wiki_slice), str(other))
+    with pytest.raises(DataError, match="--locales"):
+        evaluate_checkpoint(str(tiny_world), str(small_corpus), str(wiki_slice))
 
 
 def test_an_onnx_export_keeps_both_temperatures(tiny_world, tmp_path):
@@ -179,12 +188,13 @@ def test_surname_share_is_the_share_of_people_read_by_family_name_alone(wiki_sli
 
 
 def test_a_world_run_can_leave_its_test_parts_for_evaluate(wiki_slice, small_corpus, tmp_path):
+    """Without the locale lists (--locale-repeat 0), as world v1 was trained."""
     from nameorigin.config import PRESETS
     from nameorigin.evaluate import evaluate_checkpoint
     from nameorigin.pipeline import train_and_save
 
     config = PRESETS["world"][0].updated(hidden_size=8, embedding_dim=4, head_size=0, ngram_buckets=512,
-                                         epochs=1, batch_size=64)
+                                         epochs=1, batch_size=64, locale_repeat=0, relabel=False)
     meta = train_and_save(config, str(tmp_path / "m"), data=str(small_corpus), wiki=str(wiki_slice),
                           progress=False, log=lambda s: None, score_test=False)
     assert "metrics" not in meta and "test_sets" not in meta and meta["one_word_temperature"] is not None
@@ -199,7 +209,7 @@ def test_world_ensemble_members_are_trained_each_on_its_own(wiki_slice, small_co
     from nameorigin.world import train_world
 
     config = PRESETS["world"][0].updated(hidden_size=8, embedding_dim=4, head_size=8, ngram_buckets=512,
-                                         epochs=1, batch_size=256, calibrate=False)
+                                         epochs=1, batch_size=256, calibrate=False, locale_repeat=0, relabel=False)
     quiet = {"progress": False, "log": lambda s: None}
     single, _, _ = train_world(config, str(small_corpus), str(wiki_slice), **quiet)
     pair, meta, _ = train_world(config.updated(ensemble=2), str(small_corpus), str(wiki_slice), **quiet)
@@ -208,3 +218,51 @@ def test_world_ensemble_members_are_trained_each_on_its_own(wiki_slice, small_co
         assert torch.equal(first[key], value), key
     assert not torch.equal(first["head.weight"], second["head.weight"])
     assert meta["config"]["ensemble"] == 2
+
+
+def test_an_epoch_reads_the_locale_lists_and_the_relabelled_people(wiki_slice, small_corpus, locale_file):
+    from nameorigin.config import PRESETS
+    from nameorigin.world import load_world
+
+    world = load_world(PRESETS["world"][0], str(small_corpus), str(wiki_slice), str(locale_file), progress=False)
+    names, labels = world.sampler(1, 0.3, locale_repeat=2)(np.random.default_rng(0))
+    plain, _ = world.sampler(1, 0.3)(np.random.default_rng(0))
+    table = world.locales
+    n_family, n_given = len(table.rows("train", "family")), len(table.rows("train", "given"))
+    assert n_family and len(names) - len(plain) >= 2 * n_family + n_given  # alone twice, in full names twice
+    assert "tanaka" in names or "tanaka" not in [t.lower() for t in table.text]
+    val_names, _ = world.validation()
+    assert len(val_names) > 2 * len(world.wiki_split.val)
+    assert world.relabelling is not None and len(world.wiki_train_labels) == len(world.wiki_split.train)
+
+
+def test_a_world_run_without_the_locale_table_says_how_to_build_it(wiki_slice, small_corpus, monkeypatch):
+    from nameorigin.config import PRESETS
+    from nameorigin.errors import DataError
+    from nameorigin.world import load_world
+
+    monkeypatch.delenv("NAMEORIGIN_LOCALES", raising=False)
+    with pytest.raises(DataError, match="build-locales"):
+        load_world(PRESETS["world"][0], str(small_corpus), str(wiki_slice), progress=False)
+
+
+def test_a_name_in_han_characters_is_scored_on_its_japanese_reading(tiny_world):
+    """田中 read in Mandarin is "Tian Zhong", which reads as Chinese whatever the name: the
+    choice between Chinese and Japanese is made on the Japanese reading, Tanaka."""
+    from nameorigin import load_model
+    from nameorigin.predict import prepare
+    from nameorigin.scripts import transliteration_trust
+
+    clf = load_model(tiny_world)
+    p = prepare("田中", clf.case)
+    assert (p.text, p.japanese) == ("tian zhong", "tanaka")
+    pair = [clf.labels.index("Chinese"), clf.labels.index("Japanese")]
+    latin = clf.predict_proba(["Tanaka"])[0][pair]
+    trust = transliteration_trust("CJK")
+    expected = trust * latin / latin.sum() + (1 - trust) / 2
+    han = clf.predict_proba(["田中"])[0]
+    np.testing.assert_allclose(han[pair], expected, rtol=0, atol=1e-6)
+    assert han.sum() == pytest.approx(1) and han[pair].sum() == pytest.approx(1)
+    answer = clf.predict(["田中"])[0]
+    assert answer.normalized == ("tanaka" if answer.label == "Japanese" else "tian zhong")
+    assert clf.predict(["キムラ"])[0].normalized == "kimura"  # kana by its Japanese reading too

@@ -51,6 +51,8 @@ class Config:
     corpus: str = "tutorial"  # "tutorial": the 18-language surnames; "world": plus Wikipedia's people, and Other
     tutorial_repeat: int = 1  # with corpus "world": times each tutorial training name is seen per epoch
     surname_share: float = 0.3  # with corpus "world": share of people read by their family name alone
+    locale_repeat: int = 0  # with corpus "world": times each locale-list family name is seen per epoch (0: no lists)
+    relabel: bool = False  # with locale lists: relabel Wikipedia's diaspora names by a teacher (see relabel.py)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -83,6 +85,8 @@ class Config:
             (self.seed + self.ensemble - 1 <= MAX_SEED,
              f"--seed plus --ensemble minus 1 must be at most 2**32 - 1 ({MAX_SEED}): member k trains with seed + k"),
             (0 <= self.surname_share <= 1, f"--surname-share must be from 0 to 1, not {self.surname_share}"),
+            (0 <= self.locale_repeat <= 100, f"--locale-repeat must be from 0 to 100, not {self.locale_repeat}"),
+            (self.locale_repeat > 0 or not self.relabel, "--relabel needs the locale lists: set --locale-repeat above 0"),
             (self.val_size > 0 or not (self.calibrate or self.tune_bias or self.patience),
              "early stopping, --calibrate and --tune-bias need a validation split: set --val-size above 0"),
         ]
@@ -127,10 +131,11 @@ PRESETS: dict[str, tuple[Config, str]] = {
         Config(arch="gru", embedding_dim=64, hidden_size=136, num_layers=1, bidirectional=True, dropout=0.2,
                head_size=256, ngram_dim=16, ngram_buckets=262144, ngram_drop=0.5, epochs=20, batch_size=512, lr=8e-3,
                weight_decay=0.05, label_smoothing=0.05, class_weight=0.1, val_size=0.05, calibrate=True,
-               case="lower", corpus="world", tutorial_repeat=4),
+               case="lower", corpus="world", tutorial_repeat=4, locale_repeat=1, relabel=True),
         "the bundled world model: a bidirectional GRU with a bag of hashed character n-grams and a "
         "hidden head layer, trained on 490k Wikipedia people (full names, family names and given "
-        "names) and the tutorial's training names, with an Other label; "
+        "names, diaspora names relabelled), the tutorial's training names and Faker's and Mimesis's "
+        "per-locale name lists, with an Other label; "
         "split by family name, best validation epoch kept, calibrated on validation",
     ),
 }

@@ -81,7 +81,8 @@ def score_checkpoint(model: str | None = None, data=None, clf=None) -> tuple[dic
     return report, proba, labels
 
 
-def evaluate_checkpoint(model: str | None = None, data=None, wiki: str | None = None) -> dict:
+def evaluate_checkpoint(model: str | None = None, data=None, wiki: str | None = None,
+                        locales: str | None = None) -> dict:
     """A checkpoint's metrics on its own test split; for a `world` model, on each of its test sets
     (the headline figures are those of the Wikipedia test people's full names)."""
     from .predict import load_model
@@ -89,7 +90,7 @@ def evaluate_checkpoint(model: str | None = None, data=None, wiki: str | None = 
     clf = load_model(model)
     if clf.metadata.get("config", {}).get("corpus") != "world":
         return score_checkpoint(model, data, clf)[0]
-    sets = evaluate_world(clf.model, clf.metadata, data, wiki)
+    sets = evaluate_world(clf.model, clf.metadata, data, wiki, locales)
     report = dict(sets["wiki_full"])
     report.update(model=str(model or "bundled world"), model_revision=clf.revision, temperature=clf.temperature,
                   one_word_temperature=clf.one_word_temperature, test_sets=sets)
@@ -152,16 +153,20 @@ def world_test_sets(model, data, calibration: Calibration) -> dict:
     return {"metrics": headline_, "test_sets": summary}
 
 
-def evaluate_world(model: torch.nn.Module, meta: dict, data: str | None, wiki: str | None) -> dict:
+def evaluate_world(model: torch.nn.Module, meta: dict, data: str | None, wiki: str | None,
+                   locales: str | None = None) -> dict:
     """A world checkpoint's metrics on every test set, rebuilt from both corpora; a corpus other
     than the one it was trained on is refused."""
     from .config import Config
     from .errors import NameOriginError
     from .world import load_world
 
-    world = load_world(Config.from_dict(meta["config"]), data, wiki)
+    world = load_world(Config.from_dict(meta["config"]), data, wiki, locales)
     recorded = meta.get("world", {})
-    for key, fingerprint in (("wiki", world.people.fingerprint), ("tutorial", world.tutorial.fingerprint)):
+    fingerprints = [("wiki", world.people.fingerprint), ("tutorial", world.tutorial.fingerprint)]
+    if world.locales is not None:
+        fingerprints.append(("locales", world.locales.fingerprint))
+    for key, fingerprint in fingerprints:
         if recorded.get(key, {}).get("fingerprint") != fingerprint:
             raise NameOriginError(f"the {key} corpus given is not the one the model was trained on (its "
                                   "fingerprint differs), so its test split cannot be rebuilt")

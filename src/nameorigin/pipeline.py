@@ -126,7 +126,7 @@ def tutorial_metadata(corpus: Corpus, result: TrainResult, score_test: bool = Tr
 
 
 def train_and_save(config: Config, out: str, *, data: str | None = None, wiki: str | None = None,
-                   device: str = "auto", progress: bool = True, log_every: int = 0, log: Log = stderr_log,
+                   locales: str | None = None, device: str = "auto", progress: bool = True, log_every: int = 0, log: Log = stderr_log,
                    save_every: int = 0, resume: bool = False, precision: str = "fp32",
                    score_test: bool = True) -> dict:
     """The whole `nameorigin train` run: load the corpus, train, score the test split once, and
@@ -137,7 +137,7 @@ def train_and_save(config: Config, out: str, *, data: str | None = None, wiki: s
     checked(config)
     checkpoint.check_replaceable(out)
     try:
-        return _train_and_save(config, out, data, wiki, device, progress, log_every, log, save_every, resume,
+        return _train_and_save(config, out, data, wiki, locales, device, progress, log_every, log, save_every, resume,
                                precision, score_test)
     except (torch.OutOfMemoryError, MemoryError, RuntimeError) as err:
         if isinstance(err, RuntimeError) and "allocate memory" not in str(err) and "out of memory" not in str(err):
@@ -146,20 +146,21 @@ def train_and_save(config: Config, out: str, *, data: str | None = None, wiki: s
                               "lower --batch-size, --hidden-size, --num-layers or --embedding-dim") from None
 
 
-def _train_and_save(config: Config, out: str, data: str | None, wiki: str | None, device: str, progress: bool,
+def _train_and_save(config: Config, out: str, data: str | None, wiki: str | None, locales: str | None, device: str,
+                    progress: bool,
                     log_every: int, log: Log, save_every: int, resume: bool, precision: str,
                     score_test: bool) -> dict:
     distributed.init_from_env(pick_device(device))
     main = distributed.is_main()
     log = log if main else (lambda _message: None)
-    started = {"data": data, "wiki": wiki, "save_every": save_every, "skip_test": not score_test}
+    started = {"data": data, "wiki": wiki, "locales": locales, "save_every": save_every, "skip_test": not score_test}
     run = RunOptions(trainstate.state_path(out), resume, save_every, started, precision)
     if config.corpus == "world":
         from .world import train_world
 
         from .evaluate import world_test_sets
 
-        model, metadata, world = train_world(config, data, wiki, device=device, progress=progress and main,
+        model, metadata, world = train_world(config, data, wiki, locales, device=device, progress=progress and main,
                                              log_every=log_every, log=log, run=run)
         if main and score_test:
             metadata.update(world_test_sets(model, world, Calibration.from_metadata(metadata)))
@@ -191,7 +192,8 @@ def resume_and_save(out: str, *, device: str = "auto", progress: bool = True, lo
         if value is not None and value != saved:
             raise NameOriginError(f"--{key.replace('_', '-')} {value} disagrees with the run being resumed "
                                   f"({saved}); leave it out to continue that run")
-    return train_and_save(config, out, data=started.get("data"), wiki=started.get("wiki"), device=device,
+    return train_and_save(config, out, data=started.get("data"), wiki=started.get("wiki"),
+                          locales=started.get("locales"), device=device,
                           progress=progress, log_every=log_every, log=log, resume=True, precision=precision,
                           save_every=int(started.get("save_every") or 0),
                           score_test=not started.get("skip_test", False))

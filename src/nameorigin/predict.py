@@ -21,7 +21,8 @@ from . import checkpoint
 from .bundled import BUNDLED, bundled_path, default_model_path, model_path  # noqa: F401  (re-exported)
 from .names import clean, family_last, fold_case, normalize, uncomma
 from .scoring import Calibration
-from .scripts import allowed_labels, display, script_of, transliteration_trust
+from .readings import romanize
+from .scripts import HAN, KANA, allowed_labels, display, script_of, transliteration_trust
 from .logits import predict_logits
 
 
@@ -43,18 +44,21 @@ MAX_NAME_LENGTH = 1000
 
 
 class Prepared(NamedTuple):
-    """What the model reads of a name, why it cannot be scored (None if it can), and the script
-    it was written in (None for ASCII; see `scripts`)."""
+    """What the model reads of a name, why it cannot be scored (None if it can), the script it
+    was written in (None for ASCII; see `scripts`), and for a name in Han characters its Japanese
+    reading (`text` is then the Mandarin one)."""
 
     text: str
     reason: str | None
     script: str | None = None
+    japanese: str | None = None
 
 
 def prepare(name: str, case: str = "words") -> Prepared:
     """The form of `name` the model reads.
 
-    Names are transliterated to ASCII; symbols outside the alphabet (digits, emoji, ...) are
+    Names are transliterated to ASCII (kana by its Japanese reading, Han characters both ways:
+    `Classifier._proba_once` says why); symbols outside the alphabet (digits, emoji, ...) are
     dropped rather than failing the whole name; "Family, Given" and "FAMILY Given" are read as
     "Given Family" (`names.uncomma`, `names.family_last`); case is
     folded as the model was trained (`names.CASES`). A name left with no Latin letter is not
@@ -62,14 +66,16 @@ def prepare(name: str, case: str = "words") -> Prepared:
     """
     if not isinstance(name, str):
         return Prepared("", "not a string")
-    text = clean(normalize(name))
+    script = script_of(name)
+    text = clean(romanize(name, "Japanese" if script in KANA else None))
     if not name.strip():
         return Prepared(text, "empty name")
     if not any(c.isalpha() for c in text):
         return Prepared(text, "no Latin letters after transliteration")
     if len(text) > MAX_NAME_LENGTH:  # its normalized form is not echoed back either
         return Prepared("", f"longer than {MAX_NAME_LENGTH} characters")
-    return Prepared(fold_case(family_last(uncomma(text)), case), None, script_of(name))
+    japanese = fold_case(clean(romanize(name, "Japanese")), case) if script == HAN else None
+    return Prepared(fold_case(family_last(uncomma(text)), case), None, script, japanese)
 
 
 @dataclass
@@ -152,16 +158,21 @@ class Classifier:
 
     def _proba_once(self, prepared: list[Prepared], mask: np.ndarray | None) -> np.ndarray:
         """`_proba` for readable names, each distinct (text, script) scored once: names that
-        read the same (SMITH, Smith) get one answer, bit for bit."""
+        read the same (SMITH, Smith) get one answer, bit for bit.
+
+        A name in Han characters is scored on its Japanese reading, between the Chinese and
+        Japanese hypotheses its script allows: a Mandarin reading reads as Chinese whatever the
+        name (田中, Tanaka, is "Tian Zhong"), while a Japanese reading reads as Japanese only for
+        a Japanese name (王伟 is "O Wei"). `Prepared.text` is then the winning hypothesis's reading."""
         keys: dict[tuple, int] = {}
         first, back = [], []
         for i, p in enumerate(prepared):
-            key = (p.text, p.script)
+            key = (p.japanese or p.text, p.script)
             if key not in keys:
                 keys[key] = len(first)
                 first.append(i)
             back.append(keys[key])
-        texts = [prepared[i].text for i in first]
+        texts = [prepared[i].japanese or prepared[i].text for i in first]
         proba = self._proba(texts, None if mask is None else mask[first])[back]
         for i, p in enumerate(prepared):
             trust = transliteration_trust(p.script)
@@ -189,7 +200,15 @@ class Classifier:
         proba = np.full((len(distinct), len(self.labels)), np.nan, dtype=np.float32)
         if ok:
             proba[ok] = self._proba_once([prepared[i] for i in ok], None if mask is None else mask[ok])
+        prepared = [self._reading(p, row) for p, row in zip(prepared, proba)]
         return [prepared[i] for i in inverse], proba[inverse]
+
+    def _reading(self, p: Prepared, row: np.ndarray) -> Prepared:
+        """A Han name shown in the reading of the answer: Japanese if that is the answer."""
+        if p.japanese is None or "Japanese" not in self.labels or "Chinese" not in self.labels:
+            return p
+        japanese = row[self.labels.index("Japanese")] > row[self.labels.index("Chinese")]
+        return p._replace(text=p.japanese) if japanese else p
 
     def predict_proba(self, names: Iterable[str]) -> np.ndarray:
         """(n_names, n_labels) probabilities; rows of names that can't be scored are NaN."""
@@ -210,7 +229,7 @@ class Classifier:
         names = self._as_list(names)
         prepared, proba = self._score(names)
         results = []
-        for name, (text, why, _), row in zip(names, prepared, proba):
+        for name, (text, why, *_), row in zip(names, prepared, proba):
             if why is not None:
                 results.append(Prediction(str(name), text, None, None, [], True, why, self.revision))
                 continue

@@ -20,10 +20,12 @@ ALLOWED = {
     "ARABIC": ("Arabic",),
 }
 # How far the model's reading of a transliteration is trusted between the labels a script allows.
-# unidecode reads every Han character as Mandarin (田中 "Tanaka" becomes "Tian Zhong"), so the
-# model cannot tell a Japanese name in kanji from a Chinese one: half the answer is left to the
-# script alone, spread evenly over Chinese and Japanese.
-TRUST = {"CJK": 0.5}
+# A Han name is scored on its Japanese reading (`predict.Classifier._proba_once`), which tells
+# Japanese names from Chinese ones on the locale lists' validation names, but not always: a
+# single character such as 林 is Lin in China and Hayashi in Japan.
+TRUST = {"CJK": 0.9}
+HAN = "CJK"
+KANA = frozenset({"HIRAGANA", "KATAKANA"})
 # Scripts that every tradition of the labels writes in.
 OPEN = frozenset({"LATIN", "CYRILLIC", "GREEK"})
 # Any other script with letters (Devanagari, Thai, Ethiopic, Hebrew, Georgian, ...) allows only this.

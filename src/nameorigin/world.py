@@ -20,6 +20,7 @@ import torch
 from .calibration import ece_temperature
 from .config import Config
 from .data import Corpus, Split, load_corpus, split_corpus
+from .localedata import LOCALES_ENV, LocaleTable, read_table
 from .names import fold_case
 from .ngrams import round_like_storage
 from .logits import predict_logits
@@ -27,6 +28,7 @@ from .members import fit_members
 from .train import Log, Sampler, stderr_log
 from .wiki import FORMS, People, held_out_surnames, load_people, split_people
 
+PART_SEEDS = {"val": 1, "test": 2}  # the locale lists' made-up full names, the same in every run
 FORM_WEIGHTS = {"full": 0.45, "surname": 0.3, "given": 0.1, "swapped": 0.15}  # surname: config.surname_share's default
 WIKI_ENV = "NAMEORIGIN_WIKI"
 
@@ -42,13 +44,36 @@ class WorldData:
     tutorial_split: Split
     labels: list[str]
     case: str
+    locales: LocaleTable | None = None
+    wiki_train_labels: np.ndarray | None = None  # the training people's labels, relabelled (`relabel`)
+    relabelling: object | None = None
 
     @classmethod
-    def build(cls, config: Config, tutorial: Corpus, people: People) -> "WorldData":
+    def build(cls, config: Config, tutorial: Corpus, people: People,
+              locales: LocaleTable | None = None) -> "WorldData":
         wiki_split = split_people(people, config.seed, config.test_size, config.val_size)
         tutorial_split = split_corpus(tutorial, config.split, config.seed, config.test_size, 0.0)
-        labels = sorted(set(tutorial.label_names) | set(people.label_names))
-        return cls(people, wiki_split, tutorial, tutorial_split, labels, config.case)
+        labels = sorted(set(tutorial.label_names) | set(people.label_names) | set(locales.labels if locales else ()))
+        world = cls(people, wiki_split, tutorial, tutorial_split, labels, config.case, locales)
+        world.wiki_train_labels = world._ids(people.label_names, people.labels[wiki_split.train])
+        return world
+
+    def relabel(self, seed: int) -> None:
+        """Relabel the Wikipedia training people whose family name a teacher trained on the
+        locale lists reads as another tradition (`relabel` says how)."""
+        from .relabel import fit_teacher, pick_threshold, relabel
+
+        table = self.locales
+        family, val = table.rows("train", "family"), table.rows("val", "family")
+        tutorial_names, tutorial_labels = self.tutorial.subset(self.tutorial_split.train)
+        teacher = fit_teacher([table.text[i] for i in family] + tutorial_names,
+                              [table.labels[i] for i in family] + [self.tutorial.label_names[y] for y in tutorial_labels],
+                              seed)
+        threshold, precision = pick_threshold(teacher, [table.text[i] for i in val], [table.labels[i] for i in val])
+        rows = self.wiki_split.train
+        self.relabelling = relabel(self.people.form("surname", rows), self.people.form("full", rows),
+                                   self.wiki_train_labels, self.labels, teacher, threshold, precision)
+        self.wiki_train_labels = self.relabelling.labels
 
     def _ids(self, label_names: list[str], labels: np.ndarray) -> np.ndarray:
         index = np.asarray([self.labels.index(name) for name in label_names], dtype=np.int64)
@@ -69,13 +94,13 @@ class WorldData:
                           dtype=np.int64)
         return self.tutorial_part(rows)
 
-    def sampler(self, repeat: int, surname_share: float = FORM_WEIGHTS["surname"]) -> Sampler:
+    def sampler(self, repeat: int, surname_share: float = FORM_WEIGHTS["surname"], locale_repeat: int = 0) -> Sampler:
         """Draws one epoch: each training person in one random form (the family name alone with
         probability `surname_share`, the others in `FORM_WEIGHTS`' proportions), the tutorial
-        names `repeat` times."""
+        names `repeat` times, and with `locale_repeat` the locale lists (`locale_epoch`)."""
         rows = self.wiki_split.train
         forms = {form: [fold_case(n, self.case) for n in self.people.form(form, rows)] for form in FORMS}
-        wiki_labels = self._ids(self.people.label_names, self.people.labels[rows])
+        wiki_labels = self.wiki_train_labels
         tutorial_names, tutorial_labels = self.tutorial_train()
         others = sum(w for form, w in FORM_WEIGHTS.items() if form != "surname")
         weights = np.asarray([surname_share if form == "surname" else FORM_WEIGHTS[form] * (1 - surname_share) / others
@@ -85,26 +110,68 @@ class WorldData:
             kinds = rng.choice(len(FORMS), size=len(rows), p=weights / weights.sum())
             columns = [forms[form] for form in FORMS]
             names = [columns[k][i] for i, k in enumerate(kinds.tolist())] + tutorial_names * repeat
-            return names, np.concatenate([wiki_labels, np.tile(tutorial_labels, repeat)])
+            labels = np.concatenate([wiki_labels, np.tile(tutorial_labels, repeat)])
+            if locale_repeat and self.locales is not None:
+                more, more_labels = self.locale_epoch(locale_repeat, rng)
+                names, labels = names + more, np.concatenate([labels, more_labels])
+            return names, labels
 
         return draw
 
+    def locale_epoch(self, repeat: int, rng: np.random.Generator) -> tuple[list[str], np.ndarray]:
+        """One epoch of the locale lists: each training family name `repeat` times alone and
+        `repeat` times in a full name drawn anew, and each training given name once."""
+        table = self.locales
+        family, given = table.rows("train", "family"), table.rows("train", "given")
+        names = [table.text[i] for i in family] * repeat + [table.text[i] for i in given]
+        labels = [table.labels[i] for i in family] * repeat + [table.labels[i] for i in given]
+        for _ in range(repeat):
+            full, full_labels = table.full_names("train", rng)
+            names, labels = names + full, labels + full_labels
+        index = {label: i for i, label in enumerate(self.labels)}
+        return [fold_case(n, self.case) for n in names], np.asarray([index[label] for label in labels], dtype=np.int64)
+
+    def locale_part(self, part: str, kind: str) -> tuple[list[str], np.ndarray]:
+        """A part of the locale lists as family names alone (`kind` "family") or as full names
+        made with a fixed seed ("full")."""
+        table = self.locales
+        if kind == "full":
+            names, labels = table.full_names(part, np.random.default_rng(PART_SEEDS[part]))
+        else:
+            rows = table.rows(part, kind)
+            names, labels = [table.text[i] for i in rows], [table.labels[i] for i in rows]
+        index = {label: i for i, label in enumerate(self.labels)}
+        return [fold_case(n, self.case) for n in names], np.asarray([index[label] for label in labels], dtype=np.int64)
+
     def validation(self) -> tuple[list[str], np.ndarray]:
         """Validation people as full names and as family names alone."""
-        full, y_full = self.wiki("full", self.wiki_split.val)
-        surname, y_surname = self.wiki("surname", self.wiki_split.val)
-        return full + surname, np.concatenate([y_full, y_surname])
+        parts = [self.wiki("full", self.wiki_split.val), self.wiki("surname", self.wiki_split.val)]
+        if self.locales is not None:
+            parts += [self.locale_part("val", "full"), self.locale_part("val", "family")]
+        return [n for names, _ in parts for n in names], np.concatenate([labels for _, labels in parts])
 
     def test_sets(self) -> dict[str, tuple[list[str], np.ndarray]]:
-        return {"wiki_full": self.wiki("full", self.wiki_split.test),
+        sets = {"wiki_full": self.wiki("full", self.wiki_split.test),
                 "wiki_surname": self.wiki("surname", self.wiki_split.test),
                 "tutorial": self.tutorial_part(self.tutorial_split.test)}
+        if self.locales is not None:
+            sets.update(locale_full=self.locale_part("test", "full"), locale_family=self.locale_part("test", "family"))
+        return sets
 
     def describe(self) -> dict:
-        return {"wiki": {"fingerprint": self.people.fingerprint, "n_people": len(self.people),
-                         "split": self.wiki_split.describe()},
-                "tutorial": {"fingerprint": self.tutorial.fingerprint, "n_names": len(self.tutorial),
-                             "split": self.tutorial_split.describe()}}
+        described = {"wiki": {"fingerprint": self.people.fingerprint, "n_people": len(self.people),
+                              "split": self.wiki_split.describe()},
+                     "tutorial": {"fingerprint": self.tutorial.fingerprint, "n_names": len(self.tutorial),
+                                  "split": self.tutorial_split.describe()}}
+        if self.locales is not None:
+            described["locales"] = {"fingerprint": self.locales.fingerprint, "n_names": len(self.locales)}
+        if self.relabelling is not None:
+            r = self.relabelling
+            described["relabelled"] = {"threshold": r.threshold, "teacher_precision": r.precision,
+                                       "people": int(sum(r.changed.values())),
+                                       "by_label": {f"{a} -> {b}": n for (a, b), n in r.changed.most_common()},
+                                       "examples": [list(e) for e in r.examples]}
+        return described
 
 
 def wiki_source(wiki: str | os.PathLike | None) -> str:
@@ -133,19 +200,41 @@ def calibrate(model: torch.nn.Module, val: tuple[list[str], np.ndarray], log: Lo
     return several, single
 
 
-def load_world(config: Config, data: str | None, wiki: str | None, *, progress: bool = True) -> WorldData:
-    return WorldData.build(config, load_corpus(data, progress=progress), load_people(wiki_source(wiki)))
+def locales_source(locales: str | os.PathLike | None) -> str | None:
+    return str(locales) if locales else os.environ.get(LOCALES_ENV) or None
 
 
-def train_world(config: Config, data: str | None, wiki: str | None, *, device: str = "auto",
+def load_world(config: Config, data: str | None, wiki: str | None, locales: str | None = None, *,
+               progress: bool = True) -> WorldData:
+    """Both corpora, and the locale table when the config reads it (`Config.locale_repeat`)."""
+    from .errors import DataError
+
+    table = None
+    if config.locale_repeat:
+        path = locales_source(locales)
+        if path is None:
+            raise DataError("this run reads the locale lists: pass --locales PATH/locales.tsv or set "
+                            f"{LOCALES_ENV} (build it with: nameorigin data build-locales --out locales.tsv)")
+        table = read_table(path)
+    world = WorldData.build(config, load_corpus(data, progress=progress), load_people(wiki_source(wiki)), table)
+    if config.relabel:
+        world.relabel(config.seed)
+    return world
+
+
+def train_world(config: Config, data: str | None, wiki: str | None, locales: str | None = None, *, device: str = "auto",
                 progress: bool = True, log_every: int = 0, log: Log = stderr_log,
                 run=None) -> tuple[torch.nn.Module, dict, WorldData]:
     """Train and calibrate the world model; returns the network, its checkpoint metadata so far
     (the test sets are scored by `evaluate.world_test_sets`) and the data."""
-    world = load_world(config, data, wiki, progress=progress)
+    world = load_world(config, data, wiki, locales, progress=progress)
     log(f"wiki: {world.wiki_split.describe()}; tutorial: {world.tutorial_split.describe()}")
+    if world.relabelling is not None:
+        r = world.relabelling
+        log(f"relabelled {sum(r.changed.values())} Wikipedia training people (teacher threshold {r.threshold}, "
+            f"precision {r.precision:.3f}): {dict(r.changed.most_common(12))}")
     val = world.validation()
-    sampler = world.sampler(config.tutorial_repeat, config.surname_share)
+    sampler = world.sampler(config.tutorial_repeat, config.surname_share, config.locale_repeat)
     model, history = fit_members(config, sampler, val, n_labels=len(world.labels), device=device, progress=progress,
                                  log_every=log_every, log=log, options={} if run is None else run.fit_options())
     model = model.cpu()

@@ -49,7 +49,7 @@ def cmd_train(args: argparse.Namespace) -> None:
         out, meta = args.resume, resume_and_save(args.resume, given=resume_given(args), **common)
     else:
         out, meta = args.out, train_and_save(_config(args), args.out, data=args.data, wiki=args.wiki,
-                                             save_every=args.save_every or 0, score_test=not args.skip_test,
+                                             locales=args.locales, save_every=args.save_every or 0, score_test=not args.skip_test,
                                              **common)
     if not meta:  # a process of a torchrun group other than the first: it writes and reports nothing
         return
@@ -66,7 +66,7 @@ def cmd_train(args: argparse.Namespace) -> None:
 def cmd_evaluate(args: argparse.Namespace) -> None:
     from ..evaluate import evaluate_checkpoint, format_report
 
-    result = evaluate_checkpoint(args.model, args.data, args.wiki)
+    result = evaluate_checkpoint(args.model, args.data, args.wiki, args.locales)
     print(json.dumps(result, indent=2) if args.json else format_report(result))
 
 
@@ -112,6 +112,14 @@ def cmd_explain(args: argparse.Namespace) -> None:
 
 
 def cmd_data(args: argparse.Namespace) -> None:
+    if args.data_command == "build-locales":
+        from ..locales import build_table
+
+        curated = build_table(args.out)
+        print(f"wrote {len(curated.rows)} names to {args.out}", file=sys.stderr)
+        for reason, n in curated.dropped.most_common():
+            print(f"  {n:>6} dropped: {reason}; e.g. {', '.join(curated.examples[reason][:4])}", file=sys.stderr)
+        return
     from ..wikibuild import build_wiki
 
     n = build_wiki(args.wheel, args.out)

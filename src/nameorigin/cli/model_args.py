@@ -7,7 +7,7 @@ import argparse
 from .. import explain, serve
 from ..argtypes import fraction, positive_int
 from ..stream import INPUT_FORMATS, OUTPUT_FORMATS
-from .options import BULK_THREADS, add_data, add_model, add_quiet, add_threads, add_wiki
+from .options import BULK_THREADS, add_data, add_locales, add_model, add_quiet, add_threads, add_wiki
 
 BACKENDS = ("torch", "onnx")
 EXPORT_FORMATS = ("onnx",)  # export.FORMATS; that module imports PyTorch, which parsing must not
@@ -20,6 +20,7 @@ def add_evaluate(sub: argparse._SubParsersAction) -> None:
     add_model(p)
     add_data(p, "; must be the corpus the model was trained on")
     add_wiki(p, "a world model")
+    add_locales(p)
     p.add_argument("--json", action="store_true", help="print a machine-readable report: accuracy, macro_f1, "
                                                        "top3_accuracy, per_class, confusion")
     add_threads(p, BULK_THREADS)

@@ -28,6 +28,11 @@ def add_wiki(p: argparse.ArgumentParser, what: str) -> None:
                                                   "(default: $NAMEORIGIN_WIKI)")
 
 
+def add_locales(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--locales", metavar="FILE", help="the locale lists' table (nameorigin data build-locales), "
+                                                     "for the world preset (default: $NAMEORIGIN_LOCALES)")
+
+
 def add_device(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", choices=DEVICES, default="auto",
                    help="where to train: auto takes a CUDA GPU when there is one (default: %(default)s)")

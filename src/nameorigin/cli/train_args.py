@@ -10,7 +10,7 @@ from ..argtypes import (class_weight, finite_non_negative_float, fraction, non_n
 from ..config import ARCHS, FAST, PRESETS, SCHEDULES, SPLITS
 from ..names import CASES
 from ..report import REPRODUCE_PRESETS
-from .options import BULK_THREADS, add_data, add_device, add_quiet, add_threads, add_wiki
+from .options import BULK_THREADS, add_data, add_device, add_locales, add_quiet, add_threads, add_wiki
 
 ON_OFF = argparse.BooleanOptionalAction
 PRECISIONS = ("fp32", "bf16")  # device.PRECISIONS; that module imports PyTorch, which parsing must not
@@ -39,6 +39,10 @@ TRAIN_FLAGS: list[tuple[str, dict[str, Any]]] = [
     ("--ngram-words", dict(action=ON_OFF, help="mark each word's ends in the n-grams, not only the name's")),
     ("--surname-share", dict(type=fraction, help="world corpus: share of people read by their family name alone "
                                                  "(default 0.3)")),
+    ("--locale-repeat", dict(type=non_negative_int, help="world corpus: times each locale-list family name is "
+                                                         "seen per epoch (0: no lists; needs --locales)")),
+    ("--relabel", dict(action=ON_OFF, help="world corpus: relabel Wikipedia's diaspora names by a teacher "
+                                           "trained on the locale lists (--no-relabel: don't)")),
     ("--dropout", dict(type=fraction, help="dropout between layers and before the head")),
     ("--ensemble", dict(type=positive_int, help="members trained with seeds seed, seed+1, ...; "
                                                 "probabilities averaged")),
@@ -75,7 +79,7 @@ def train_overrides(args: argparse.Namespace) -> dict[str, Any]:
 def resume_given(args: argparse.Namespace) -> dict[str, Any]:
     """What ``train --resume`` was given besides the folder, to be checked against the saved run."""
     return {**train_overrides(args), "arch": args.arch, "preset": args.preset, "data": args.data,
-            "wiki": args.wiki, "save_every": args.save_every, "skip_test": args.skip_test}
+            "wiki": args.wiki, "locales": args.locales, "save_every": args.save_every, "skip_test": args.skip_test}
 
 
 def add_train(sub: argparse._SubParsersAction) -> None:
@@ -90,6 +94,7 @@ def add_train(sub: argparse._SubParsersAction) -> None:
         p.add_argument(flag, **options)
     add_data(p)
     add_wiki(p, "--preset world")
+    add_locales(p)
     add_device(p)
     add_threads(p, BULK_THREADS)
     p.add_argument("--log-every", type=non_negative_int, default=200, metavar="N",
@@ -138,3 +143,6 @@ def add_data_commands(sub: argparse._SubParsersAction) -> None:
     p = data_sub.add_parser("build-wiki", help="rebuild the Wikipedia people's names.tsv from the name2nat wheel")
     p.add_argument("wheel", metavar="WHEEL", help="name2nat-0.5.1-py3-none-any.whl, as downloaded from PyPI")
     p.add_argument("--out", required=True, metavar="FILE", help="the names.tsv to write")
+    p = data_sub.add_parser("build-locales", help="build the locale lists' table from the installed faker and "
+                                                  "mimesis packages (pip install 'nameorigin[locales]')")
+    p.add_argument("--out", required=True, metavar="FILE", help="the locales.tsv to write")

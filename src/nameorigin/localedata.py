@@ -1,0 +1,109 @@
+"""The locale table (`locales.build_table`) as training and evaluation read it.
+
+Each row is read the way its tradition reads it (`readings.romanize`: Japanese names in kanji by
+their Japanese reading), cleaned to the alphabet as Wikipedia's names are. Full names do not
+exist in the lists, so they are made: each family name of a locale with a given name of the same
+locale and part, in the order the tradition writes them (`FAMILY_FIRST`; Japanese names come in
+both orders, as Wikipedia writes them given name first and Japanese script family name first).
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .errors import DataError
+from .locales import HEADER, KINDS, LOCALES, PARTS
+from .names import clean
+from .readings import JAPANESE_SCRIPTS, romanize
+from .scripts import script_of
+
+FAMILY_FIRST = frozenset({"Chinese", "Korean", "Vietnamese"})
+EITHER_ORDER = frozenset({"Japanese"})
+LOCALES_ENV = "NAMEORIGIN_LOCALES"
+
+
+@dataclass
+class LocaleTable:
+    """The curated rows: as written, as the model reads them, and their label, kind, locales and part."""
+
+    written: list[str]
+    text: list[str]
+    labels: list[str]
+    kinds: np.ndarray
+    locales: list[tuple[str, ...]]
+    parts: np.ndarray
+    source: str
+
+    def __len__(self) -> int:
+        return len(self.text)
+
+    @property
+    def fingerprint(self) -> str:
+        digest = hashlib.sha256()
+        for row in sorted(zip(self.written, self.labels, self.kinds.tolist(), self.parts.tolist())):
+            digest.update(("\t".join(row) + "\n").encode("utf-8"))
+        return digest.hexdigest()
+
+    def rows(self, part: str, kind: str, locale: str | None = None) -> np.ndarray:
+        keep = (self.parts == part) & (self.kinds == kind)
+        if locale is not None:
+            keep &= np.fromiter((locale in ls for ls in self.locales), dtype=bool, count=len(self))
+        return np.flatnonzero(keep)
+
+    def full_names(self, part: str, rng: np.random.Generator, locale: str | None = None,
+                   written: bool = False) -> tuple[list[str], list[str]]:
+        """Each family name of `part` (of `locale`, or of every locale) with a given name drawn from
+        its own locale's given names in the same part, in its tradition's order: as the model
+        reads them, or as people write them (`written`; Han and kana family name first)."""
+        names_of = self.written if written else self.text
+        given = {}
+        for i in self.rows(part, "given"):
+            for loc in self.locales[i]:
+                given.setdefault(loc, []).append(i)
+        names, labels = [], []
+        for i in self.rows(part, "family", locale):
+            pool = given.get(locale or self.locales[i][rng.integers(len(self.locales[i]))])
+            if not pool:
+                continue
+            first, family = names_of[pool[rng.integers(len(pool))]], names_of[i]
+            label = self.labels[i]
+            family_first = label in FAMILY_FIRST or (label in EITHER_ORDER and rng.random() < 0.5)
+            if written and not family.isascii() and script_of(family) in JAPANESE_SCRIPTS:
+                family_first = True
+            names.append(f"{family} {first}" if family_first else f"{first} {family}")
+            labels.append(label)
+        return names, labels
+
+    def mapped_locales(self) -> list[str]:
+        """Every locale with family names in the test part, in `locales.LOCALES`' order."""
+        present = {loc for i in self.rows("test", "family") for loc in self.locales[i]}
+        return [loc for loc in LOCALES if loc in present]
+
+
+def read_table(path: str | os.PathLike) -> LocaleTable:
+    """The table written by ``nameorigin data build-locales``, with a clear error for a bad one."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"{path}: no such file (build it with: nameorigin data build-locales --out {path})")
+    columns: dict[str, list[str]] = {key: [] for key in HEADER}
+    try:
+        with open(path, encoding="utf-8", newline="") as handle:
+            rows = csv.reader(handle, delimiter="\t", quoting=csv.QUOTE_NONE)
+            if tuple(next(rows, ())) != HEADER:
+                raise DataError(f"{path}, line 1: the header must be {' '.join(HEADER)}")
+            for row in rows:
+                if len(row) != len(HEADER) or row[2] not in KINDS or row[5] not in PARTS:
+                    raise DataError(f"{path}, line {rows.line_num}: not a row of the locale table")
+                for key, value in zip(HEADER, row):
+                    columns[key].append(value)
+    except UnicodeDecodeError as err:
+        raise DataError(f"{path}: not valid UTF-8 ({err.reason})") from None
+    text = [clean(romanize(n, label)) for n, label in zip(columns["name"], columns["label"])]
+    return LocaleTable(columns["name"], text, columns["label"], np.asarray(columns["kind"]),
+                       [tuple(s.split(",")) for s in columns["locale"]], np.asarray(columns["part"]), str(path))

@@ -1,0 +1,115 @@
+"""The locale lists: the table built from Faker and Mimesis, its curation and split, Japanese
+readings, the teacher that relabels diaspora names, and a world run that reads the table."""
+
+from __future__ import annotations
+
+import importlib.util
+from collections import Counter
+
+import numpy as np
+import pytest
+
+from nameorigin.errors import DataError
+from nameorigin.locales import BORROWED, IMMIGRANT, LOCALES, NOT_A_NAME, SCOTTISH, SCRIPT, Entry, curate, part_of
+from nameorigin.localedata import read_table
+from nameorigin.readings import japanese, romanize
+
+from conftest import locale_entries
+
+def test_every_tradition_the_issue_names_is_mapped_to_its_label():
+    for locale in ("tr_TR", "sv_SE", "da_DK", "no_NO", "fi_FI", "hu_HU", "ro_RO", "lt_LT", "lv_LV", "et_EE",
+                   "hi_IN", "ne_NP", "id_ID", "th_TH", "ka_GE", "hy_AM", "yo_NG", "en_KE"):
+        assert LOCALES[locale] == "Other", locale
+    assert LOCALES["pl_PL"] == "Polish" and LOCALES["es_ES"] == "Spanish" and LOCALES["ja_JP"] == "Japanese"
+    for mixed in ("en_US", "en", "de_CH", "fr_BE", "uk_UA"):  # lists that mix traditions are not read
+        assert mixed not in LOCALES
+
+
+def test_a_name_falls_in_one_part_whatever_list_holds_it():
+    assert part_of("nowak") == part_of("Nowak") == part_of("NOWAK")
+    words = [a + b + c for a in "bcdfghjklmnp" for b in "aeiouy" for c in "rstvwxz"] * 1
+    parts = Counter(part_of(w + w[::-1]) for w in words)
+    assert sum(parts.values()) == len(words) == 504
+    assert 0.68 < parts["train"] / 504 < 0.82 and 0.10 < parts["test"] / 504 < 0.20
+
+
+def test_japanese_names_in_kanji_are_read_in_japanese():
+    assert japanese("田中 太郎") == japanese("田中太郎") == "Tanaka Taro"
+    assert romanize("田中", "Japanese") == "Tanaka" and romanize("田中") == "Tian Zhong"
+    assert romanize("ゆうき", "Japanese") == "Yuki"
+    assert romanize("Wiśniewski", "Polish") == "Wisniewski"
+
+
+def test_curation_drops_what_is_not_a_name_of_its_tradition_and_says_why():
+    raw = locale_entries() + [Entry("Nowak", "Polish", "family", "pl", "mimesis"),  # a duplicate, merged
+                       Entry("محمد", "Arabic", "given", "ar_AA", "faker"),  # the script rule answers it
+                       Entry("Dr. 2nd", "German", "family", "de_DE", "faker"),
+                       Entry("Oliver", "Other", "given", "sv_SE", "faker"),  # borrowed from the English list
+                       Entry("Yilmaz", "German", "family", "de_AT", "faker")]  # a Turkish family in Austria
+    curated = curate(raw)
+    assert curated.dropped[SCRIPT] == 1 and curated.dropped[NOT_A_NAME] == 1 and curated.dropped[BORROWED] == 1
+    assert curated.dropped[IMMIGRANT] == 1
+    assert [r.label for r in curated.rows if r.name in ("Yılmaz", "Yilmaz")] == ["Other"]
+    nowak = [r for r in curated.rows if r.name == "Nowak"]
+    assert len(nowak) == 1 and nowak[0].locales == ("pl", "pl_PL") and nowak[0].sources == ("faker", "mimesis")
+    scottish = {r.name for r in curated.rows if r.label == "Scottish"}
+    assert scottish == {"MacDonald", "McGregor"} and curated.dropped[SCOTTISH] == 2
+
+
+def test_a_family_name_two_lists_hold_goes_to_the_tradition_it_reads_like():
+    claimed = locale_entries() + [Entry("Nowak", "German", "family", "de_AT", "faker"),
+                                  Entry("Becker", "Polish", "family", "pl_PL", "faker")]
+    labels = {(r.name, r.kind): r.label for r in curate(claimed).rows}
+    assert labels[("Nowak", "family")] == "Polish" and labels[("Becker", "family")] == "German"
+
+
+def test_the_table_reads_back_with_readings_and_made_up_full_names(locale_file):
+    table = read_table(locale_file)
+    i = table.written.index("田中")
+    assert table.text[i] == "Tanaka" and table.labels[i] == "Japanese"
+    assert {table.parts[j] for j in range(len(table))} == {"train", "val", "test"}
+    for part in ("train", "val", "test"):  # no name on two sides
+        others = {table.text[j].lower() for j in range(len(table)) if table.parts[j] != part}
+        assert not others & {table.text[j].lower() for j in range(len(table)) if table.parts[j] == part}
+    full, labels = table.full_names("train", np.random.default_rng(0), "pl_PL")
+    assert full and all(len(n.split()) >= 2 and y == "Polish" for n, y in zip(full, labels))
+    written, _ = table.full_names("train", np.random.default_rng(0), "ja_JP", written=True)
+    assert all(not n.isascii() and n.split()[0] in table.written for n in written)  # family name first
+
+
+@pytest.mark.parametrize("text, problem", [("name\tlabel\n", "header"),
+                                           ("name\tlabel\tkind\tlocale\tsource\tpart\nA\tB\tC\tD\tE\tF\n", "not a row")])
+def test_a_damaged_table_is_refused_in_one_line(tmp_path, text, problem):
+    path = tmp_path / "locales.tsv"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(DataError, match=problem):
+        read_table(path)
+    with pytest.raises(DataError, match="build-locales"):
+        read_table(tmp_path / "missing.tsv")
+
+
+def test_the_teacher_relabels_diaspora_names_but_never_out_of_other(locale_file, monkeypatch):
+    from nameorigin import relabel as module
+
+    table = read_table(locale_file)
+    monkeypatch.setattr(module, "MIN_KNOWN", 5)
+    teacher = module.fit_teacher(table.text, table.labels)
+    names = ["Lewandowski", "Yilmaz", "Muller", "MacGregor", "Kowalski"]
+    label_names = ["English", "German", "Other", "Polish", "Scottish"]
+    labels = np.asarray([1, 1, 1, 0, 2])  # German, German, German, English, Other
+    result = module.relabel(names, names, labels, label_names, teacher, 0.3, 1.0)
+    assert [label_names[y] for y in result.labels] == ["Polish", "Other", "German", "Scottish", "Other"]
+    assert result.changed[("German", "Polish")] == 1 and result.changed[("English", "Scottish")] == 1
+
+
+@pytest.mark.skipif(importlib.util.find_spec("faker") is None or importlib.util.find_spec("mimesis") is None,
+                    reason="pip install 'nameorigin[locales]'")
+def test_the_table_is_built_from_the_installed_packages(tmp_path):
+    from nameorigin.cli import main
+
+    assert main(["data", "build-locales", "--out", str(tmp_path / "locales.tsv")]) == 0
+    table = read_table(tmp_path / "locales.tsv")
+    labels = Counter(table.labels)
+    assert labels["Polish"] > 1000 and labels["Other"] > 5000 and labels["Scottish"] >= 10
+    assert {loc for locs in table.locales for loc in locs} <= set(LOCALES)
+    assert "Kowalski" in table.written and "Yılmaz" in table.written
