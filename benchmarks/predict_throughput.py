@@ -70,7 +70,7 @@ def reference_loop(clf, names: list[str], min_seconds: float) -> tuple[float, in
 
     from nameorigin.data import encode
     from nameorigin.models import ScratchRNN
-    from nameorigin.predict import prepare
+    from nameorigin.readings import prepare
     from train_speed import one_hot, reference_logits
 
     model = clf.model.eval()

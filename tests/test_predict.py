@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from nameorigin import load_model
-from nameorigin.predict import prepare
+from nameorigin.readings import prepare
 
 
 @pytest.fixture(scope="module")

@@ -250,7 +250,7 @@ def test_a_name_in_han_characters_is_scored_on_its_japanese_reading(tiny_world):
     """田中 read in Mandarin is "Tian Zhong", which reads as Chinese whatever the name: the
     choice between Chinese and Japanese is made on the Japanese reading, Tanaka."""
     from nameorigin import load_model
-    from nameorigin.predict import prepare
+    from nameorigin.readings import prepare
     from nameorigin.scripts import transliteration_trust
 
     clf = load_model(tiny_world)

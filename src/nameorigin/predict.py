@@ -11,7 +11,6 @@ import tempfile
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import NamedTuple
 
 import numpy as np
 import torch
@@ -19,10 +18,9 @@ from torch import nn
 
 from . import checkpoint
 from .bundled import BUNDLED, bundled_path, default_model_path, model_path  # noqa: F401  (re-exported)
-from .names import clean, family_last, fold_case, normalize, uncomma
+from .readings import Prepared, prepare
 from .scoring import Calibration
-from .readings import romanize
-from .scripts import HAN, KANA, allowed_labels, display, script_of, transliteration_trust
+from .scripts import allowed_labels, display, transliteration_trust
 from .logits import predict_logits
 
 
@@ -35,47 +33,6 @@ def _one_thread_after_fork() -> None:
 
 if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_one_thread_after_fork)
-
-
-# Surnames in the corpus have at most 20 characters. Past this a text is not a name, and scoring it
-# costs memory in proportion (2.5 KB a character for the bundled model): a line of binary junk
-# with no newline would otherwise take all of it.
-MAX_NAME_LENGTH = 1000
-
-
-class Prepared(NamedTuple):
-    """What the model reads of a name, why it cannot be scored (None if it can), the script it
-    was written in (None for ASCII; see `scripts`), and for a name in Han characters its Japanese
-    reading (`text` is then the Mandarin one)."""
-
-    text: str
-    reason: str | None
-    script: str | None = None
-    japanese: str | None = None
-
-
-def prepare(name: str, case: str = "words") -> Prepared:
-    """The form of `name` the model reads.
-
-    Names are transliterated to ASCII (kana by its Japanese reading, Han characters both ways:
-    `Classifier._proba_once` says why); symbols outside the alphabet (digits, emoji, ...) are
-    dropped rather than failing the whole name; "Family, Given" and "FAMILY Given" are read as
-    "Given Family" (`names.uncomma`, `names.family_last`); case is
-    folded as the model was trained (`names.CASES`). A name left with no Latin letter is not
-    guessed at, nor is one longer than `MAX_NAME_LENGTH` characters.
-    """
-    if not isinstance(name, str):
-        return Prepared("", "not a string")
-    script = script_of(name)
-    text = clean(romanize(name, "Japanese" if script in KANA else None))
-    if not name.strip():
-        return Prepared(text, "empty name")
-    if not any(c.isalpha() for c in text):
-        return Prepared(text, "no Latin letters after transliteration")
-    if len(text) > MAX_NAME_LENGTH:  # its normalized form is not echoed back either
-        return Prepared("", f"longer than {MAX_NAME_LENGTH} characters")
-    japanese = fold_case(clean(romanize(name, "Japanese")), case) if script == HAN else None
-    return Prepared(fold_case(family_last(uncomma(text)), case), None, script, japanese)
 
 
 @dataclass

@@ -1,4 +1,5 @@
-"""How a name in Han characters or kana is read aloud, by the people who write it that way.
+"""What a model reads of a name (`prepare`), and how a name in Han characters or kana is read
+aloud by the people who write it that way (`japanese`).
 
 unidecode reads every Han character in Mandarin: 田中 (Tanaka) becomes "Tian Zhong", so a model that
 reads transliterations cannot tell a Japanese name in kanji from a Chinese one. Japanese readings
@@ -11,9 +12,10 @@ from __future__ import annotations
 
 import re
 from functools import lru_cache
+from typing import NamedTuple
 
-from .names import normalize
-from .scripts import script_of
+from .names import clean, family_last, fold_case, normalize, uncomma
+from .scripts import HAN, KANA, script_of
 
 _LONG_O = re.compile(r"ou(?![aeiu])")
 _LONG_U = re.compile(r"uu")
@@ -50,3 +52,44 @@ def romanize(name: str, label: str | None = None) -> str:
     if label == "Japanese" and script_of(name) in JAPANESE_SCRIPTS:
         return normalize(japanese(name))
     return normalize(name)
+
+
+# Surnames in the corpus have at most 20 characters. Past this a text is not a name, and scoring it
+# costs memory in proportion (2.5 KB a character for the bundled model): a line of binary junk
+# with no newline would otherwise take all of it.
+MAX_NAME_LENGTH = 1000
+
+
+class Prepared(NamedTuple):
+    """What the model reads of a name, why it cannot be scored (None if it can), the script it
+    was written in (None for ASCII; see `scripts`), and for a name in Han characters its Japanese
+    reading (`text` is then the Mandarin one)."""
+
+    text: str
+    reason: str | None
+    script: str | None = None
+    japanese: str | None = None
+
+
+def prepare(name: str, case: str = "words") -> Prepared:
+    """The form of `name` the model reads.
+
+    Names are transliterated to ASCII (kana by its Japanese reading, Han characters both ways:
+    `Classifier._proba_once` says why); symbols outside the alphabet (digits, emoji, ...) are
+    dropped rather than failing the whole name; "Family, Given" and "FAMILY Given" are read as
+    "Given Family" (`names.uncomma`, `names.family_last`); case is
+    folded as the model was trained (`names.CASES`). A name left with no Latin letter is not
+    guessed at, nor is one longer than `MAX_NAME_LENGTH` characters.
+    """
+    if not isinstance(name, str):
+        return Prepared("", "not a string")
+    script = script_of(name)
+    text = clean(romanize(name, "Japanese" if script in KANA else None))
+    if not name.strip():
+        return Prepared(text, "empty name")
+    if not any(c.isalpha() for c in text):
+        return Prepared(text, "no Latin letters after transliteration")
+    if len(text) > MAX_NAME_LENGTH:  # its normalized form is not echoed back either
+        return Prepared("", f"longer than {MAX_NAME_LENGTH} characters")
+    japanese = fold_case(clean(romanize(name, "Japanese")), case) if script == HAN else None
+    return Prepared(fold_case(family_last(uncomma(text)), case), None, script, japanese)
