@@ -161,7 +161,7 @@ def evaluate_world(model: torch.nn.Module, meta: dict, data: str | None, wiki: s
     from .errors import NameOriginError
     from .world import load_world
 
-    world = load_world(Config.from_dict(meta["config"]), data, wiki, locales)
+    world = load_world(Config.from_dict(meta["config"]), data, wiki, locales, training=False)
     recorded = meta.get("world", {})
     fingerprints = [("wiki", world.people.fingerprint), ("tutorial", world.tutorial.fingerprint)]
     if world.locales is not None:

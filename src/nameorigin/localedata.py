@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import DataError
-from .locales import HEADER, KINDS, LOCALES, PARTS
+from .locales import HEADER, KINDS, LABELS, LOCALES, PARTS
 from .names import clean
 from .readings import JAPANESE_SCRIPTS, romanize
 from .scripts import script_of
@@ -45,32 +45,40 @@ class LocaleTable:
 
     @property
     def fingerprint(self) -> str:
+        """Of every column and of what the model reads, so a table read through another
+        transliteration (a new pykakasi or unidecode) is another corpus."""
         digest = hashlib.sha256()
-        for row in sorted(zip(self.written, self.labels, self.kinds.tolist(), self.parts.tolist())):
+        for row in sorted(zip(self.written, self.text, self.labels, self.kinds.tolist(),
+                              [",".join(ls) for ls in self.locales], self.parts.tolist())):
             digest.update(("\t".join(row) + "\n").encode("utf-8"))
         return digest.hexdigest()
 
-    def rows(self, part: str, kind: str, locale: str | None = None) -> np.ndarray:
+    def rows(self, part: str, kind: str, locale: str | None = None, exclude: frozenset[str] = frozenset()) -> np.ndarray:
+        """The rows of a part and kind (and locale), less those whose reading is in `exclude`
+        (in small letters)."""
         keep = (self.parts == part) & (self.kinds == kind)
         if locale is not None:
             keep &= np.fromiter((locale in ls for ls in self.locales), dtype=bool, count=len(self))
+        if exclude:
+            keep &= np.fromiter((t.lower() not in exclude for t in self.text), dtype=bool, count=len(self))
         return np.flatnonzero(keep)
 
-    def full_names(self, part: str, rng: np.random.Generator, locale: str | None = None,
-                   written: bool = False) -> tuple[list[str], list[str]]:
+    def full_names(self, part: str, rng: np.random.Generator, locale: str | None = None, written: bool = False,
+                   exclude: frozenset[str] = frozenset()) -> tuple[list[str], list[str]]:
         """Each family name of `part` (of `locale`, or of every locale) with a given name drawn from
         its own locale's given names in the same part, in its tradition's order: as the model
         reads them, or as people write them (`written`; Han and kana family name first)."""
         names_of = self.written if written else self.text
         given = {}
-        for i in self.rows(part, "given"):
+        for i in self.rows(part, "given", exclude=exclude):
             for loc in self.locales[i]:
                 given.setdefault(loc, []).append(i)
         names, labels = [], []
-        for i in self.rows(part, "family", locale):
-            pool = given.get(locale or self.locales[i][rng.integers(len(self.locales[i]))])
-            if not pool:
+        for i in self.rows(part, "family", locale, exclude):
+            with_given = [loc for loc in self.locales[i] if loc in given]
+            if not with_given:
                 continue
+            pool = given[locale if locale in with_given else with_given[rng.integers(len(with_given))]]
             first, family = names_of[pool[rng.integers(len(pool))]], names_of[i]
             label = self.labels[i]
             family_first = label in FAMILY_FIRST or (label in EITHER_ORDER and rng.random() < 0.5)
@@ -90,20 +98,28 @@ def read_table(path: str | os.PathLike) -> LocaleTable:
     """The table written by ``nameorigin data build-locales``, with a clear error for a bad one."""
     path = Path(path)
     if not path.is_file():
-        raise DataError(f"{path}: no such file (build it with: nameorigin data build-locales --out {path})")
+        what = "a folder" if path.is_dir() else "no such file"
+        raise DataError(f"{path}: {what}, not the locale table (build it with: nameorigin data build-locales "
+                        f"--out {path})")
     columns: dict[str, list[str]] = {key: [] for key in HEADER}
     try:
-        with open(path, encoding="utf-8", newline="") as handle:
+        with open(path, encoding="utf-8-sig", newline="") as handle:
             rows = csv.reader(handle, delimiter="\t", quoting=csv.QUOTE_NONE)
             if tuple(next(rows, ())) != HEADER:
                 raise DataError(f"{path}, line 1: the header must be {' '.join(HEADER)}")
             for row in rows:
-                if len(row) != len(HEADER) or row[2] not in KINDS or row[5] not in PARTS:
-                    raise DataError(f"{path}, line {rows.line_num}: not a row of the locale table")
+                if (len(row) != len(HEADER) or row[2] not in KINDS or row[5] not in PARTS or row[1] not in LABELS
+                        or not clean(romanize(row[0], row[1]))):
+                    raise DataError(f"{path}, line {rows.line_num}: not a row of the locale table (name, one of "
+                                    "the 18 labels or Other, given or family, locales, sources, train/val/test)")
                 for key, value in zip(HEADER, row):
                     columns[key].append(value)
     except UnicodeDecodeError as err:
         raise DataError(f"{path}: not valid UTF-8 ({err.reason})") from None
+    except csv.Error as err:
+        raise DataError(f"{path}: not a table of names ({err})") from None
+    if not columns["name"]:
+        raise DataError(f"{path}: no names in the table")
     text = [clean(romanize(n, label)) for n, label in zip(columns["name"], columns["label"])]
     return LocaleTable(columns["name"], text, columns["label"], np.asarray(columns["kind"]),
                        [tuple(s.split(",")) for s in columns["locale"]], np.asarray(columns["part"]), str(path))

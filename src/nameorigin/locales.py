@@ -23,7 +23,7 @@ import pkgutil
 import re
 from collections import Counter
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from .errors import DataError
@@ -68,6 +68,7 @@ LOCALES: dict[str, str] = {
                      "mr_IN", "or_IN", "ne_NP", "bn_BD", "si_LK", "en_PK", "id_ID", "th_TH", "en_TH", "ka_GE",
                      "hy_AM", "yo_NG", "ig_NG", "ha_NG", "en_NG", "en_KE", "sw", "tw_GH", "zu_ZA"], OTHER),
 }
+LABELS = frozenset(LOCALES.values()) | {"Scottish"}  # what a table may hold: see GAELIC
 # Attribute-name words that mark a Faker list as something else than plain names of the locale's
 # own tradition: kana and (kanji, kana) pairs repeat the Japanese lists; Estonia's `_rus` lists are
 # Russian names; Iceland's suffix-less family names are fathers' given names.
@@ -151,10 +152,32 @@ class Row:
     kind: str
     locales: tuple[str, ...]
     sources: tuple[str, ...]
+    part: str = ""
 
-    @property
-    def part(self) -> str:
-        return part_of(romanize(self.name, self.label))
+
+def assign_parts(rows: list[Row]) -> list[Row]:
+    """Each row's part, one for all the rows that share a written form or a reading: 文 in a
+    Chinese list (Wen) and in a Japanese one (Bun) are one name, and so are 田中 and Tanaka; the
+    part of such a group is drawn from the first of its readings."""
+    parent = list(range(len(rows)))
+
+    def find(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    owner: dict[str, int] = {}
+    readings = [clean(romanize(r.name, r.label)).lower() for r in rows]
+    for i, row in enumerate(rows):
+        for key in (f"w:{row.name.lower()}", f"r:{readings[i]}"):
+            j = owner.setdefault(key, i)
+            parent[find(i)] = find(j)
+    first: dict[int, str] = {}
+    for i in range(len(rows)):
+        root = find(i)
+        first[root] = min(first.get(root, readings[i]), readings[i])
+    return [replace(row, part=part_of(first[find(i)])) for i, row in enumerate(rows)]
 
 
 @dataclass
@@ -222,11 +245,13 @@ def curate(entries: list[Entry]) -> Curated:
         if label == "English" and kind == "family" and GAELIC.match(romanize(name).lower()):
             label = "Scottish"
             dropped[SCOTTISH] += len(group)
-            examples.setdefault(SCOTTISH, []).append(name)
+            examples.setdefault(SCOTTISH, [])
+            if len(examples[SCOTTISH]) < 8:
+                examples[SCOTTISH].append(name)
         rows.append(Row(name, label, kind, tuple(sorted({e.locale for e in group})),
                         tuple(sorted({e.source for e in group}))))
     rows.sort(key=lambda r: (r.label, r.kind, r.name))
-    return Curated(rows, dropped, examples)
+    return Curated(assign_parts(rows), dropped, examples)
 
 
 def _owners(kept: dict[tuple[str, str, str], list[Entry]]) -> dict[str, str]:
@@ -246,7 +271,7 @@ def _owners(kept: dict[tuple[str, str, str], list[Entry]]) -> dict[str, str]:
     teacher = fit_teacher([k for k, _ in single], [label for _, label in single])
     proba = teacher.predict_proba(contested)
     column = {label: j for j, label in enumerate(teacher.classes_)}
-    return {key: max(claims[key], key=lambda label: proba[i, column[label]] if label in column else -1.0)
+    return {key: max(sorted(claims[key]), key=lambda label: proba[i, column[label]] if label in column else -1.0)
             for i, key in enumerate(contested)}
 
 

@@ -8,6 +8,7 @@ a signal continues with ``nameorigin train --resume OUT``.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,6 +20,7 @@ from . import checkpoint, distributed, trainstate
 from .calibration import expected_calibration_error, fit_temperature
 from .config import Config
 from .data import Corpus, Split, load_corpus, split_corpus
+from .localedata import LOCALES_ENV
 from .device import pick_device
 from .errors import NameOriginError
 from .logits import predict_logits
@@ -153,6 +155,8 @@ def _train_and_save(config: Config, out: str, data: str | None, wiki: str | None
     distributed.init_from_env(pick_device(device))
     main = distributed.is_main()
     log = log if main else (lambda _message: None)
+    locales = locales or os.environ.get(LOCALES_ENV) or None
+    locales = os.path.abspath(locales) if locales else None  # what --resume reads, wherever it runs from
     started = {"data": data, "wiki": wiki, "locales": locales, "save_every": save_every, "skip_test": not score_test}
     run = RunOptions(trainstate.state_path(out), resume, save_every, started, precision)
     if config.corpus == "world":

@@ -55,6 +55,8 @@ def fit_teacher(names: list[str], labels: list[str], seed: int = 0):
 def pick_threshold(teacher, names: list[str], labels: list[str]) -> tuple[float, float]:
     """The lowest of `THRESHOLDS` at which the teacher's sure answers are right `PRECISION` of the
     time on held-out names (the highest, if none is)."""
+    if not names:
+        return THRESHOLDS[-1], float("nan")
     proba = teacher.predict_proba([n.lower() for n in names])
     best, top = proba.max(1), teacher.classes_[proba.argmax(1)]
     right = top == np.asarray(labels)

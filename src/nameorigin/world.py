@@ -47,6 +47,7 @@ class WorldData:
     locales: LocaleTable | None = None
     wiki_train_labels: np.ndarray | None = None  # the training people's labels, relabelled (`relabel`)
     relabelling: object | None = None
+    held_out: frozenset[str] = frozenset()  # the Wikipedia validation and test family names, in small letters
 
     @classmethod
     def build(cls, config: Config, tutorial: Corpus, people: People,
@@ -56,6 +57,7 @@ class WorldData:
         labels = sorted(set(tutorial.label_names) | set(people.label_names) | set(locales.labels if locales else ()))
         world = cls(people, wiki_split, tutorial, tutorial_split, labels, config.case, locales)
         world.wiki_train_labels = world._ids(people.label_names, people.labels[wiki_split.train])
+        world.held_out = frozenset(held_out_surnames(people, wiki_split))
         return world
 
     def relabel(self, seed: int) -> None:
@@ -64,7 +66,7 @@ class WorldData:
         from .relabel import fit_teacher, pick_threshold, relabel
 
         table = self.locales
-        family, val = table.rows("train", "family"), table.rows("val", "family")
+        family, val = table.rows("train", "family", exclude=self.held_out), table.rows("val", "family")
         tutorial_names, tutorial_labels = self.tutorial.subset(self.tutorial_split.train)
         teacher = fit_teacher([table.text[i] for i in family] + tutorial_names,
                               [table.labels[i] for i in family] + [self.tutorial.label_names[y] for y in tutorial_labels],
@@ -120,13 +122,14 @@ class WorldData:
 
     def locale_epoch(self, repeat: int, rng: np.random.Generator) -> tuple[list[str], np.ndarray]:
         """One epoch of the locale lists: each training family name `repeat` times alone and
-        `repeat` times in a full name drawn anew, and each training given name once."""
-        table = self.locales
-        family, given = table.rows("train", "family"), table.rows("train", "given")
+        `repeat` times in a full name drawn anew, and each training given name once; less any
+        name that is a held-out Wikipedia family name, as for the tutorial's names."""
+        table, held = self.locales, self.held_out
+        family, given = table.rows("train", "family", exclude=held), table.rows("train", "given", exclude=held)
         names = [table.text[i] for i in family] * repeat + [table.text[i] for i in given]
         labels = [table.labels[i] for i in family] * repeat + [table.labels[i] for i in given]
         for _ in range(repeat):
-            full, full_labels = table.full_names("train", rng)
+            full, full_labels = table.full_names("train", rng, exclude=held)
             names, labels = names + full, labels + full_labels
         index = {label: i for i, label in enumerate(self.labels)}
         return [fold_case(n, self.case) for n in names], np.asarray([index[label] for label in labels], dtype=np.int64)
@@ -147,7 +150,7 @@ class WorldData:
         """Validation people as full names and as family names alone."""
         parts = [self.wiki("full", self.wiki_split.val), self.wiki("surname", self.wiki_split.val)]
         if self.locales is not None:
-            parts += [self.locale_part("val", "full"), self.locale_part("val", "family")]
+            parts += [p for p in (self.locale_part("val", "full"), self.locale_part("val", "family")) if p[0]]
         return [n for names, _ in parts for n in names], np.concatenate([labels for _, labels in parts])
 
     def test_sets(self) -> dict[str, tuple[list[str], np.ndarray]]:
@@ -155,7 +158,9 @@ class WorldData:
                 "wiki_surname": self.wiki("surname", self.wiki_split.test),
                 "tutorial": self.tutorial_part(self.tutorial_split.test)}
         if self.locales is not None:
-            sets.update(locale_full=self.locale_part("test", "full"), locale_family=self.locale_part("test", "family"))
+            for name, kind in (("locale_full", "full"), ("locale_family", "family")):
+                if (part := self.locale_part("test", kind))[0]:
+                    sets[name] = part
         return sets
 
     def describe(self) -> dict:
@@ -205,8 +210,9 @@ def locales_source(locales: str | os.PathLike | None) -> str | None:
 
 
 def load_world(config: Config, data: str | None, wiki: str | None, locales: str | None = None, *,
-               progress: bool = True) -> WorldData:
-    """Both corpora, and the locale table when the config reads it (`Config.locale_repeat`)."""
+               progress: bool = True, training: bool = True) -> WorldData:
+    """Both corpora, and the locale table when the config reads it (`Config.locale_repeat`);
+    for `training`, the diaspora names relabelled as the config says."""
     from .errors import DataError
 
     table = None
@@ -217,7 +223,7 @@ def load_world(config: Config, data: str | None, wiki: str | None, locales: str 
                             f"{LOCALES_ENV} (build it with: nameorigin data build-locales --out locales.tsv)")
         table = read_table(path)
     world = WorldData.build(config, load_corpus(data, progress=progress), load_people(wiki_source(wiki)), table)
-    if config.relabel:
+    if config.relabel and training:
         world.relabel(config.seed)
     return world
 
