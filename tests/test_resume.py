@@ -77,3 +77,13 @@ def test_a_flag_that_disagrees_with_the_saved_run_is_refused(names_dir, tmp_path
     assert finish(proc)[0] == 143
     code, err = finish(train("--resume", str(out), "--epochs", "5"))
     assert code == 2 and "--epochs 5 disagrees with the run being resumed" in err
+
+
+def test_a_run_into_a_folder_not_there_yet_saves_its_state_and_finishes(small_corpus, tmp_path):
+    """The README's quickstart: `--out runs/rnn` with no runs/ yet. The state written after the
+    first epoch goes beside the checkpoint, so its folder is made for it too."""
+    out = tmp_path / "runs" / "rnn"
+    code, err = finish(train("--arch", "gru", "--hidden-size", "8", "--num-layers", "1", "--epochs", "2",
+                             "--data", str(small_corpus), "--out", str(out)))
+    assert code == 0, err
+    assert (out / "model.safetensors").is_file() and not (tmp_path / "runs" / "rnn.resume").exists()

@@ -37,10 +37,11 @@ def state_path(out: str | os.PathLike) -> Path:
 
 
 def write(path: Path, tensors: dict[str, torch.Tensor], meta: dict[str, Any]) -> None:
-    """Write the state atomically: an interrupted write leaves the previous state in place."""
+    """Write the state atomically: an interrupted write leaves the previous state in place. Its
+    folder is made as the checkpoint's is (``--out runs/rnn`` with no ``runs/`` yet)."""
     header = {"format": FORMAT, "version": str(VERSION), "state": json.dumps(meta)}
     blob = save({k: v.detach().cpu().contiguous() for k, v in tensors.items()}, metadata=header)
-    with atomic_write(path, "wb") as handle:
+    with atomic_write(path, "wb", parents=True) as handle:
         handle.write(blob)
 
 
