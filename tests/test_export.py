@@ -242,3 +242,11 @@ def test_load_model_finds_the_onnx_backend(tiny_model):
     assert isinstance(clf.model, OnnxModel) and clf.revision == checkpoint.revision(tiny_model)
     assert clf.metadata["labels"] == clf.labels and clf.metadata.get("config") == checkpoint.read_metadata(
         tiny_model)["config"]
+
+
+def test_export_takes_a_bundled_model_by_name(tmp_path):
+    pytest.importorskip("onnxruntime")
+    from nameorigin.cli import main
+
+    assert main(["export", "--model", "tutorial", "--out", str(tmp_path / "tutorial.onnx")]) == 0
+    assert (tmp_path / "tutorial.onnx").stat().st_size > 1000

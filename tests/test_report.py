@@ -194,3 +194,13 @@ def test_reproduce_refuses_a_folder_holding_other_files(small_corpus, tmp_path):
         reproduce(tmp_path, data=small_corpus, presets=["reference-rnn"], fast=True,
                   overrides={"epochs": 1, "hidden_size": 16}, log=lambda s: None)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["comparison.md", "notes.txt"]
+
+
+def test_report_takes_a_bundled_model_by_name(names_dir, tmp_path, monkeypatch):
+    """`--model tutorial`, as --help says; the report goes to ./nameorigin-report, not into the package."""
+    from nameorigin.bundled import bundled_path
+
+    monkeypatch.chdir(tmp_path)
+    path = write_report("tutorial", data=names_dir)
+    assert path.resolve() == (tmp_path / "nameorigin-report" / "report.md").resolve()
+    assert not (bundled_path("tutorial") / "report").exists()

@@ -254,7 +254,6 @@ def export_onnx(model_dir: str | os.PathLike, out_path: str | os.PathLike, opset
 def command(args: argparse.Namespace) -> None:
     """Run the export from the parsed ``nameorigin export`` options (`cli.model_args.add_export`)
     and print the file's path."""
-    from .predict import default_model_path
+    from .bundled import model_path
 
-    model_dir = args.model if args.model is not None else default_model_path()
-    print(export_onnx(model_dir, args.out))
+    print(export_onnx(model_path(args.model), args.out))

@@ -76,12 +76,12 @@ def report_into(model_dir: Path, out: Path, data) -> tuple[Path, dict]:
 def write_report(model_dir: str | os.PathLike | None, out_dir: str | os.PathLike | None = None,
                  data: str | os.PathLike | None = None) -> Path:
     """Score the checkpoint `model_dir` on its test split (rebuilt from `data`) and write the four
-    plots and ``report.md`` to `out_dir` (default ``<model_dir>/report``). Returns report.md's path."""
-    from ..predict import default_model_path
+    plots and ``report.md`` to `out_dir` (default ``<model_dir>/report``; for a bundled model, which
+    lives inside the package, ``nameorigin-report``). Returns report.md's path."""
+    from ..bundled import model_path
 
-    if model_dir is None:
-        model_dir, out_dir = default_model_path(), out_dir or "nameorigin-report"
-    model_dir = Path(model_dir)
-    out = Path(out_dir) if out_dir is not None else model_dir / "report"
+    bundled = model_dir is None or model_path(model_dir) != Path(model_dir)
+    model_dir = model_path(model_dir)
+    out = Path(out_dir) if out_dir is not None else Path("nameorigin-report") if bundled else model_dir / "report"
     check_out_dir(out, {*PNGS, REPORT_MD}, "report")
     return report_into(model_dir, out, data)[0]
