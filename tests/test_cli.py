@@ -414,3 +414,13 @@ def test_main_called_from_python_leaves_the_callers_threads_alone(capsys):
         assert torch.get_num_threads() == other
     finally:
         torch.set_num_threads(before)
+
+
+def test_min_confidence_takes_0_to_1_as_python_and_http_do(capsys):
+    """1 abstains on every name not read with certainty; above 1 is refused in one line."""
+    assert main(["predict", "--model", "tutorial", "--min-confidence", "1", "--json", "Smith"]) == 0
+    result = json.loads(capsys.readouterr().out)[0]
+    assert result["abstained"] and "minimum confidence 1" in result["reason"]
+    with pytest.raises(SystemExit) as exit_:
+        main(["predict", "--model", "tutorial", "--min-confidence", "1.01", "Smith"])
+    assert exit_.value.code == 2 and "must be from 0 to 1" in capsys.readouterr().err

@@ -91,6 +91,14 @@ def fraction(text: str) -> float:
     return value
 
 
+def probability(text: str) -> float:
+    """A number from 0 to 1, both included: the rule Python and HTTP take for --min-confidence."""
+    value = _parse(text, float, "a number from 0 to 1")
+    if not 0 <= value <= 1:
+        raise argparse.ArgumentTypeError(f"must be from 0 to 1, got {text}")
+    return value
+
+
 def port(text: str) -> int:
     what = "a TCP port, 0 to 65535 (0: any free one)"
     value = _parse(text, int, what)

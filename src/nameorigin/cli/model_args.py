@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from .. import explain, serve
-from ..argtypes import fraction, positive_int
+from ..argtypes import positive_int, probability
 from ..stream import INPUT_FORMATS, OUTPUT_FORMATS
 from .options import BULK_THREADS, add_data, add_locales, add_model, add_quiet, add_threads, add_wiki
 
@@ -49,7 +49,7 @@ def add_predict(sub: argparse._SubParsersAction) -> None:
     add_model(p)
     p.add_argument("--top-k", type=positive_int, default=3, metavar="K",
                    help="labels listed per name, best first (default: %(default)s)")
-    p.add_argument("--min-confidence", type=fraction, default=0.0,
+    p.add_argument("--min-confidence", type=probability, default=0.0,
                    help="abstain when the top probability is below this (default 0: never)")
     p.add_argument("--json", action="store_true", help="print one JSON array with an object per name "
                                                        "(with --input, use --format jsonl)")

@@ -6,7 +6,7 @@ import argparse
 from typing import Any
 
 from ..argtypes import (class_weight, finite_non_negative_float, fraction, non_negative_float, non_negative_int,
-                        positive_float, positive_int, seed)
+                        positive_float, positive_int, probability, seed)
 from ..config import ARCHS, FAST, PRESETS, SCHEDULES, SPLITS
 from ..names import CASES
 from ..report import REPRODUCE_PRESETS
@@ -37,7 +37,7 @@ TRAIN_FLAGS: list[tuple[str, dict[str, Any]]] = [
     ("--ngram-drop", dict(type=fraction, help="share of a name's n-grams left out at each training step")),
     ("--ngram-max", dict(type=positive_int, help="longest n-gram in the bag (2-8; default 4)")),
     ("--ngram-words", dict(action=ON_OFF, help="mark each word's ends in the n-grams, not only the name's")),
-    ("--surname-share", dict(type=fraction, help="world corpus: share of people read by their family name alone "
+    ("--surname-share", dict(type=probability, help="world corpus: share of people read by their family name alone "
                                                  "(default 0.3)")),
     ("--locale-repeat", dict(type=non_negative_int, help="world corpus: times each locale-list family name is "
                                                          "seen per epoch (0: no lists; needs --locales)")),
