@@ -93,12 +93,14 @@ def test_predict_plain_text(trained):
     (["train", "--data", "/nonexistent", "--out", "x"], "no such file or folder"),
     (["train", "--epochs", "0", "--out", "x"], "must be at least 1"),
     (["train", "--arch", "transformer", "--out", "x"], "invalid choice"),
+    (["predict", "--top-k", "0", "Qin"], "argument --top-k: must be at least 1, got 0 (see nameorigin predict --help)"),
+    (["predict", "--no-such-flag", "Qin"], "unrecognized arguments: --no-such-flag"),
 ])
 def test_bad_input_exits_2_with_one_line(args, message):
     proc = run_cli(*args)
     assert proc.returncode == 2
     assert message in proc.stderr
-    assert "Traceback" not in proc.stderr
+    assert "Traceback" not in proc.stderr and len(proc.stderr.splitlines()) == 1, proc.stderr
 
 
 @pytest.mark.parametrize("args, message", [

@@ -18,9 +18,17 @@ SUBCOMMANDS = (add_train, add_evaluate, add_predict, add_serve, add_export, add_
                add_report, add_reproduce)
 
 
+class OneLineParser(argparse.ArgumentParser):
+    """A bad option is one line on stderr and status 2, as every other refusal of the command is:
+    argparse's usage block before it would bury the message (`--help` still shows it)."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The whole command line, subcommands in the order ``--help`` lists them."""
-    parser = argparse.ArgumentParser(prog="nameorigin", description="Which language does a name come from?")
+    parser = OneLineParser(prog="nameorigin", description="Which language does a name come from?")
     parser.add_argument("--version", action="version", version=f"nameorigin {__version__}",
                         help="print the version and exit")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND",
