@@ -74,7 +74,7 @@ ANSWERS = {"Mike Tyson": "English", "Angela Merkel": "German", "Hiroshi Tanaka":
            "Robert Lewandowski": "Polish", "Kowalski": "Polish", "Anna Nowak": "Polish",
            "Recep Yılmaz": "Other", "Yılmaz": "Other", "Andersson": "Other", "Virtanen": "Other",
            "MacDonald": "Scottish", "Ewan McGregor": "Scottish", "田中": "Japanese", "山本": "Japanese",
-           "田中 太郎": "Japanese", "王伟": "Chinese", "Pedro Almodóvar": "Spanish"}
+           "田中 太郎": "Japanese", "王伟": "Chinese"}
 
 
 def test_the_world_model_answers_what_its_users_type():
