@@ -133,7 +133,7 @@ FIXTURE = {
 }
 
 
-def locale_entries() -> list:
+def _locale_entries() -> list:
     from nameorigin.locales import Entry
 
     out = []
@@ -149,5 +149,11 @@ def locale_file(tmp_path_factory) -> Path:
     from nameorigin.locales import curate, write_table
 
     out = tmp_path_factory.mktemp("locales") / "locales.tsv"
-    write_table(curate(locale_entries()), out)
+    write_table(curate(_locale_entries()), out)
     return out
+
+
+@pytest.fixture
+def locale_entries() -> list:
+    """The entries `locale_file` is curated from, for tests of the curation itself."""
+    return _locale_entries()

@@ -14,8 +14,6 @@ from nameorigin.locales import BORROWED, IMMIGRANT, LOCALES, NOT_A_NAME, SCOTTIS
 from nameorigin.localedata import read_table
 from nameorigin.readings import japanese, romanize
 
-from conftest import locale_entries
-
 def test_every_tradition_the_issue_names_is_mapped_to_its_label():
     for locale in ("tr_TR", "sv_SE", "da_DK", "no_NO", "fi_FI", "hu_HU", "ro_RO", "lt_LT", "lv_LV", "et_EE",
                    "hi_IN", "ne_NP", "id_ID", "th_TH", "ka_GE", "hy_AM", "yo_NG", "en_KE"):
@@ -39,8 +37,8 @@ def test_japanese_names_in_kanji_are_read_in_japanese():
     assert romanize("Wiśniewski", "Polish") == "Wisniewski"
 
 
-def test_curation_drops_what_is_not_a_name_of_its_tradition_and_says_why():
-    raw = locale_entries() + [Entry("Nowak", "Polish", "family", "pl", "mimesis"),  # a duplicate, merged
+def test_curation_drops_what_is_not_a_name_of_its_tradition_and_says_why(locale_entries):
+    raw = locale_entries + [Entry("Nowak", "Polish", "family", "pl", "mimesis"),  # a duplicate, merged
                        Entry("محمد", "Arabic", "given", "ar_AA", "faker"),  # the script rule answers it
                        Entry("Dr. 2nd", "German", "family", "de_DE", "faker"),
                        Entry("Oliver", "Other", "given", "sv_SE", "faker"),  # borrowed from the English list
@@ -66,8 +64,8 @@ def test_a_name_two_lists_read_apart_is_still_on_one_side():
     assert parts[("田中", "Japanese")] == parts[("Tanaka", "Japanese")]
 
 
-def test_a_family_name_two_lists_hold_goes_to_the_tradition_it_reads_like():
-    claimed = locale_entries() + [Entry("Nowak", "German", "family", "de_AT", "faker"),
+def test_a_family_name_two_lists_hold_goes_to_the_tradition_it_reads_like(locale_entries):
+    claimed = locale_entries + [Entry("Nowak", "German", "family", "de_AT", "faker"),
                                   Entry("Becker", "Polish", "family", "pl_PL", "faker")]
     labels = {(r.name, r.kind): r.label for r in curate(claimed).rows}
     assert labels[("Nowak", "family")] == "Polish" and labels[("Becker", "family")] == "German"
