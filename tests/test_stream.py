@@ -382,3 +382,13 @@ def test_jsonl_numbers_and_nesting_within_reason_still_pass_through(clf, tmp_pat
     assert stream.predict_file(clf, src, out, progress=False) == 1
     got = json.loads(out.read_text())
     assert {k: got[k] for k in row} == row
+
+
+def test_the_input_pipe_is_never_the_output(tiny_model):
+    """`--input - --output /dev/stdin` on a pipe would open its own input for writing and wait on
+    itself for ever: refused in one line, by the pipe's identity."""
+    proc = subprocess.run([sys.executable, "-m", "nameorigin.cli", "predict", "--model", str(tiny_model), "--input",
+                           "-", "--output", "/dev/stdin", "--quiet"], input=b"name\nSmith\n", capture_output=True,
+                          timeout=60)
+    assert proc.returncode == 2 and b"is also the input" in proc.stderr
+    assert len(proc.stderr.splitlines()) == 1, proc.stderr

@@ -63,15 +63,18 @@ def _formats(source: Source, dest: Source, input_format: str | None,
 
 
 def _refuse_the_input_as_output(stream: IO, dest: Source) -> None:
-    """Writing over the file being read would replace it with its predictions: refuse, whether
-    the two paths are the same, one links to the other, or the input comes in on stdin."""
+    """Writing over the file being read would replace it with its predictions, and writing into
+    the pipe being read (``--input - --output /dev/stdin``) would wait on itself for ever: refuse
+    both by identity (device and inode), whether the paths are the same, one links to the other,
+    or the input comes in on stdin. A terminal may be both: typing in and reading out is fine."""
     if not isinstance(dest, (str, os.PathLike)) or str(dest) in ("-", "/dev/stdout"):
         return
     try:
         out, src = os.stat(dest), os.fstat(stream.fileno())
     except (AttributeError, OSError, ValueError):  # nothing there yet, or an input with no file behind it
         return
-    if stat.S_ISREG(out.st_mode) and (out.st_dev, out.st_ino) == (src.st_dev, src.st_ino):
+    shared = stat.S_ISREG(out.st_mode) or stat.S_ISFIFO(out.st_mode) or stat.S_ISSOCK(out.st_mode)
+    if shared and (out.st_dev, out.st_ino) == (src.st_dev, src.st_ino):
         raise NameOriginError(f"{dest}: is also the input; write the predictions to another file")
 
 
