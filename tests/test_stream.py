@@ -392,3 +392,15 @@ def test_the_input_pipe_is_never_the_output(tiny_model):
                           timeout=60)
     assert proc.returncode == 2 and b"is also the input" in proc.stderr
     assert len(proc.stderr.splitlines()) == 1, proc.stderr
+
+
+def test_a_csv_with_lone_cr_line_ends_is_read_as_the_same_text_is(clf):
+    """Old Mac files end lines with CR alone; text input always read them, and CSV does too now."""
+    out = io.StringIO()
+    assert stream.predict_file(clf, io.BytesIO(b"name,id\rQin,1\rIvanov,2\r"), out, input_format="csv",
+                               progress=False) == 2
+    rows = list(csv.reader(io.StringIO(out.getvalue())))
+    assert [r[:2] for r in rows[1:]] == [["Qin", "1"], ["Ivanov", "2"]]
+    quoted = io.StringIO()  # a quoted field may still span lines, whatever their ends
+    stream.predict_file(clf, io.BytesIO(b'name,id\r"Li\r\nMing",1\r'), quoted, input_format="csv", progress=False)
+    assert list(csv.reader(io.StringIO(quoted.getvalue())))[1][:2] == ["Li\r\nMing", "1"]

@@ -24,6 +24,7 @@ EXTENSIONS = {".txt": "text", ".csv": "csv", ".tsv": "tsv", ".jsonl": "jsonl"}
 DELIMITERS = {"csv": ",", "tsv": "\t"}
 _BLOCK = 1 << 16
 _BREAK = {bytes: re.compile(rb"\r\n|\r|\n"), str: re.compile(r"\r\n|\r|\n")}
+_BREAK_KEPT = {bytes: re.compile(rb"(?<=\r\n)|(?<=\r)(?!\n)|(?<=\n)"), str: re.compile(r"(?<=\r\n)|(?<=\r)(?!\n)|(?<=\n)")}
 
 Source = str | os.PathLike | IO | None
 Row = tuple[int, Any, Any]  # (line number, the row as read: list of cells or dict, the name)
@@ -33,8 +34,9 @@ def fail(where: str, line: int, message: str) -> NameOriginError:
     return NameOriginError(f"{where}, line {line}: {message}")
 
 
-def split_lines(stream: IO) -> Iterator[bytes | str]:
-    """The lines of `stream` without their ends, which may be CRLF, LF or a lone CR (old Mac
+def split_lines(stream: IO, keep_ends: bool = False) -> Iterator[bytes | str]:
+    """The lines of `stream` without their ends (or with them, `keep_ends`, as the csv module
+    needs them for a quoted field that spans lines), which may be CRLF, LF or a lone CR (old Mac
     files), read in blocks, so a file with no LF at all is not read whole as one line."""
     read = getattr(stream, "read1", stream.read)
     carry: list = []  # the start of a line whose end is not read yet
@@ -44,7 +46,7 @@ def split_lines(stream: IO) -> Iterator[bytes | str]:
         if after_cr and block.startswith(lf):
             block = block[1:]
         after_cr = block.endswith(cr)
-        parts = _BREAK[type(block)].split(block)
+        parts = (_BREAK_KEPT if keep_ends else _BREAK)[type(block)].split(block)
         if len(parts) > 1:
             yield block[:0].join([*carry, parts[0]])
             carry = []
@@ -59,8 +61,8 @@ class Lines:
     `universal`, a lone CR ends a line too (see `split_lines`); else lines keep their ends, as
     the csv module needs them."""
 
-    def __init__(self, stream: IO, where: str, universal: bool = False):
-        self.stream = split_lines(stream) if universal else iter(stream)
+    def __init__(self, stream: IO, where: str, universal: bool = False, keep_ends: bool = False):
+        self.stream = split_lines(stream, keep_ends) if universal else iter(stream)
         self.where, self.n = where, 0
 
     def __iter__(self) -> "Lines":
@@ -143,7 +145,8 @@ def read_jsonl(lines: Lines, column: str) -> tuple[None, Iterator[Row]]:
 
 def read_rows(stream: IO, where: str, input_format: str, column: str) -> tuple[list[str] | None, Iterator[Row]]:
     """The header and rows of `stream` in `input_format`."""
-    lines = Lines(stream, where, universal=input_format == "text")
+    table = input_format in DELIMITERS
+    lines = Lines(stream, where, universal=input_format == "text" or table, keep_ends=table)
     if input_format == "jsonl":
         return read_jsonl(lines, column)
     if input_format == "text":
