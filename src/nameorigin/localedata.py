@@ -102,24 +102,25 @@ def read_table(path: str | os.PathLike) -> LocaleTable:
         raise DataError(f"{path}: {what}, not the locale table (build it with: nameorigin data build-locales "
                         f"--out {path})")
     columns: dict[str, list[str]] = {key: [] for key in HEADER}
+    text: list[str] = []
     try:
         with open(path, encoding="utf-8-sig", newline="") as handle:
             rows = csv.reader(handle, delimiter="\t", quoting=csv.QUOTE_NONE)
             if tuple(next(rows, ())) != HEADER:
                 raise DataError(f"{path}, line 1: the header must be {' '.join(HEADER)}")
             for row in rows:
-                if (len(row) != len(HEADER) or row[2] not in KINDS or row[5] not in PARTS or row[1] not in LABELS
-                        or not clean(romanize(row[0], row[1]))):
+                read = clean(romanize(row[0], row[1])) if len(row) == len(HEADER) and row[1] in LABELS else ""
+                if len(row) != len(HEADER) or row[2] not in KINDS or row[5] not in PARTS or not read:
                     raise DataError(f"{path}, line {rows.line_num}: not a row of the locale table (name, one of "
                                     "the 18 labels or Other, given or family, locales, sources, train/val/test)")
                 for key, value in zip(HEADER, row):
                     columns[key].append(value)
+                text.append(read)
     except UnicodeDecodeError as err:
         raise DataError(f"{path}: not valid UTF-8 ({err.reason})") from None
     except csv.Error as err:
         raise DataError(f"{path}: not a table of names ({err})") from None
     if not columns["name"]:
         raise DataError(f"{path}: no names in the table")
-    text = [clean(romanize(n, label)) for n, label in zip(columns["name"], columns["label"])]
     return LocaleTable(columns["name"], text, columns["label"], np.asarray(columns["kind"]),
                        [tuple(s.split(",")) for s in columns["locale"]], np.asarray(columns["part"]), str(path))

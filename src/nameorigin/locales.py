@@ -8,10 +8,9 @@ the label we want. `build_table` reads them from the installed packages (``pip i
 the entries (`curate` says what is dropped and why) and writes one table: ``name``, ``label``,
 ``kind`` (given/family), ``locale``, ``source``, ``part`` (train/val/test).
 
-The part is drawn from the name itself (`part_of`), so a name shared by several lists (Anna,
-Nowak) lands on one side for all of them, and no test name is ever seen in training.
-Debian's ``php-faker`` and ``ruby-faker`` packages are kept for independent evaluation and are
-never read here.
+The part is drawn from the name itself (`assign_parts`), so a name shared by several lists (Anna,
+Nowak), or written and read two ways (田中, Tanaka), lands on one side for all of them. Only the
+two PyPI packages are read: other packagings of Faker's lists are kept for independent evaluation.
 """
 
 from __future__ import annotations
@@ -202,7 +201,8 @@ _NAME = re.compile(r"^[A-Za-z][A-Za-z '.-]*$")
 
 
 def _reason(entry: Entry) -> str | None:
-    if allowed_labels(script_of(entry.name)) is not None and script_of(entry.name) not in JAPANESE_SCRIPTS:
+    script = script_of(entry.name)
+    if allowed_labels(script) is not None and script not in JAPANESE_SCRIPTS:
         return SCRIPT
     text = " ".join(romanize(entry.name, entry.label).split())
     if not _NAME.match(text) or len(text.split()) > 3 or len(text) > 40:

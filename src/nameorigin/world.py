@@ -131,8 +131,11 @@ class WorldData:
         for _ in range(repeat):
             full, full_labels = table.full_names("train", rng, exclude=held)
             names, labels = names + full, labels + full_labels
+        return [fold_case(n, self.case) for n in names], self._label_ids(labels)
+
+    def _label_ids(self, labels: list[str]) -> np.ndarray:
         index = {label: i for i, label in enumerate(self.labels)}
-        return [fold_case(n, self.case) for n in names], np.asarray([index[label] for label in labels], dtype=np.int64)
+        return np.asarray([index[label] for label in labels], dtype=np.int64)
 
     def locale_part(self, part: str, kind: str) -> tuple[list[str], np.ndarray]:
         """A part of the locale lists as family names alone (`kind` "family") or as full names
@@ -143,8 +146,7 @@ class WorldData:
         else:
             rows = table.rows(part, kind)
             names, labels = [table.text[i] for i in rows], [table.labels[i] for i in rows]
-        index = {label: i for i, label in enumerate(self.labels)}
-        return [fold_case(n, self.case) for n in names], np.asarray([index[label] for label in labels], dtype=np.int64)
+        return [fold_case(n, self.case) for n in names], self._label_ids(labels)
 
     def validation(self) -> tuple[list[str], np.ndarray]:
         """Validation people as full names and as family names alone."""
