@@ -1,7 +1,7 @@
 """Each command's default thread count, on a quiet machine and beside busy processes, side by side.
 
 PyTorch's threads spin-wait for each other, so a command that runs on every core collapses when
-another process holds one (README, "Threads"). This runs the installed command's code path
+another process holds one (docs/benchmarks.md, "Threads"). This runs the installed command's code path
 (``python -m nameorigin``, no ``--threads``: the defaults of `nameorigin.threads`) for a few
 commands, first alone, then beside ``--busy`` processes that each spin on a core, and prints both
 times and their ratio. ``--threads N`` adds rows with that count set explicitly, for comparison.

@@ -68,7 +68,7 @@ def data_zip() -> Path:
 def wiki_file() -> Path:
     return require_data(SHARED / "wiki" / "names.tsv", "the Wikipedia people's names (wiki/names.tsv)",
                         "it is built from the name2nat wheel: nameorigin data build-wiki WHEEL --out "
-                        "DIR/wiki/names.tsv (see README, 'The world model')")
+                        "DIR/wiki/names.tsv (see docs/training.md, 'The world model')")
 
 
 @pytest.fixture(scope="session")

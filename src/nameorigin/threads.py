@@ -2,7 +2,7 @@
 
 PyTorch starts one OpenMP thread per core, and at the end of every operation its threads wait for
 each other, spinning. When another process holds one of those cores, each operation waits for the
-thread that is descheduled, and a command runs many times slower than on one thread (README,
+thread that is descheduled, and a command runs many times slower than on one thread (docs/benchmarks.md,
 "Threads", and docs/design.md have the measurements). One thread loses little on a quiet
 machine, so the defaults here never give PyTorch every usable CPU:
 

@@ -24,7 +24,7 @@ DEFAULT_PORT = 8000
 GRACE_S = 10.0
 KEEP_ALIVE_S = 5.0
 MAX_CONNECTIONS = 512
-# One thread is the fastest on a shared CPU (see the README); more help only on idle cores.
+# One thread is the fastest on a shared CPU (docs/benchmarks.md, "Threads"); more help only on idle cores.
 THREADS = 1
 
 
