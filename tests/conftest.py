@@ -126,6 +126,8 @@ FIXTURE = {
                          "Lars Mikael Anders Johan Per Karl Erik Jan Peter Thomas"),
     ("Japanese", "ja_JP"): ("田中 山本 佐藤 鈴木 高橋 渡辺 伊藤 中村 小林 加藤 吉田 山田 佐々木 山口 松本 井上 木村 林 清水",
                             "太郎 一郎 花子 大輔 翔太 健太 美咲 結衣"),
+    ("Chinese", "zh_CN"): ("王 李 张 刘 陈 杨 黄 赵 吴 周 徐 孙 马 朱 胡 郭 何 高 罗 郑",
+                           "伟 芳 娜 敏 静 磊 强 军 洋 勇 艳 杰 涛 明 超 秀英"),
     ("German", "de_DE"): ("Müller Schmidt Schneider Fischer Weber Meyer Wagner Becker Schulz Hoffmann Schäfer Koch "
                           "Bauer Richter Klein Wolf Schröder Neumann", "Hans Jürgen Klaus Wolfgang Dieter Uwe Stefan"),
     ("English", "en_GB"): ("Smith Jones Taylor Brown Williams Wilson Johnson Davies Robinson Wright Thompson Evans "

@@ -37,6 +37,16 @@ def test_japanese_names_in_kanji_are_read_in_japanese():
     assert romanize("Wiśniewski", "Polish") == "Wisniewski"
 
 
+def test_no_character_is_lost_in_a_japanese_reading():
+    """pykakasi drops the second of two characters it cannot read; the reading keeps both, so 孙伟
+    is not scored as the family name alone."""
+    def read(name: str) -> str:
+        return " ".join(romanize(name, "Japanese").split())
+
+    assert read("孙伟") == read("孙 伟") == "Sun Wei"
+    assert read("王伟") == "O Wei" and japanese("a田中b") == "A Tanaka B"
+
+
 def test_curation_drops_what_is_not_a_name_of_its_tradition_and_says_why(locale_entries):
     raw = locale_entries + [Entry("Nowak", "Polish", "family", "pl", "mimesis"),  # a duplicate, merged
                        Entry("محمد", "Arabic", "given", "ar_AA", "faker"),  # the script rule answers it
@@ -86,6 +96,22 @@ def test_the_table_reads_back_with_readings_and_made_up_full_names(locale_file):
     assert all(not n.isascii() and n.split()[0] in table.written for n in written)  # family name first
 
 
+def test_han_names_are_read_as_users_see_them_read_whatever_their_label(locale_file):
+    """A Chinese name in Han characters is scored on its Japanese reading (`Classifier`), so the
+    network must learn how Chinese names sound in it; full names keep one script, and Chinese
+    ones are written without a space."""
+    from nameorigin.readings import prepare
+
+    table = read_table(locale_file)
+    i = table.written.index("王")
+    assert table.labels[i] == "Chinese" and table.text[i] == prepare("王").japanese == "O"
+    for part in ("train", "val", "test"):
+        written, labels = table.full_names(part, np.random.default_rng(0), "zh_CN", written=True)
+        assert written and all(" " not in n and not n.isascii() and y == "Chinese" for n, y in zip(written, labels))
+        read, _ = table.full_names(part, np.random.default_rng(0), "zh_CN")
+        assert [" ".join(n.lower().split()) for n in read] == [prepare(n, "lower").japanese for n in written]
+
+
 HEAD = "name\tlabel\tkind\tlocale\tsource\tpart\n"
 
 
@@ -115,6 +141,20 @@ def test_the_teacher_relabels_diaspora_names_but_never_out_of_other(locale_file,
     result = module.relabel(names, names, labels, label_names, teacher, 0.3, 1.0)
     assert [label_names[y] for y in result.labels] == ["Polish", "Other", "German", "Scottish", "Other"]
     assert result.changed[("German", "Polish")] == 1 and result.changed[("English", "Scottish")] == 1
+
+
+def test_a_family_first_tradition_is_never_relabelled(locale_file, monkeypatch):
+    """Wikipedia writes East Asian people in either order, so their "family name" may be a given
+    name the teacher misreads (Toru, Hiroshi): such people keep their label."""
+    from nameorigin import relabel as module
+
+    table = read_table(locale_file)
+    monkeypatch.setattr(module, "MIN_KNOWN", 5)
+    teacher = module.fit_teacher(table.text, table.labels)
+    label_names = ["German", "Japanese", "Polish"]
+    result = module.relabel(["Kowalski", "Kowalski"], ["Jan Kowalski", "Kowalski Jan"], np.asarray([0, 1]),
+                            label_names, teacher, 0.3, 1.0)
+    assert [label_names[y] for y in result.labels] == ["Polish", "Japanese"]
 
 
 @pytest.mark.skipif(importlib.util.find_spec("faker") is None or importlib.util.find_spec("mimesis") is None,

@@ -1,10 +1,14 @@
 """The locale table (`locales.build_table`) as training and evaluation read it.
 
-Each row is read the way its tradition reads it (`readings.romanize`: Japanese names in kanji by
-their Japanese reading), cleaned to the alphabet as Wikipedia's names are. Full names do not
-exist in the lists, so they are made: each family name of a locale with a given name of the same
-locale and part, in the order the tradition writes them (`FAMILY_FIRST`; Japanese names come in
-both orders, as Wikipedia writes them given name first and Japanese script family name first).
+Each row is read as the model will read it when a user types it (`reading`): names in Han
+characters or kana by their Japanese reading whatever their label, as `Classifier` scores them
+(a Chinese name is told from a Japanese one by how its Japanese reading sounds), any other name
+by unidecode's, cleaned to the alphabet as Wikipedia's names are. Full names do not exist in the
+lists, so they are made: each family name of a locale with a given name of the same locale, part
+and kind of script (no one writes 中川 Naoto), in the order the tradition writes them
+(`FAMILY_FIRST`; Japanese names come in both orders, as Wikipedia writes them given name first
+and Japanese script family name first); Chinese names in Han characters are written without a
+space, as Chinese writes them.
 """
 
 from __future__ import annotations
@@ -72,19 +76,22 @@ class LocaleTable:
         given = {}
         for i in self.rows(part, "given", exclude=exclude):
             for loc in self.locales[i]:
-                given.setdefault(loc, []).append(i)
+                given.setdefault((loc, _east_asian(self.written[i])), []).append(i)
         names, labels = [], []
         for i in self.rows(part, "family", locale, exclude):
-            with_given = [loc for loc in self.locales[i] if loc in given]
+            east_asian = _east_asian(self.written[i])
+            with_given = [loc for loc in self.locales[i] if (loc, east_asian) in given]
             if not with_given:
                 continue
-            pool = given[locale if locale in with_given else with_given[rng.integers(len(with_given))]]
+            loc = locale if locale in with_given else with_given[rng.integers(len(with_given))]
+            pool = given[loc, east_asian]
             first, family = names_of[pool[rng.integers(len(pool))]], names_of[i]
             label = self.labels[i]
             family_first = label in FAMILY_FIRST or (label in EITHER_ORDER and rng.random() < 0.5)
-            if written and not family.isascii() and script_of(family) in JAPANESE_SCRIPTS:
+            if written and east_asian:
                 family_first = True
-            names.append(f"{family} {first}" if family_first else f"{first} {family}")
+            space = "" if written and east_asian and label == "Chinese" else " "
+            names.append(f"{family}{space}{first}" if family_first else f"{first}{space}{family}")
             labels.append(label)
         return names, labels
 
@@ -92,6 +99,17 @@ class LocaleTable:
         """Every locale with family names in the test part, in `locales.LOCALES`' order."""
         present = {loc for i in self.rows("test", "family") for loc in self.locales[i]}
         return [loc for loc in LOCALES if loc in present]
+
+
+def _east_asian(written: str) -> bool:
+    return not written.isascii() and script_of(written) in JAPANESE_SCRIPTS
+
+
+def reading(name: str, label: str) -> str:
+    """What the model reads of a row: `readings.romanize` as `label`'s writers read it, except
+    that Han characters and kana are read in Japanese whatever the label, as `Classifier` reads
+    them, so that the network learns how Chinese names sound in that reading."""
+    return clean(romanize(name, "Japanese" if _east_asian(name) else label))
 
 
 def read_table(path: str | os.PathLike) -> LocaleTable:
@@ -109,7 +127,7 @@ def read_table(path: str | os.PathLike) -> LocaleTable:
             if tuple(next(rows, ())) != HEADER:
                 raise DataError(f"{path}, line 1: the header must be {' '.join(HEADER)}")
             for row in rows:
-                read = clean(romanize(row[0], row[1])) if len(row) == len(HEADER) and row[1] in LABELS else ""
+                read = reading(row[0], row[1]) if len(row) == len(HEADER) and row[1] in LABELS else ""
                 if len(row) != len(HEADER) or row[2] not in KINDS or row[5] not in PARTS or not read:
                     raise DataError(f"{path}, line {rows.line_num}: not a row of the locale table (name, one of "
                                     "the 18 labels or Other, given or family, locales, sources, train/val/test)")

@@ -36,11 +36,31 @@ def japanese(text: str) -> str:
     dictionary cannot read (a simplified Chinese one such as 伟) is left as it is; `names.normalize`
     transliterates what is left."""
     out = []
-    for part in _kakasi().convert(text):
-        romaji = part["hepburn"] if part["hepburn"] else part["orig"]
-        out.append(_LONG_U.sub("u", _LONG_O.sub("o", romaji)) if part["hepburn"] else romaji)
+    for orig, hepburn in _tokens(text):
+        out.append(_LONG_U.sub("u", _LONG_O.sub("o", hepburn)) if hepburn else orig)
     words = " ".join(out).split()  # pykakasi's tokens are words: 鈴木一郎 -> Suzuki Ichiro
     return " ".join(w[:1].upper() + w[1:] for w in words)
+
+
+def _tokens(text: str) -> list[tuple[str, str]]:
+    """pykakasi's (written, Hepburn) tokens of `text`, none lost: it drops the second of two
+    characters its dictionary cannot read (孙伟 comes back as 孙 alone), so what it skipped is read
+    again on its own."""
+    tokens, rest = [], text.strip()
+    while rest:
+        pos = 0
+        for part in _kakasi().convert(rest):
+            while pos < len(rest) and rest[pos].isspace():
+                pos += 1
+            if not part["orig"] or not rest.startswith(part["orig"], pos):
+                break
+            tokens.append((part["orig"], part["hepburn"]))
+            pos += len(part["orig"])
+        if pos == 0:  # not read at all: keep the first character as written
+            tokens.append((rest[0], ""))
+            pos = 1
+        rest = rest[pos:].lstrip()
+    return tokens
 
 
 JAPANESE_SCRIPTS = frozenset({"CJK", "HIRAGANA", "KATAKANA"})
@@ -83,6 +103,8 @@ def prepare(name: str, case: str = "words") -> Prepared:
     """
     if not isinstance(name, str):
         return Prepared("", "not a string")
+    if len(name) > MAX_NAME_LENGTH:  # before any reading: a dictionary's work grows with the text
+        return Prepared("", f"longer than {MAX_NAME_LENGTH} characters")
     script = script_of(name)
     text = clean(romanize(name, "Japanese" if script in KANA else None))
     if not name.strip():
