@@ -21,6 +21,7 @@ import numpy as np
 
 from .errors import NameOriginError
 from .files import atomic_write, output_target
+from .names import compatible
 from .scripts import allowed_labels, display, script_of
 
 DPI = 120
@@ -67,7 +68,7 @@ def explain(clf: Scorer, name: str, top_k: int = 3) -> dict:
     """
     whole = clf.predict([name], top_k=top_k)[0]
     steps: list[dict] = []
-    if whole.predictions and allowed_labels(script_of(name)) is not None:
+    if whole.predictions and allowed_labels(script_of(compatible(name))) is not None:
         steps = _typed_steps(clf, name, top_k)
     elif whole.predictions:
         prefixes = _prefixes(whole.normalized)
@@ -156,7 +157,7 @@ def _panel(ax, explanation: dict, labels: list[str], last: bool):
     final = explanation["steps"][-1]["predictions"]
     name, normalized = explanation["name"], explanation["normalized"]
     if not _drawable(name):  # a script the font lacks would be drawn as empty boxes
-        shown = f"a name in {display(script_of(name) or 'another')} script, read as {normalized!r}"
+        shown = f"a name in {display(script_of(compatible(name)) or 'another')} script, read as {normalized!r}"
     else:
         shown = repr(name) + ("" if normalized == name else f", read as {normalized!r}")
     answer = f"{final[0]['label']} {final[0]['probability']:.2f}" if final else "no answer"
