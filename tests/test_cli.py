@@ -435,3 +435,24 @@ def test_a_thread_count_past_the_usable_cpus_is_refused_before_any_work(command,
         main([*command, "--threads", "100000"])
     err = capsys.readouterr().err
     assert exit_.value.code == 2 and "--threads: must be at most" in err and len(err.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("missing, command, needs", [
+    ("onnx", ["predict", "--backend", "onnx", "Smith"], "pip install 'nameorigin[onnx]'"),
+    ("onnxruntime", ["predict", "--backend", "onnx", "Smith"], "pip install 'nameorigin[onnx]'"),
+    ("matplotlib.figure", ["explain", "--plot", "x.png", "Smith"], "pip install 'nameorigin[plot]'"),
+])
+def test_a_missing_extra_is_one_line_with_its_install_command_before_any_work(missing, command, needs, capsys,
+                                                                             monkeypatch, tmp_path):
+    import sys
+
+    import nameorigin.predict
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setitem(sys.modules, missing, None)  # import fails, as without the extra
+    if command[0] == "explain":
+        monkeypatch.setattr(nameorigin.predict, "load_model", lambda *a, **k: pytest.fail("the work started"))
+    assert main(command) == 2
+    err = capsys.readouterr().err
+    assert needs in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "x.png").exists()

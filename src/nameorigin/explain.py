@@ -99,13 +99,23 @@ def format_table(explanations: list[dict]) -> str:
 
 
 def check_plot_path(path: str | os.PathLike) -> None:
-    """Refuse, before any work, a plot path that is not a .png in an existing folder."""
+    """Refuse, before any work, a plot path that is not a .png in an existing folder, or a
+    plot without matplotlib."""
+    _figure()
     path = Path(path)
     if path.suffix.lower() != ".png":
         raise NameOriginError(f"{path}: --plot writes a PNG; give a file name ending in .png")
     if not path.parent.is_dir():
         raise NameOriginError(f"{path}: the folder {path.parent} does not exist")
     output_target(path)
+
+
+def _figure() -> type:
+    try:
+        from matplotlib.figure import Figure
+    except ImportError:
+        raise NameOriginError("--plot needs matplotlib: pip install 'nameorigin[plot]'") from None
+    return Figure
 
 
 def _grid(explanation: dict, labels: list[str]) -> np.ndarray:
@@ -169,10 +179,7 @@ def _panel(ax, explanation: dict, labels: list[str], last: bool):
 def plot(explanations: list[dict], labels: list[str], path: str | os.PathLike) -> Path:
     """A heatmap per name, characters (top to bottom, in reading order) by labels, written
     atomically to `path` as PNG. `explanations` should list every label (``top_k=len(labels)``)."""
-    try:
-        from matplotlib.figure import Figure
-    except ImportError:
-        raise NameOriginError("--plot needs matplotlib: pip install 'nameorigin[plot]'") from None
+    Figure = _figure()
     panels = [e for e in explanations if e["steps"]]
     if not panels:
         raise NameOriginError("nothing to plot: the model abstained on every name")

@@ -69,7 +69,14 @@ def _require(module: str):
     try:
         return __import__(module)
     except ImportError:
-        raise NameOriginError(f"ONNX support needs the {module} package: pip install onnx onnxruntime") from None
+        raise NameOriginError(f"ONNX support needs the {module} package: pip install 'nameorigin[onnx]'") from None
+
+
+def require_onnx() -> None:
+    """Refuse, before any work, when either ONNX package is missing (PyTorch's exporter needs
+    onnx, running a graph needs onnxruntime)."""
+    for module in ("onnx", "onnxruntime"):
+        _require(module)
 
 
 # --- making a network exportable --------------------------------------------------------------
@@ -136,6 +143,7 @@ def exportable(model: nn.Module) -> nn.Module:
 
 def to_onnx_bytes(model: nn.Module, opset: int = OPSET) -> bytes:
     """`model` (eval mode, CPU) as a serialized ONNX graph with free batch and time axes."""
+    require_onnx()
     model = model.eval()
     example = encode(_EXAMPLE_NAMES)
     kwargs: dict[str, Any] = {}
