@@ -72,10 +72,10 @@ def _require(module: str):
         raise NameOriginError(f"ONNX support needs the {module} package: pip install 'nameorigin[onnx]'") from None
 
 
-def require_onnx() -> None:
-    """Refuse, before any work, when either ONNX package is missing (PyTorch's exporter needs
-    onnx, running a graph needs onnxruntime)."""
-    for module in ("onnx", "onnxruntime"):
+def require_onnx(*modules: str) -> None:
+    """Refuse, before any work, when an ONNX package is missing: PyTorch's exporter needs onnx and
+    onnxruntime (to check what it wrote), running an exported file only onnxruntime."""
+    for module in modules or ("onnx", "onnxruntime"):
         _require(module)
 
 

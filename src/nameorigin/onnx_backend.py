@@ -121,7 +121,7 @@ def _check_file(runner: OnnxModel, meta: ModelMeta, path: Path) -> None:
 def load_onnx_classifier(path: str | os.PathLike, threads: int | None = None, **options: Any) -> Classifier:
     """A `predict.Classifier` whose network runs in onnxruntime: from an exported ``.onnx`` file,
     or from a checkpoint folder (exported in memory, nothing written). `options` go to `Classifier`."""
-    require_onnx()
+    require_onnx("onnxruntime")
     path = Path(path)
     if path.is_dir():
         model, meta = checkpoint.load(path)
