@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -65,3 +66,51 @@ def test_model_card_is_included_and_tutorial_rendered(site):
     assert "Tutorial: the name classifier" in tutorial and "in2hidden" in tutorial
     assert (site / "index.html").is_file() and (site / "design" / "index.html").is_file()
     assert not (site / "hooks.py").exists() and not (site / "conftest.py").exists()
+
+
+def load_notebook_checks():
+    spec = importlib.util.spec_from_file_location("docs_conftest", ROOT / "docs" / "conftest.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_tutorial_is_stored_with_every_output():
+    """The site shows the notebook's stored outputs; docs/conftest.py checks them against a fresh run."""
+    import nbformat
+
+    nb = nbformat.read(ROOT / "docs" / "tutorial.ipynb", as_version=4)
+    code = [cell for cell in nb.cells if cell.cell_type == "code"]
+    assert code and all(cell.outputs for cell in code), "run: python -m pytest -q docs/tutorial.ipynb --overwrite"
+    assert not any("execution" in cell.metadata for cell in code)
+    texts = load_notebook_checks().cell_outputs(nb)
+    assert "<image/png>" in texts[-1]
+    assert not any(text.startswith("[error]") or text.startswith("[stderr]") for cell in texts for text in cell)
+
+
+def test_stored_outputs_are_compared_number_by_number():
+    import nbformat
+
+    checks = load_notebook_checks()
+    stored = nbformat.read(ROOT / "docs" / "tutorial.ipynb", as_version=4)
+    fresh = nbformat.read(ROOT / "docs" / "tutorial.ipynb", as_version=4)
+    assert checks.output_differences(stored, fresh) == []
+    for cell in fresh.cells:
+        for out in cell.get("outputs", []):
+            if out.output_type == "stream":
+                out.text = re.sub(r"trained in [0-9.]+ s", "trained in 99.9 s", out.text)
+                out.text = out.text.replace("torch 2.", "torch 9.")
+    assert checks.output_differences(stored, fresh) == []  # timings and versions are not the code's
+    trained = next(out for cell in fresh.cells for out in cell.get("outputs", [])
+                   if out.output_type == "stream" and "test accuracy" in out.text)
+    accuracy = re.search(r"test accuracy (0\.\d+)", trained.text).group(1)
+    trained.text = trained.text.replace(accuracy, f"{float(accuracy) + 0.002:.3f}")
+    problems = checks.output_differences(stored, fresh)
+    assert len(problems) == 1 and "test accuracy" in problems[0]
+
+
+def test_tutorial_page_shows_the_outputs(site):
+    text = page(site, "tutorial")
+    for shown in ("20,070 names in 18 languages", "forward gives the hand loop", "test accuracy",
+                  "the hand loop gives the classifier", "data:image/png;base64,"):
+        assert shown in text, shown
