@@ -114,3 +114,11 @@ def test_tutorial_page_shows_the_outputs(site):
     for shown in ("20,070 names in 18 languages", "forward gives the hand loop", "test accuracy",
                   "the hand loop gives the classifier", "data:image/png;base64,"):
         assert shown in text, shown
+
+
+def test_model_card_links_to_the_experiments_on_github_and_on_the_site(site):
+    card = (ROOT / "MODEL_CARD.md").read_text(encoding="utf-8")
+    assert "](docs/experiments.md" in card  # as GitHub resolves it from the root
+    text = page(site, "model-card")
+    assert 'href="../experiments/' in text and "docs/experiments.md" not in text
+    assert "Per-locale, v1 beside v2" in page(site, "experiments")
