@@ -122,3 +122,43 @@ def test_model_card_links_to_the_experiments_on_github_and_on_the_site(site):
     text = page(site, "model-card")
     assert 'href="../experiments/' in text and "docs/experiments.md" not in text
     assert "Per-locale, v1 beside v2" in page(site, "experiments")
+
+
+def test_readme_is_short_and_its_links_resolve():
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert len(text.splitlines()) <= 150
+    assert "python -m pytest -q\n" in text  # the command CI runs (.ci/run)
+    targets = re.findall(r"\]\(([^)#\s]+)(?:#([^)\s]+))?\)", text)
+    local = [(path, anchor) for path, anchor in targets if "://" not in path]
+    assert ("docs/tutorial.ipynb", "") in local
+    for path, anchor in local:
+        assert (ROOT / path).is_file(), path
+        if anchor:
+            headings = re.findall(r"^#+ (.+)$", (ROOT / path).read_text(encoding="utf-8"), re.M)
+            slugs = {re.sub(r"[^\w\- ]", "", h.lower()).strip().replace(" ", "-") for h in headings}
+            assert anchor in slugs, (path, anchor)
+
+
+def test_home_page_describes_both_models_and_links_every_page(site):
+    import yaml
+
+    home = (ROOT / "docs" / "index.md").read_text(encoding="utf-8")
+    assert "`world`" in home and "`tutorial`" in home and "Other" in home
+    config = yaml.load((ROOT / "mkdocs.yml").read_text(encoding="utf-8"), Loader=yaml.BaseLoader)
+    pages = [next(iter(entry.values())) for entry in config["nav"]]
+    for target in pages:
+        if target != "index.md":
+            assert f"]({target})" in home, target
+
+
+EXTRAS = {r"explain\b.*--plot|nameorigin report\b|nameorigin reproduce\b": "plot",
+          r"nameorigin serve\b": "serve", r"nameorigin export\b": "onnx"}
+
+
+@pytest.mark.parametrize("name", ["README.md", "docs/index.md", "docs/usage.md", "docs/training.md"])
+def test_every_example_names_the_extra_it_needs(name):
+    """A page that shows a command needing an extra also shows that extra's install line."""
+    text = (ROOT / name).read_text(encoding="utf-8")
+    for command, extra in EXTRAS.items():
+        if re.search(command, text):
+            assert re.search(rf"pip install [^\n]*\[[^\]\n]*\b{extra}\b", text), (name, extra)
