@@ -18,7 +18,6 @@ import os
 import re
 from pathlib import Path
 
-import nbformat
 import pytest
 
 HERE = Path(__file__).resolve().parent
@@ -125,6 +124,7 @@ def tidy(nb):
 
 
 def _run_and_compare(item) -> None:
+    import nbformat
     from nbmake.nb_run import NotebookRun
     from nbmake.pytest_items import NotebookFailedException
 
