@@ -134,7 +134,11 @@ def create_app(classifier: "Classifier", *, max_names: int = Limits.max_names,
                             max_chars=max_batch_chars) if batching else None)
     service = Service(classifier, limits, batcher)
     app = FastAPIOffline(title="nameorigin", version=_version(), lifespan=_lifespan(service),
-                         description="Which language does a surname come from? Character-level RNN predictions.")
+                         description="Which language does a name come from? Character-level RNN predictions from "
+                                     "the model this server was started with: `world` (the default: full names or "
+                                     "parts of them, in any script; 18 languages or Other), `tutorial` (the PyTorch "
+                                     "tutorial's surname model; 18 languages) or a checkpoint folder. "
+                                     "`GET /v1/model` gives its labels and revision.")
     _add_error_handlers(app)
     _add_predict_routes(app, service)
     _add_info_routes(app, service)
