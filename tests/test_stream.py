@@ -179,6 +179,24 @@ def test_malformed_input_names_the_line(clf, tmp_path, fmt, data, match):
     assert str(err.value).startswith(str(src))
 
 
+@pytest.mark.parametrize("fmt", ["text", "csv", "tsv", "jsonl"])
+def test_a_file_with_no_line_ends_is_refused_as_it_is_read(clf, fmt):
+    """/dev/zero has no line end: read whole it would fill memory; it is refused at the cap."""
+    out = io.StringIO()
+    with pytest.raises(NameOriginError, match=r"/dev/zero, line 1: a line longer than 1,048,576 characters"):
+        stream.predict_file(clf, "/dev/zero", out, input_format=fmt, progress=False)
+    assert out.getvalue() == ""
+
+
+def test_a_field_past_the_csv_limit_is_too_long_and_writes_nothing(clf, tmp_path):
+    src = tmp_path / "in.csv"
+    src.write_text('name\n"' + "x" * 200_000 + '"\nQin\n', encoding="utf-8")
+    out = io.StringIO()
+    with pytest.raises(NameOriginError, match=r"line 2: a field longer than 131,072 characters: not a name"):
+        stream.predict_file(clf, src, out, progress=False)
+    assert out.getvalue() == ""  # not even the header
+
+
 def test_unknown_extension_asks_for_the_format(clf, tmp_path):
     (tmp_path / "names.dat").write_text("Qin\n")
     with pytest.raises(NameOriginError, match="--input-format"):

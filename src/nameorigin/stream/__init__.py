@@ -24,7 +24,10 @@ Choices worth knowing:
   is overwritten. A later JSONL object that brings such a key is an error naming its line.
 * In CSV/TSV, ``abstained`` is ``true``/``false``, probabilities have 6 decimals, and a missing
   value is an empty cell; JSONL keeps full floats and ``null``.
-* Stdout can't be atomic: an error part-way leaves the rows already written there.
+* Stdout can't be atomic: an error part-way leaves the rows already written there. Nothing is
+  written before the first chunk is read, so a file refused in its first rows writes nothing.
+* A line longer than `readers.MAX_LINE` (1 MiB) is refused as it is read, in every format: a
+  binary file or ``/dev/zero`` has no line ends, and would otherwise be read whole.
 * Memory stays bounded whatever the file holds: `Classifier.predict` scores each chunk in
   length-sorted batches of a fixed number of padded characters, so one huge value (a corrupt
   field) pads only its own small batch.
@@ -99,15 +102,17 @@ def predict_file(clf: Any, source: Source = "-", dest: Source = "-", *, column: 
                                           disable=None if progress else True) as bar:
             header, rows = read_rows(stream, where, input_format, column)
             writer = make_writer(out, output_format, top_k, where)
+            chunk = list(itertools.islice(rows, chunk_size))  # first: a file refused at once writes nothing
             if header is not None:
                 writer.start(header)
             written = 0
-            while chunk := list(itertools.islice(rows, chunk_size)):
+            while chunk:
                 predictions = clf.predict([name for _, _, name in chunk], top_k=top_k)
                 for (line, row, _), p in zip(chunk, predictions):
                     writer.write(line, row, p)
                 written += len(chunk)
                 bar.update(len(chunk))
+                chunk = list(itertools.islice(rows, chunk_size))
             writer.finish(column)
     return written
 
