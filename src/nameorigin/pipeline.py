@@ -9,7 +9,7 @@ a signal continues with ``nameorigin train --resume OUT``.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -52,6 +52,11 @@ class RunOptions:
     meta: dict | None = None
     precision: str = "fp32"
 
+    def bound_to(self, fingerprint: str) -> "RunOptions":
+        """These options with the training data's fingerprint kept in the state, so that a resumed
+        run refuses data changed in between (its splits would be redrawn)."""
+        return replace(self, meta={**(self.meta or {}), "fingerprint": fingerprint})
+
     @property
     def hint(self) -> str:
         out = "" if self.state is None else str(self.state)[: -len(".resume")]
@@ -92,6 +97,7 @@ def train(config: Config, corpus: Corpus, *, device: str = "auto", progress: boo
     n_labels = len(corpus.label_names)
     train_part = corpus.subset(split.train, encoded=True)  # a CSV corpus's stays arrays; val/test: strings
     val = corpus.subset(split.val) if len(split.val) else None
+    run = run.bound_to(corpus.fingerprint)
     model, history = fit_members(config, train_part, val, n_labels=n_labels, device=device, progress=progress,
                                  log_every=log_every, log=log, options=run.fit_options())
     round_like_storage(model)
@@ -188,7 +194,7 @@ def resume_and_save(out: str, *, device: str = "auto", progress: bool = True, lo
     """Continue the run whose state sits beside `out`. Of the flags a run was started with,
     only the device and the progress display may be given again; any other that disagrees with
     the saved run is an error."""
-    _, meta = trainstate.read(trainstate.state_path(out))
+    _, meta = trainstate.read(trainstate.state_path(out))  # checked: its config is valid
     config = Config.from_dict(meta["config"])
     started = meta.get("run") or {}
     for key, value in (given or {}).items():

@@ -11,6 +11,7 @@ training names that are a held-out family name are left out too.
 
 from __future__ import annotations
 
+import hashlib
 import os
 from dataclasses import dataclass
 
@@ -243,6 +244,9 @@ def train_world(config: Config, data: str | None, wiki: str | None, locales: str
             f"precision {r.precision:.3f}): {dict(r.changed.most_common(12))}")
     val = world.validation()
     sampler = world.sampler(config.tutorial_repeat, config.surname_share, config.locale_repeat)
+    if run is not None:
+        sources = [world.people.fingerprint, world.tutorial.fingerprint, world.locales and world.locales.fingerprint]
+        run = run.bound_to(hashlib.sha256(repr(sources).encode()).hexdigest())
     model, history = fit_members(config, sampler, val, n_labels=len(world.labels), device=device, progress=progress,
                                  log_every=log_every, log=log, options={} if run is None else run.fit_options())
     model = model.cpu()
