@@ -34,7 +34,7 @@ from typing import Any
 
 import numpy as np
 
-MAX_STORED = 2000
+MAX_STORED = 1000
 DIGITS = 6
 
 

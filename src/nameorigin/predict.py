@@ -180,7 +180,12 @@ class Classifier:
 
     def labels_at(self, level: str = "label") -> list[str]:
         """The labels answers at `level` ("label" or "group", `nameorigin.groups`) are over."""
-        return self._answers(np.zeros((0, len(self.labels)), np.float32), AnswerOptions(level)).labels
+        return self.check_answers(level)
+
+    def check_answers(self, level: str = "label", coverage: float | None = None, prior=None) -> list[str]:
+        """Raise what `predict` would for these options (a bad level, coverage or prior, or a model
+        without what they need), before any name is scored; returns the labels answered with."""
+        return self._answers(np.zeros((0, len(self.labels)), np.float32), AnswerOptions(level, coverage, prior)).labels
 
     def estimate_prior(self, names: Iterable[str]) -> dict[str, float]:
         """The label mix of `names` as EM estimates it from the model's answers (`nameorigin.priors`)."""
