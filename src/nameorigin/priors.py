@@ -34,11 +34,13 @@ class PriorError(NameOriginError, ValueError):
     """A prior that cannot be used; the message says why in one line."""
 
 
-def read_prior(text: str) -> dict[str, float] | str:
-    """A prior given as text: ``auto``, a JSON object, or the path of a file holding one."""
+def read_prior(text: str, files: bool = True) -> dict[str, float] | str:
+    """A prior given as text: ``auto``, a JSON object, or (with `files`) the path of a file holding one."""
     text = text.strip()
     if text == AUTO:
         return AUTO
+    if not text.startswith("{") and not files:
+        raise PriorError("the prior must be 'auto' or a JSON object of label to share, e.g. {\"Spanish\": 0.5}")
     if not text.startswith("{"):
         path = Path(text)
         if not path.is_file():
