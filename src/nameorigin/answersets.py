@@ -24,21 +24,23 @@ from .priors import label_mix
 MIN_SHARE = 1e-6
 
 
-def answer_set_metadata(model: nn.Module, meta: Mapping[str, Any], val: tuple[list[str], np.ndarray],
+def answer_set_metadata(model: nn.Module, meta: Mapping[str, Any], val: tuple[list[str], np.ndarray] | None,
                         train_labels: np.ndarray, source: str) -> dict[str, Any]:
-    """The ``conformal`` scores (label and group level) of `model` on the validation names `val`,
-    and the ``label_prior`` of its training labels, as checkpoint metadata."""
+    """The ``label_prior`` of `model`'s training labels and, given validation names `val`, its
+    ``conformal`` scores (label and group level) on them, as checkpoint metadata."""
+    labels = list(meta["labels"])
+    mix = np.maximum(label_mix(train_labels, len(labels)), MIN_SHARE)
+    out: dict[str, Any] = {"label_prior": (mix / mix.sum()).round(8).tolist()}
+    if val is None or not len(val[0]):
+        return out
     from .predict import Classifier
 
-    labels = list(meta["labels"])
-    clf = Classifier(model, dict(meta))
     names, truth = val
-    proba = clf.predict_proba(names)
+    proba = Classifier(model, dict(meta)).predict_proba(names)
     grouping = Grouping.of(labels)
     conformal = Conformal(Scores.fit(proba, truth), Scores.fit(grouping.sum(proba), grouping.ids(truth)),
                           f"{source}: {len(names)} names")
-    mix = np.maximum(label_mix(train_labels, len(labels)), MIN_SHARE)
-    return {"conformal": conformal.to_dict(), "label_prior": (mix / mix.sum()).round(8).tolist()}
+    return {**out, "conformal": conformal.to_dict()}
 
 
 def world_train_labels(world, config: Config, relabelled: Mapping[str, int] | None = None) -> np.ndarray:

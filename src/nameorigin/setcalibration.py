@@ -36,10 +36,8 @@ def _tutorial_data(meta, data: str | None):
                               "differs), so its validation part cannot be rebuilt; pass --data with the training corpus")
     s = meta["split"]
     split = split_corpus(corpus, s["kind"], s["seed"], s["test_size"], s.get("val_size", 0.0))
-    if not len(split.val):
-        raise NameOriginError("this model was trained without a validation part (val_size 0), so there are no "
-                              "held-out names to calibrate prediction sets on; retrain with --val-size")
-    return corpus.subset(split.val), corpus.labels[split.train], "tutorial validation"
+    val = corpus.subset(split.val) if len(split.val) else None
+    return val, corpus.labels[split.train], "tutorial validation"
 
 
 def calibrate_sets(folder: str | os.PathLike, data: str | None = None, wiki: str | None = None,
@@ -52,7 +50,11 @@ def calibrate_sets(folder: str | os.PathLike, data: str | None = None, wiki: str
         val, train_labels, source = _world_data(meta, data, wiki, locales)
     else:
         val, train_labels, source = _tutorial_data(meta, data)
-    log(f"calibrating prediction sets on {len(val[0])} {source} names")
+    if val is None:
+        log("no validation part (the model was trained with val_size 0): recording the training label mix "
+            "only; prediction sets need held-out names, so retrain with --val-size for them")
+    else:
+        log(f"calibrating prediction sets on {len(val[0])} {source} names")
     added = answer_set_metadata(model, meta, val, train_labels, source)
     out = {**meta.to_dict(), **added}
     checkpoint.save(folder, model, out)

@@ -112,8 +112,8 @@ def cmd_calibrate_sets(args: argparse.Namespace) -> None:
     from ..setcalibration import calibrate_sets
 
     meta = calibrate_sets(args.model, args.data, args.wiki, args.locales)
-    c = meta["conformal"]
-    print(f"{args.model}: prediction sets calibrated on {c['source']}; training label mix recorded")
+    sets = f"prediction sets calibrated on {meta['conformal']['source']}" if "conformal" in meta else "no prediction sets"
+    print(f"{args.model}: {sets}; training label mix recorded")
 
 
 def cmd_export(args: argparse.Namespace) -> None:
