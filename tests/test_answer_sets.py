@@ -12,7 +12,7 @@ import pytest
 
 from nameorigin import checkpoint, priors
 from nameorigin.cli import main
-from nameorigin.conformal import Scores, prediction_sets
+from nameorigin.conformal import Conformal, Scores, prediction_sets
 from nameorigin.errors import CheckpointError, NameOriginError
 from nameorigin.groups import Grouping
 from nameorigin.predict import load_model
@@ -80,6 +80,25 @@ def test_sets_are_nested_as_coverage_rises_and_start_with_the_top_label():
         if previous is not None:
             assert all(set(a) <= set(b) for a, b in zip(previous, sets))
         previous = sets
+
+
+def test_names_of_one_word_get_their_own_guarantee():
+    """Family names alone are harder than full names: one threshold for both would over-cover
+    the one and under-cover the other; each kind has its own."""
+    rng = np.random.default_rng(3)
+    easy, easy_y = _synthetic(rng, 6000, np.full(6, 1 / 6))
+    hard, hard_y = _synthetic(rng, 6000, np.full(6, 1 / 6))
+    hard = 0.4 * hard + 0.6 / 6  # flatter: a weaker reading of the same names
+    hard_y = np.array([rng.choice(6, p=p) for p in hard])
+    half = slice(0, 3000), slice(3000, None)
+    conformal = Conformal(Scores.fit(easy[half[0]], easy_y[half[0]]), Scores.fit(easy[half[0]], easy_y[half[0]]),
+                          one_word=(Scores.fit(hard[half[0]], hard_y[half[0]]),) * 2)
+    proba = np.concatenate([easy[half[1]], hard[half[1]]])
+    truth = np.concatenate([easy_y[half[1]], hard_y[half[1]]])
+    one_word = np.repeat([False, True], 3000)
+    sets = prediction_sets(proba, conformal.thresholds(0.9, "label", one_word))
+    for kind in (~one_word, one_word):
+        assert _covered([s for s, k in zip(sets, kind) if k], truth[kind]) == pytest.approx(0.9, abs=0.02)
 
 
 def test_few_calibration_names_give_every_label_at_high_coverage():

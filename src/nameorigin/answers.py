@@ -61,26 +61,39 @@ def conformal_of(metadata: Mapping) -> Conformal | None:
     return data
 
 
-def train_mix_of(metadata: Mapping) -> np.ndarray | None:
-    mix = metadata.get("label_prior")
-    return None if mix is None else np.asarray(mix, dtype=np.float64)
+def train_mix_of(metadata: Mapping, one_word: np.ndarray | None = None) -> np.ndarray | None:
+    """The label mix the model's answers carry: one row, or with `one_word` (which names are of one
+    word) one row per name, names of one word taking ``one_word_label_prior`` where there is one."""
+    mix, single = metadata.get("label_prior"), metadata.get("one_word_label_prior")
+    if mix is None:
+        return None
+    mix = np.asarray(mix, dtype=np.float64)
+    if single is None or one_word is None:
+        return mix
+    return np.where(np.asarray(one_word)[:, None], np.asarray(single, dtype=np.float64), mix)
 
 
-def apply_prior(proba: np.ndarray, labels: Sequence[str], metadata: Mapping,
-                prior: Any) -> tuple[np.ndarray, dict[str, float]]:
+def apply_prior(proba: np.ndarray, labels: Sequence[str], metadata: Mapping, prior: Any,
+                one_word: np.ndarray | None = None) -> tuple[np.ndarray, dict[str, float]]:
     """`proba` moved to the mix `prior` names ("auto": the mix EM estimates from `proba` itself)."""
-    train = train_mix_of(metadata)
+    train = train_mix_of(metadata, one_word)
     if train is None:
         raise NameOriginError(f"this model records no training label mix for a prior; {HOW_TO_ADD}")
-    mix = priors.estimate(proba, train) if prior == priors.AUTO else priors.resolve(prior, labels, train)
+    if prior == priors.AUTO:
+        mix = priors.estimate(proba, train)
+    else:
+        mix = priors.resolve(prior, labels, train_mix_of(metadata))
     return priors.reweight(proba, mix, train), {label: float(m) for label, m in zip(labels, mix)}
 
 
-def answer(proba: np.ndarray, labels: Sequence[str], metadata: Mapping, options: AnswerOptions) -> Answers:
-    """The answers `options` ask for, from a model's calibrated probabilities over `labels`."""
+def answer(proba: np.ndarray, labels: Sequence[str], metadata: Mapping, options: AnswerOptions,
+           one_word: np.ndarray | None = None) -> Answers:
+    """The answers `options` ask for, from a model's calibrated probabilities over `labels`;
+    `one_word` says which names are of one word (default: none)."""
+    one_word = np.zeros(len(proba), dtype=bool) if one_word is None else np.asarray(one_word, dtype=bool)
     mix = None
     if options.prior is not None:
-        proba, mix = apply_prior(proba, labels, metadata, options.prior)
+        proba, mix = apply_prior(proba, labels, metadata, options.prior, one_word)
     labels = list(labels)
     if options.level == "group":
         grouping = Grouping.of(labels)
@@ -90,6 +103,5 @@ def answer(proba: np.ndarray, labels: Sequence[str], metadata: Mapping, options:
         conformal = conformal_of(metadata)
         if conformal is None:
             raise NameOriginError(f"this model has no prediction-set calibration for coverage; {HOW_TO_ADD}")
-        scores = conformal.group if options.level == "group" else conformal.label
-        sets = prediction_sets(proba, scores.threshold(options.coverage))
+        sets = prediction_sets(proba, conformal.thresholds(options.coverage, options.level, one_word))
     return Answers(labels, proba, sets, mix)

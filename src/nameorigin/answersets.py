@@ -22,25 +22,47 @@ from .groups import Grouping
 from .priors import label_mix
 
 MIN_SHARE = 1e-6
+# Fewer calibration names than this of one kind (one word, several) and the kinds share one set
+# of scores: a threshold from a few hundred names would be too coarse to be worth its own.
+MIN_KIND = 500
 
 
 def answer_set_metadata(model: nn.Module, meta: Mapping[str, Any], val: tuple[list[str], np.ndarray] | None,
                         train_labels: np.ndarray, source: str) -> dict[str, Any]:
-    """The ``label_prior`` of `model`'s training labels and, given validation names `val`, its
-    ``conformal`` scores (label and group level) on them, as checkpoint metadata."""
+    """Given validation names `val`, `model`'s ``conformal`` scores on them (label and group
+    level), and the ``label_prior`` its answers carry: the mean of its probabilities there.
+
+    That mix, not the count of training labels, is what Bayes' rule and EM must start from: class
+    weights and logit adjustment make a model answer as if the mix were flatter than it was, and
+    EM started from the counted mix walks away from the truth even on names like the training
+    ones. Without `val`, the count of `train_labels` stands in. With enough names of one word and
+    of several, each kind gets its own scores and mix (``one_word_label_prior``), as it has its own
+    temperature."""
     labels = list(meta["labels"])
-    mix = np.maximum(label_mix(train_labels, len(labels)), MIN_SHARE)
-    out: dict[str, Any] = {"label_prior": (mix / mix.sum()).round(8).tolist()}
     if val is None or not len(val[0]):
-        return out
+        return {"label_prior": _shares(label_mix(train_labels, len(labels)))}
     from .predict import Classifier
 
     names, truth = val
     proba = Classifier(model, dict(meta)).predict_proba(names)
+    one = np.asarray([" " not in n for n in names])
+    split = min(one.sum(), (~one).sum()) >= MIN_KIND
+    several = ~one if split else np.ones(len(names), dtype=bool)
     grouping = Grouping.of(labels)
-    conformal = Conformal(Scores.fit(proba, truth), Scores.fit(grouping.sum(proba), grouping.ids(truth)),
-                          f"{source}: {len(names)} names")
-    return {**out, "conformal": conformal.to_dict()}
+
+    def fit(rows: np.ndarray) -> tuple[Scores, Scores]:
+        return Scores.fit(proba[rows], truth[rows]), Scores.fit(grouping.sum(proba[rows]), grouping.ids(truth[rows]))
+
+    conformal = Conformal(*fit(several), f"{source}: {len(names)} names", fit(one) if split else None)
+    out = {"conformal": conformal.to_dict(), "label_prior": _shares(np.nanmean(proba[several], axis=0))}
+    if split:
+        out["one_word_label_prior"] = _shares(np.nanmean(proba[one], axis=0))
+    return out
+
+
+def _shares(mix: np.ndarray) -> list[float]:
+    mix = np.maximum(mix, MIN_SHARE)
+    return (mix / mix.sum()).round(8).tolist()
 
 
 def world_train_labels(world, config: Config, relabelled: Mapping[str, int] | None = None) -> np.ndarray:

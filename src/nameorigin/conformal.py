@@ -106,31 +106,54 @@ class Scores:
 @dataclass(frozen=True)
 class Conformal:
     """What a checkpoint keeps for prediction sets: the scores at label and at group level, and
-    what they were calibrated on (a description for people)."""
+    what they were calibrated on (a description for people).
+
+    A model calibrated on full names and on family names alone (the world model) keeps a second
+    pair, ``one_word``, for names of one word, as it keeps a second temperature: a family name
+    alone is harder to place, and one threshold for both would over-cover full names and
+    under-cover family names. Each kind of name then has its own guarantee (Mondrian conformal
+    prediction, split by the number of words)."""
 
     label: Scores
     group: Scores
     source: str = ""
+    one_word: tuple[Scores, Scores] | None = None
     method: str = "aps"
     randomized: bool = False
 
     def to_dict(self) -> dict[str, Any]:
-        return {"method": self.method, "randomized": self.randomized, "source": self.source,
-                "label": self.label.to_dict(), "group": self.group.to_dict()}
+        out = {"method": self.method, "randomized": self.randomized, "source": self.source,
+               "label": self.label.to_dict(), "group": self.group.to_dict()}
+        if self.one_word is not None:
+            out["one_word"] = {"label": self.one_word[0].to_dict(), "group": self.one_word[1].to_dict()}
+        return out
 
     @classmethod
     def from_dict(cls, data: Any) -> "Conformal":
         """Raises ValueError saying what is wrong."""
         if not isinstance(data, Mapping) or data.get("method") != "aps" or data.get("randomized") is not False:
             raise ValueError("must be an object with method 'aps' and randomized false")
+        one = data.get("one_word")
+        if one is not None and not isinstance(one, Mapping):
+            raise ValueError("'one_word' must hold 'label' and 'group'")
         return cls(Scores.from_dict(data.get("label")), Scores.from_dict(data.get("group")),
-                   str(data.get("source", "")))
+                   str(data.get("source", "")),
+                   None if one is None else (Scores.from_dict(one.get("label")), Scores.from_dict(one.get("group"))))
+
+    def thresholds(self, coverage: float, level: str, one_word: np.ndarray) -> np.ndarray:
+        """Each name's threshold for `coverage` at `level`; `one_word` says which names are of one word."""
+        several = (self.label if level == "label" else self.group).threshold(coverage)
+        if self.one_word is None:
+            return np.full(len(one_word), several)
+        single = self.one_word[0 if level == "label" else 1].threshold(coverage)
+        return np.where(one_word, single, several)
 
 
-def prediction_sets(proba: np.ndarray, threshold: float) -> list[list[int]]:
-    """Each row's set, best first: the labels whose mass ranked above is at most `threshold`.
-    A NaN row (a name that was not scored) has an empty set."""
+def prediction_sets(proba: np.ndarray, threshold: float | np.ndarray) -> list[list[int]]:
+    """Each row's set, best first: the labels whose mass ranked above is at most `threshold` (one
+    number, or one per row). A NaN row (a name that was not scored) has an empty set."""
     order, above = mass_above(proba)
+    threshold = np.asarray(threshold, dtype=np.float64).reshape(-1, 1) if np.ndim(threshold) else threshold
     keep = (above <= threshold + 1e-9) & (np.take_along_axis(proba, order, axis=1) > 0)
     keep[:, 0] = True
     keep[np.isnan(proba).any(axis=1)] = False

@@ -173,10 +173,12 @@ def _answer_sets_problem(data: dict[str, Any]) -> str | None:
             Conformal.from_dict(data["conformal"])
         except ValueError as err:
             return f"'conformal' {err}"
-    mix, n = data.get("label_prior"), len(data["labels"])
-    if mix is not None and not (isinstance(mix, list) and len(mix) == n and all(_number(v) and 0 < v <= 1 for v in mix)
-                                and abs(sum(mix) - 1) < 1e-3):
-        return f"'label_prior' must be null or {n} positive shares summing to 1"
+    n = len(data["labels"])
+    for key in ("label_prior", "one_word_label_prior"):
+        mix = data.get(key)
+        if mix is not None and not (isinstance(mix, list) and len(mix) == n
+                                    and all(_number(v) and 0 < v <= 1 for v in mix) and abs(sum(mix) - 1) < 1e-3):
+            return f"{key!r} must be null or {n} positive shares summing to 1"
     return None
 
 
@@ -189,10 +191,9 @@ class ModelMeta(Mapping):
     are applied to the logits as ``(logits + logit_bias) / temperature``; names of one word take
     ``one_word_temperature`` instead where there is one (`scoring.name_temperatures`). ``revision`` is recorded
     by ONNX exports (a checkpoint's is computed from its files); ``weights_sha256`` by checkpoints.
-    ``conformal`` holds the scores prediction sets are made from, and ``label_prior`` the training
-    label mix population priors are applied against (`conformal`, `priors`).
-    ``conformal`` holds the scores prediction sets are made from, and ``label_prior`` the training
-    label mix population priors are applied against (`conformal`, `priors`).
+    ``conformal`` holds the scores prediction sets are made from, and ``label_prior`` the label
+    mix the model's answers carry, which population priors are applied against (names of one word:
+    ``one_word_label_prior`` where there is one; `conformal`, `priors`).
     ``extra`` holds the keys this class does not model (the file's format and version, a world
     model's ``world`` and ``test_sets``, ...). Equal when their JSON is."""
 
@@ -209,6 +210,7 @@ class ModelMeta(Mapping):
     history: dict[str, Any] | None = None
     conformal: Conformal | None = None
     label_prior: tuple[float, ...] | None = None
+    one_word_label_prior: tuple[float, ...] | None = None
     extra: dict[str, Any] = field(default_factory=dict)
     # The keys the source had ("config.<field>" for its config), so `to_dict` writes those back
     # even where they hold the default, and no others.
@@ -228,7 +230,7 @@ class ModelMeta(Mapping):
         values = {key: data[key] for key in modelled}
         values["config"] = Config.from_dict(data["config"])
         values["labels"] = tuple(data["labels"])
-        for key in ("logit_bias", "label_prior"):
+        for key in ("logit_bias", "label_prior", "one_word_label_prior"):
             if values.get(key) is not None:
                 values[key] = tuple(values[key])
         if values.get("conformal") is not None:

@@ -176,7 +176,7 @@ class Classifier:
     def predict_proba(self, names: Iterable[str], *, level: str = "label", prior=None) -> np.ndarray:
         """(n_names, n_labels) probabilities; rows of names that can't be scored are NaN. With
         ``level="group"`` the columns are `labels_at` ("group")'s; a `prior` is applied as in `predict`."""
-        return self._answers(self._score(self._as_list(names))[1], AnswerOptions(level, None, prior)).proba
+        return self._answers(self._score(self._as_list(names)), AnswerOptions(level, None, prior)).proba
 
     def labels_at(self, level: str = "label") -> list[str]:
         """The labels answers at `level` ("label" or "group", `nameorigin.groups`) are over."""
@@ -185,15 +185,21 @@ class Classifier:
     def check_answers(self, level: str = "label", coverage: float | None = None, prior=None) -> list[str]:
         """Raise what `predict` would for these options (a bad level, coverage or prior, or a model
         without what they need), before any name is scored; returns the labels answered with."""
-        return self._answers(np.zeros((0, len(self.labels)), np.float32), AnswerOptions(level, coverage, prior)).labels
+        empty = ([], np.zeros((0, len(self.labels)), np.float32))
+        return self._answers(empty, AnswerOptions(level, coverage, prior)).labels
 
     def estimate_prior(self, names: Iterable[str]) -> dict[str, float]:
         """The label mix of `names` as EM estimates it from the model's answers (`nameorigin.priors`)."""
-        return self._answers(self._score(self._as_list(names))[1], AnswerOptions(prior="auto")).mix
+        return self._answers(self._score(self._as_list(names)), AnswerOptions(prior="auto")).mix
 
-    def _answers(self, proba: np.ndarray, options: AnswerOptions) -> Answers:
+    def _answers(self, scored: tuple[list[Prepared], np.ndarray], options: AnswerOptions) -> Answers:
+        """`scored`'s probabilities as `options` ask (`nameorigin.answers`)."""
         options = options.checked()
-        return Answers(self.labels, proba) if options.plain else answer(proba, self.labels, self.metadata, options)
+        prepared, proba = scored
+        if options.plain:
+            return Answers(self.labels, proba)
+        one_word = np.fromiter((" " not in p.text for p in prepared), dtype=bool, count=len(prepared))
+        return answer(proba, self.labels, self.metadata, options, one_word)
 
     def predict(self, names: Iterable[str], top_k: int = 3, min_confidence: float = 0.0, *, level: str = "label",
                 coverage: float | None = None, prior=None) -> list[Prediction]:
@@ -212,7 +218,7 @@ class Classifier:
             raise ValueError(f"min_confidence must be from 0 to 1, not {min_confidence!r}")
         names = self._as_list(names)
         prepared, proba = self._score(names)
-        ans = self._answers(proba, AnswerOptions(level, coverage, prior))
+        ans = self._answers((prepared, proba), AnswerOptions(level, coverage, prior))
         top_k, labels = min(int(top_k), len(ans.labels)), ans.labels
         results = []
         for i, (name, (text, why, *_), row) in enumerate(zip(names, prepared, ans.proba)):

@@ -81,8 +81,9 @@ def resolve(prior: Mapping[str, Any], labels: Sequence[str], train: np.ndarray) 
 
 
 def reweight(proba: np.ndarray, prior: np.ndarray, train: np.ndarray) -> np.ndarray:
-    """Bayes' rule: `proba` (made under the `train` mix) moved to the `prior` mix. A row the
-    prior leaves nothing of (every label it could have at share 0) stays as it was."""
+    """Bayes' rule: `proba` (made under the `train` mix: one row, or one per row of `proba`) moved
+    to the `prior` mix. A row the prior leaves nothing of (every label it could have at share 0)
+    stays as it was."""
     ratio = np.asarray(prior, dtype=np.float64) / np.maximum(np.asarray(train, dtype=np.float64), 1e-12)
     moved = proba.astype(np.float64) * ratio
     total = moved.sum(axis=1, keepdims=True)
@@ -91,12 +92,15 @@ def reweight(proba: np.ndarray, prior: np.ndarray, train: np.ndarray) -> np.ndar
 
 
 def estimate(proba: np.ndarray, train: np.ndarray, max_iter: int = 1000, tol: float = 1e-7) -> np.ndarray:
-    """The label mix of the names `proba` is of, by EM (Saerens et al. 2002); NaN rows are skipped."""
-    proba = proba[~np.isnan(proba).any(axis=1)].astype(np.float64)
+    """The label mix of the names `proba` is of, by EM (Saerens et al. 2002), starting from the
+    `train` mix (one row, or one per row of `proba`); NaN rows are skipped."""
+    ok = ~np.isnan(proba).any(axis=1)
     train = np.asarray(train, dtype=np.float64)
+    train = train[ok] if train.ndim == 2 else train
+    proba = proba[ok].astype(np.float64)
     if len(proba) == 0:
-        return train.copy()
-    mix = train.copy()
+        return train.mean(axis=0) if train.ndim == 2 else train.copy()
+    mix = train.mean(axis=0) if train.ndim == 2 else train.copy()
     for _ in range(max_iter):
         new = reweight(proba, mix, train).mean(axis=0)
         done = np.abs(new - mix).sum() < tol

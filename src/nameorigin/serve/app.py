@@ -21,6 +21,7 @@ from starlette.exceptions import HTTPException
 from starlette.routing import Match
 
 from . import schemas
+from .answer_options import answer_options
 from .batcher import MicroBatcher, ModelThread
 from .limits import REQUEST_TIMEOUT_S, LimitExceeded, Limits, RequestGuard, model_chars
 
@@ -73,23 +74,6 @@ class Service:
 def _predict(classifier: "Classifier", names: list[str], top_k: int, min_confidence: float,
              answers: dict | None = None) -> "list[Prediction]":
     return classifier.predict(names, top_k=top_k, min_confidence=min_confidence, **(answers or {}))
-
-
-def answer_options(classifier: "Classifier", answers: dict | None) -> dict:
-    """``level``, ``coverage`` and ``prior`` as `Classifier.predict` takes them, without the
-    defaults; checked against the model, so what it can't answer is a 422 with the reason."""
-    from ..errors import NameOriginError
-    from ..priors import read_prior
-
-    answers = {k: v for k, v in (answers or {}).items() if v is not None and (k, v) != ("level", "label")}
-    try:
-        if isinstance(answers.get("prior"), str):
-            answers["prior"] = read_prior(answers["prior"], files=False)
-        prior = answers.get("prior")
-        classifier.check_answers(answers.get("level", "label"), answers.get("coverage"), None if prior == "auto" else prior)
-    except (NameOriginError, ValueError) as err:
-        raise HTTPException(422, str(err)) from None
-    return answers
 
 
 def _as_dict(prediction: "Prediction") -> dict:

@@ -126,13 +126,15 @@ def auto_prior(clf: Any, source: Source, *, column: str = "name", input_format: 
     if not isinstance(source, (str, os.PathLike)) or str(source) == "-":
         raise NameOriginError("--prior auto reads the input twice (once to estimate its mix): give a file, not stdin")
     input_format = input_format or input_format_of(source) or "text"
-    parts = []
+    parts, one_word = [], []
     with open_source(source) as stream:
         _, rows = read_rows(stream, describe(source), input_format, column)
         while chunk := list(itertools.islice(rows, chunk_size)):
-            parts.append(clf.predict_proba([name for _, _, name in chunk]))
+            prepared, proba = clf._score([name for _, _, name in chunk])
+            parts.append(proba)
+            one_word += [" " not in p.text for p in prepared]
     proba = np.concatenate(parts) if parts else np.zeros((0, len(clf.labels)), np.float32)
-    return apply_prior(proba, clf.labels, clf.metadata, AUTO)[1]
+    return apply_prior(proba, clf.labels, clf.metadata, AUTO, np.asarray(one_word, dtype=bool))[1]
 
 
 def command(args: argparse.Namespace, clf: Any) -> int:
