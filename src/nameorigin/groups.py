@@ -4,21 +4,19 @@ The model's main confusions are between neighbours (Irish read as English, Portu
 Dutch as German), so a user who only needs "British Isles" or "Iberian" gets a surer answer by
 summing the probabilities of the labels in a group than by reading one label. The grouping:
 
-=============  ===========================================
-group          labels
-=============  ===========================================
-British Isles  English, Irish, Scottish
-Iberian        Spanish, Portuguese
-Germanic       German, Dutch
-West Slavic    Polish, Czech
-East Slavic    Russian
-French         French
-Italian        Italian
-Greek          Greek
-Arabic         Arabic
-East Asian     Chinese, Japanese, Korean, Vietnamese
-Other          Other
-=============  ===========================================
+| group | labels |
+|---|---|
+| British Isles | English, Irish, Scottish |
+| Iberian | Spanish, Portuguese |
+| Germanic | German, Dutch |
+| West Slavic | Polish, Czech |
+| East Slavic | Russian |
+| French | French |
+| Italian | Italian |
+| Greek | Greek |
+| Arabic | Arabic |
+| East Asian | Chinese, Japanese, Korean, Vietnamese |
+| Other | Other |
 
 French and Italian stay apart: their names are told apart far more surely than the pairs above,
 and joining them would hide an answer the model gets right. A label this table does not name (a
