@@ -18,6 +18,8 @@ def answer_options(classifier: "Classifier", answers: dict | None) -> dict:
     """``level``, ``coverage`` and ``prior`` as `Classifier.predict` takes them, without the
     defaults; checked against the model, so what it can't answer is a 422 with the reason."""
     answers = {k: v for k, v in (answers or {}).items() if v is not None and (k, v) != ("level", "label")}
+    if not answers:
+        return answers
     try:
         if isinstance(answers.get("prior"), str):
             answers["prior"] = read_prior(answers["prior"], files=False)
