@@ -227,3 +227,12 @@ def test_a_file_gets_its_own_mix_estimated_and_a_set_column(tiny_model, tmp_path
     assert header.endswith(",prediction_set") and len(rows) == len(NAMES) * 5
     assert main(["predict", "--model", str(tiny_model), "--input", "-", "--prior", "auto"]) == 2
     assert "not stdin" in capsys.readouterr().err
+
+
+def test_an_onnx_export_keeps_the_sets_and_the_mix(tiny_model):
+    pytest.importorskip("onnxruntime")
+    onnx, torch_model = load_model(tiny_model, backend="onnx"), load_model(tiny_model)
+    for clf in (onnx, torch_model):
+        assert clf.check_answers("group", 0.9, {"Greek": 0.5}) == ["East Slavic", "Greek", "East Asian"]
+    assert [p.prediction_set for p in onnx.predict(NAMES, coverage=0.9)] == \
+        [p.prediction_set for p in torch_model.predict(NAMES, coverage=0.9)]
