@@ -78,7 +78,7 @@ def apply_prior(proba: np.ndarray, labels: Sequence[str], metadata: Mapping, pri
     """`proba` moved to the mix `prior` names ("auto": the mix EM estimates from `proba` itself)."""
     train = train_mix_of(metadata, one_word)
     if train is None:
-        raise NameOriginError(f"this model records no training label mix for a prior; {HOW_TO_ADD}")
+        raise NameOriginError(f"this model records no label mix to apply a prior against; {HOW_TO_ADD}")
     if prior == priors.AUTO:
         mix = priors.estimate(proba, train)
     else:

@@ -167,7 +167,7 @@ def _others_problem(data: dict[str, Any]) -> str | None:
 
 
 def _answer_sets_problem(data: dict[str, Any]) -> str | None:
-    """What is wrong with the prediction-set scores and training label mix, if anything."""
+    """What is wrong with the prediction-set scores and the label mixes for priors, if anything."""
     if data.get("conformal") is not None:
         try:
             Conformal.from_dict(data["conformal"])

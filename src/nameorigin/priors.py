@@ -3,11 +3,12 @@
 A model's probabilities carry the label mix it was trained on: a name that could be Spanish or
 Italian leans to whichever was commoner in training. A user scoring one population (a Brazilian
 customer file) knows better, and Bayes' rule moves the answers to that mix without retraining:
-``p'(y|x) ∝ p(y|x) prior(y) / train(y)``, ``train`` being the training label mix the checkpoint
-records (``label_prior``).
+``p'(y|x) ∝ p(y|x) prior(y) / train(y)``, ``train`` being the label mix the model's answers
+carry, which the checkpoint records (``label_prior``: their mean on the validation names, by kind
+of name; `answersets` says why not the count of training labels).
 
 A prior is a JSON object of label to share. Shares are at least 0; labels left out share what the
-named ones leave (up to 1) in their training proportions; when every label is named, the shares
+named ones leave (up to 1) in their recorded proportions; when every label is named, the shares
 are scaled to sum to 1. ``auto`` estimates the mix of a list of names from the model's own
 answers by expectation-maximisation (Saerens, Latinne and Decaestecker 2002, "Adjusting the
 outputs of a classifier to new a priori probabilities"): re-weight, average, repeat. That estimate

@@ -1,4 +1,4 @@
-"""``nameorigin calibrate-sets``: add prediction-set scores and the training label mix to a
+"""``nameorigin calibrate-sets``: add prediction-set scores and the label mix for priors to a
 checkpoint trained without them.
 
 It rebuilds the model's split from the data it was trained on (refusing other data, by
@@ -42,7 +42,7 @@ def _tutorial_data(meta, data: str | None):
 
 def calibrate_sets(folder: str | os.PathLike, data: str | None = None, wiki: str | None = None,
                    locales: str | None = None, log: Log = stderr_log) -> dict[str, Any]:
-    """Add (or recompute) a checkpoint folder's prediction-set scores and training label mix from
+    """Add (or recompute) a checkpoint folder's prediction-set scores and label mix for priors from
     the data it was trained on; the folder is replaced whole, as training writes it. Returns the
     new metadata."""
     model, meta = checkpoint.load(folder)

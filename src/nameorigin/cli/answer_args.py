@@ -32,9 +32,9 @@ def add_answer_options(p: argparse.ArgumentParser) -> None:
 
 
 def add_calibrate_sets(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("calibrate-sets", help="add prediction-set scores and the training label mix to a checkpoint",
+    p = sub.add_parser("calibrate-sets", help="add prediction-set scores and the label mix for priors to a checkpoint",
                        description="Rebuild a checkpoint's validation part from the data it was trained on, "
-                                   "compute the scores --coverage needs and the training label mix --prior needs, "
+                                   "compute the scores --coverage needs and the label mix --prior needs, "
                                    "and rewrite the checkpoint folder with them (whole, as training writes it).")
     p.add_argument("--model", metavar="DIR", required=True, help="the checkpoint folder to add them to")
     add_data(p, "; must be the corpus the model was trained on")

@@ -113,7 +113,7 @@ def cmd_calibrate_sets(args: argparse.Namespace) -> None:
 
     meta = calibrate_sets(args.model, args.data, args.wiki, args.locales)
     sets = f"prediction sets calibrated on {meta['conformal']['source']}" if "conformal" in meta else "no prediction sets"
-    print(f"{args.model}: {sets}; training label mix recorded")
+    print(f"{args.model}: {sets}; label mix for priors recorded")
 
 
 def cmd_export(args: argparse.Namespace) -> None:
