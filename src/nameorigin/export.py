@@ -58,7 +58,8 @@ INPUTS = ("chars", "lengths")
 OUTPUT = "logits"
 # What the file records besides the network (JSON-encoded values in metadata_props).
 METADATA_KEYS = ("labels", "temperature", "logit_bias", "revision", "config", "metrics")
-OPTIONAL_KEYS = ("one_word_temperature",)  # written only by models that have it
+# written only by models that have them
+OPTIONAL_KEYS = ("one_word_temperature", "conformal", "label_prior", "one_word_label_prior")
 
 # The tracing example, and the differently shaped batch every export is checked on.
 _EXAMPLE_NAMES = ["Abe", "Li", "Novak"]
@@ -216,6 +217,7 @@ def _metadata_props(meta: ModelMeta, revision: str) -> dict[str, str]:
               "revision": revision, "config": meta.to_dict()["config"], "metrics": meta.metrics or {}}
     if meta.one_word_temperature is not None:
         values["one_word_temperature"] = float(meta.one_word_temperature)
+    values.update({key: meta[key] for key in OPTIONAL_KEYS[1:] if meta.get(key) is not None})
     props = {key: json.dumps(value) for key, value in values.items()}
     props.update(format=FORMAT, format_version=str(FORMAT_VERSION), alphabet=ALPHABET, package_version=__version__)
     return props

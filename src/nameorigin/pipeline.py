@@ -123,6 +123,10 @@ def tutorial_metadata(corpus: Corpus, result: TrainResult, score_test: bool = Tr
         "corpus": {"fingerprint": corpus.fingerprint, "n_names": len(corpus), "n_skipped": len(corpus.skipped)},
         "temperature": result.temperature, "logit_bias": result.logit_bias, "history": result.history.to_dict(),
     }
+    from .answersets import answer_set_metadata
+
+    val = corpus.subset(result.split.val) if len(result.split.val) else None
+    meta.update(answer_set_metadata(result.model, meta, val, corpus.labels[result.split.train], "tutorial validation"))
     if not score_test:
         return meta
     test_names, test_labels = corpus.subset(result.split.test)

@@ -23,7 +23,7 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 
-BULK = frozenset({"train", "reproduce", "evaluate", "report", "predict --input"})
+BULK = frozenset({"train", "reproduce", "evaluate", "report", "predict --input", "calibrate-sets"})
 # Above this the model's matrix products are too small to gain from more threads; not measured
 # here (this machine has 2 CPUs), a ceiling against a 64-core host starting 63 spinning threads.
 MAX_BULK_THREADS = 8

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -252,10 +253,29 @@ def train_world(config: Config, data: str | None, wiki: str | None, locales: str
     model = model.cpu()
     round_like_storage(model)
     temperature, one_word = calibrate(model, val, log) if config.calibrate else (1.0, None)
-    return model, {
+    meta = {
         "config": config.to_dict(), "labels": world.labels, "split": world.tutorial_split.describe(),
         "corpus": {"fingerprint": world.tutorial.fingerprint, "n_names": len(world.tutorial),
                    "n_skipped": len(world.tutorial.skipped)},
         "world": world.describe(), "temperature": temperature, "one_word_temperature": one_word,
         "logit_bias": None, "history": history.to_dict(),
-    }, world
+    }
+    from .answersets import answer_set_metadata, world_train_labels
+
+    meta.update(answer_set_metadata(model, meta, val, world_train_labels(world, config), "world validation"))
+    return model, meta, world
+
+
+def check_world_fingerprints(world: WorldData, meta: Mapping) -> None:
+    """Refuse corpora other than the ones a world checkpoint was trained on: its splits could not
+    be rebuilt from them."""
+    from .errors import NameOriginError
+
+    recorded = meta.get("world", {})
+    fingerprints = [("wiki", world.people.fingerprint), ("tutorial", world.tutorial.fingerprint)]
+    if world.locales is not None:
+        fingerprints.append(("locales", world.locales.fingerprint))
+    for key, fingerprint in fingerprints:
+        if recorded.get(key, {}).get("fingerprint") != fingerprint:
+            raise NameOriginError(f"the {key} corpus given is not the one the model was trained on (its "
+                                  "fingerprint differs), so its test split cannot be rebuilt")
