@@ -275,11 +275,6 @@ class Trainer:
 
     def restore(self, tensors: dict[str, torch.Tensor], meta: dict) -> Progress:
         """Put the run back where `save` left it; returns where to continue from."""
-        saved, now = (meta.get("run") or {}).get("fingerprint"), self.run_meta.get("fingerprint")
-        if saved is not None and now is not None and saved != now:
-            raise trainstate.StateError(f"{self.state}: the training data changed since the run began (fingerprint "
-                                        "differs), so its splits would be redrawn and test names could leak into "
-                                        "training; restore the data, or start the run afresh")
         fields = trainstate.apply(self, tensors, meta)
         try:
             return Progress(**{**fields, "history": History(**fields["history"])})

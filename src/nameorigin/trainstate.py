@@ -127,7 +127,13 @@ def capture(trainer, progress: dict) -> tuple[dict[str, torch.Tensor], dict[str,
 
 
 def apply(trainer, tensors: dict[str, torch.Tensor], meta: dict[str, Any]) -> dict:
-    """Put `capture`'s state back into a freshly built `train.Trainer`; returns its progress."""
+    """Put `capture`'s state back into a freshly built `train.Trainer`, if it was saved from the
+    same training data; returns its progress."""
+    saved, now = (meta.get("run") or {}).get("fingerprint"), trainer.run_meta.get("fingerprint")
+    if saved is not None and now is not None and saved != now:
+        raise StateError(f"{trainer.state}: the training data changed since the run began (fingerprint differs), "
+                         "so its splits would be redrawn and test names could leak into training; restore the "
+                         "data, or start the run afresh")
     opt = trainer.optimizer
     try:
         trainer.model.load_state_dict(prefixed(tensors, "model"))
