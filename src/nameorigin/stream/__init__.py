@@ -22,6 +22,9 @@ Choices worth knowing:
 * When an input column (or the first JSONL object's key) is named like a result column, as in a
   labelled ``name,label`` file, the result columns are all prefixed with ``predicted_``; nothing
   is overwritten. A later JSONL object that brings such a key is an error naming its line.
+* In CSV/TSV, a cell that begins with ``=``, ``+``, ``-``, ``@``, a tab or a CR is written with a
+  leading apostrophe (``'=HYPERLINK(...)``), so a spreadsheet shows it instead of running it as a
+  formula; JSONL keeps every value as it is.
 * In CSV/TSV, ``abstained`` is ``true``/``false``, probabilities have 6 decimals, and a missing
   value is an empty cell; JSONL keeps full floats and ``null``.
 * Stdout can't be atomic: an error part-way leaves the rows already written there. Nothing is

@@ -29,6 +29,16 @@ def _cell(value: Any) -> str:
     return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
 
 
+# A spreadsheet runs a cell that begins with one of these as a formula (=HYPERLINK(...), +cmd|...,
+# @SUM(1)); such cells are written with a leading apostrophe, which spreadsheets show as text.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def inert(cell: str) -> str:
+    """`cell` as a spreadsheet will not run it (CSV/TSV output only; JSONL keeps values as they are)."""
+    return "'" + cell if cell.startswith(FORMULA_STARTS) else cell
+
+
 def _result_names(names: list[str], header: list[str], where: str, line: int) -> list[str]:
     """The result columns, prefixed with ``predicted_`` when the input already has one of their
     names (a labelled ``name,label`` file, say), so no input column is overwritten."""
@@ -54,7 +64,7 @@ class TableWriter:
         extra = [c for i in range(1, self.top_k + 1) for c in (f"top{i}_label", f"top{i}_probability")]
         results = _result_names([*RESULT_COLUMNS, *extra, *[SET_COLUMN] * self.sets], header, self.where, line)
         self.header, self.keys = header, set(header)
-        self.csv.writerow([*header, *results])
+        self.csv.writerow([inert(c) for c in [*header, *results]])
 
     def write(self, line: int, row: Any, p: Any) -> None:
         if isinstance(row, dict):
@@ -70,8 +80,9 @@ class TableWriter:
         if self.sets:
             top.append("|".join(p.prediction_set or ()))
         writer = self.quote_all if any("\r" in cell for cell in row) else self.csv
-        writer.writerow([*row, p.label or "", "" if p.probability is None else f"{p.probability:.6f}",
-                           "true" if p.abstained else "false", p.reason or "", p.normalized, *top])
+        probability = "" if p.probability is None else f"{p.probability:.6f}"
+        cells = [*row, p.label or "", probability, "true" if p.abstained else "false", p.reason or "", p.normalized, *top]
+        writer.writerow([inert(c) for c in cells])
 
     def finish(self, column: str) -> None:
         if self.header is None:
