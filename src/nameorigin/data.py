@@ -25,7 +25,7 @@ import numpy as np
 from .download import cached_archive, resolve_source
 from .encoded import EncodedNames, encode, fingerprint  # noqa: F401  (encode: re-exported)
 from .errors import DataError
-from .names import ALPHABET, in_alphabet, normalize
+from .names import ALPHABET, in_alphabet, normalize, unprintable
 from .sources import CLASS_FILE, MAX_FILES, Budget, decode, read_member, read_regular, verify_archive
 from .tables import read_table, table_rows
 
@@ -93,6 +93,10 @@ def _checked(corpus: Corpus) -> Corpus:
         raise DataError(f"{corpus.source}: no usable names found")
     if len(corpus.label_names) < 2:
         raise DataError(f"{corpus.source}: found only {len(corpus.label_names)} label; a classifier needs at least 2")
+    for label in corpus.label_names:
+        if unprintable(label):
+            raise DataError(f"{corpus.source}: the label {label!r} holds a control character (a tab, a line end, "
+                            "...); every output that names it would break")
     return corpus
 
 

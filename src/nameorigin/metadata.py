@@ -28,7 +28,7 @@ from typing import Any
 from .config import ARCHS, SIZE_LIMITS, Config
 from .conformal import Conformal
 from .errors import CheckpointError
-from .names import CASES
+from .names import CASES, unprintable
 
 # The largest sizes a model may ask for: far above any model trained here (hidden 256, 2 layers),
 # and bounded, so that an edited file can't make building the network take all memory or hang.
@@ -112,6 +112,8 @@ def _labels(value: Any) -> str | None:
         return "'labels' must be a list of at least two names"
     if len(set(value)) != len(value):
         return "'labels' names a language twice"
+    if any(unprintable(x) for x in value):
+        return "'labels' holds a control character (a tab, a line end, ...)"
     return None
 
 

@@ -42,6 +42,12 @@ def compatible(name: str) -> str:
     return "".join(c for c in unicodedata.normalize("NFKC", name) if unicodedata.category(c) != "Cf")
 
 
+def unprintable(text: str) -> bool:
+    """Whether `text` holds a control or format character: a label with a tab or a line end would
+    break every table and line that names it."""
+    return any(unicodedata.category(c) in ("Cc", "Cf", "Zl", "Zp") for c in text)
+
+
 def in_alphabet(text: str) -> bool:
     return OUTSIDE_ALPHABET.search(text) is None
 
