@@ -913,3 +913,23 @@ def _try_get(url: str) -> int | str:
         return httpx.get(url, timeout=60).status_code
     except httpx.TransportError as err:
         return type(err).__name__
+
+
+def test_sigterm_while_a_body_drips_in_ends_cleanly_with_no_traceback(tiny_model, tmp_path):
+    import signal
+    import socket
+    from urllib.parse import urlsplit
+
+    log = tmp_path / "server.log"
+    command = [sys.executable, "-m", "nameorigin.cli", "serve", "--model", str(tiny_model)]
+    with running_server(tiny_model, log, "--grace", "1", command=command) as (proc, url):
+        address = urlsplit(url)
+        with socket.create_connection((address.hostname, address.port), timeout=10) as conn:
+            conn.sendall(b"POST /v1/predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                         b"Content-Length: 1000\r\n\r\n{\"names\": [")
+            time.sleep(0.5)  # the body is being read now
+            proc.send_signal(signal.SIGTERM)
+            code = proc.wait(30)
+    text = log.read_text()
+    assert code == 143, text
+    assert "Traceback" not in text and "Exception in ASGI" not in text and "without starting response" not in text, text

@@ -126,6 +126,9 @@ class RequestGuard:
         except asyncio.TimeoutError:
             await send_error(send, 408, f"the request body did not arrive within {self.timeout_s:g} s")
             return
+        except asyncio.CancelledError:  # shutdown while the body drips in: an answer, not a traceback
+            await send_error(send, 503, "the server is shutting down")
+            return
         if body is None:
             await self._refuse(send, receive)
             return
