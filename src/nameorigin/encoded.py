@@ -201,10 +201,7 @@ def _tied(group: np.ndarray, longer: np.ndarray) -> np.ndarray:
 def fingerprint(names: EncodedNames, labels: np.ndarray, label_names: list[str]) -> str:
     """`data.Corpus.fingerprint` from the arrays: SHA-256 of the rows ``label<TAB>name<LF>`` in
     string order, assembled a chunk of rows at a time. Sorting by label, then by name, is that
-    order as long as no label holds a tab; one that does takes the string way."""
-    if any("\t" in label for label in label_names):
-        rows = sorted(f"{label_names[y]}\t{n}\n" for n, y in zip(names, labels.tolist()))
-        return hashlib.sha256("".join(rows).encode("utf-8")).hexdigest()
+    order because no label holds a tab (`data._checked` refuses control characters in labels)."""
     prefixes = [f"{label}\t".encode() for label in label_names]
     label_rank = np.argsort(np.argsort(np.array(prefixes, dtype=object), kind="stable"), kind="stable")
     pool = np.frombuffer(b"".join(prefixes), dtype=np.uint8)
