@@ -35,8 +35,11 @@ import torch.nn.functional as F
 from torch import nn
 
 from nameorigin.config import Config
-from nameorigin.data import N_CHARS, encode, load_corpus, split_corpus
-from nameorigin.models import RecurrentClassifier, ScratchRNN
+from nameorigin.text.names import N_CHARS
+from nameorigin.data.encoded import encode
+from nameorigin.data.corpus import load_corpus, split_corpus
+from nameorigin.models.recurrent import RecurrentClassifier
+from nameorigin.models.tutorial import ScratchRNN
 
 
 def one_hot(name: str) -> torch.Tensor:

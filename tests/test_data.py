@@ -6,8 +6,9 @@ import zipfile
 import numpy as np
 import pytest
 
-from nameorigin.data import (ALPHABET, build_corpus, encode, load_corpus, normalize, read_pairs,
-                             split_corpus)
+from nameorigin.text.names import ALPHABET
+from nameorigin.data.corpus import build_corpus, load_corpus, normalize, read_pairs, split_corpus
+from nameorigin.data.encoded import encode
 from nameorigin.errors import DataError
 
 LANGUAGES = ["Arabic", "Chinese", "Czech", "Dutch", "English", "French", "German", "Greek", "Irish",
@@ -177,7 +178,7 @@ def test_a_path_that_is_neither_folder_nor_file_is_named_for_what_it_is():
 
 
 def test_stratified_holdout_gives_each_class_its_share_by_largest_remainder():
-    from nameorigin.data import stratified_holdout
+    from nameorigin.data.corpus import stratified_holdout
 
     strata = np.repeat(["a", "b", "c"], [53, 31, 16])
     held = stratified_holdout(strata, 0.2, seed=3)
@@ -230,7 +231,7 @@ def test_a_zip_whose_headers_understate_its_sizes_is_refused(tmp_path):
 
 
 def test_too_many_members_files_or_names_are_refused(tmp_path, monkeypatch):
-    from nameorigin import sources
+    from nameorigin.data import sources
 
     monkeypatch.setattr(sources, "MAX_FILES", 3)
     many = {f"data/names/L{i}.txt": "Qin\n" for i in range(4)}
@@ -299,7 +300,7 @@ def test_a_folder_named_like_a_class_file_is_status_2(tmp_path, capsys):
 def test_a_csv_table_has_wider_bounds_than_a_folder_or_zip(tmp_path, monkeypatch):
     """A CSV/TSV file is streamed into arrays, so it may hold far more than a folder of
     [Label].txt files; it is still bounded."""
-    from nameorigin import sources
+    from nameorigin.data import sources
 
     assert (sources.MAX_TABLE_NAMES, sources.MAX_TABLE_BYTES) == (20_000_000, 2 << 30)
     monkeypatch.setattr(sources, "MAX_NAMES", 5)

@@ -26,7 +26,7 @@ httpx = pytest.importorskip("httpx")
 pytest.importorskip("fastapi")
 pytest.importorskip("uvicorn")
 
-from nameorigin.predict import Prediction  # noqa: E402
+from nameorigin.inference.classifier import Prediction  # noqa: E402
 from nameorigin.serve import create_app  # noqa: E402
 from nameorigin.serve.batcher import MicroBatcher  # noqa: E402
 from nameorigin.serve.limits import RequestGuard  # noqa: E402

@@ -22,7 +22,7 @@ from nameorigin import stream
 from nameorigin.cli import main
 from nameorigin.cli.model_args import add_file_options
 from nameorigin.errors import NameOriginError
-from nameorigin.predict import load_model
+from nameorigin.inference.classifier import load_model
 
 RESULT = ["label", "probability", "abstained", "reason", "normalized",
           "top1_label", "top1_probability", "top2_label", "top2_probability", "top3_label", "top3_probability"]

@@ -8,7 +8,8 @@ import sys
 import time
 from collections.abc import Callable
 
-from .. import explain, report, serve, stream
+from ..inference import explain
+from .. import report, serve, stream
 from ..errors import NameOriginError
 from .train_args import resume_given, train_overrides
 
@@ -39,7 +40,7 @@ def _config(args: argparse.Namespace):
 
 
 def cmd_train(args: argparse.Namespace) -> None:
-    from ..pipeline import resume_and_save, train_and_save
+    from ..training.pipeline import resume_and_save, train_and_save
 
     started = time.perf_counter()
     log = (lambda s: None) if args.quiet else (lambda s: print(s, file=sys.stderr))
@@ -64,14 +65,14 @@ def cmd_train(args: argparse.Namespace) -> None:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> None:
-    from ..evaluate import evaluate_checkpoint, format_report
+    from ..evaluation.evaluate import evaluate_checkpoint, format_report
 
     result = evaluate_checkpoint(args.model, args.data, args.wiki, args.locales)
     print(json.dumps(result, indent=2) if args.json else format_report(result))
 
 
 def cmd_predict(args: argparse.Namespace) -> None:
-    from ..predict import load_model
+    from ..inference.classifier import load_model
 
     if args.input is None and not args.names:
         raise NameOriginError("give at least one NAME, or --input FILE")
@@ -92,13 +93,13 @@ def cmd_predict(args: argparse.Namespace) -> None:
 
 
 def cmd_export(args: argparse.Namespace) -> None:
-    from .. import export
+    from ..checkpoint import onnx as export
 
     export.command(args)
 
 
 def cmd_explain(args: argparse.Namespace) -> None:
-    from ..predict import load_model
+    from ..inference.classifier import load_model
 
     if args.plot is not None:
         explain.check_plot_path(args.plot)
@@ -113,14 +114,14 @@ def cmd_explain(args: argparse.Namespace) -> None:
 
 def cmd_data(args: argparse.Namespace) -> None:
     if args.data_command == "build-locales":
-        from ..locales import build_table
+        from ..data.locales import build_table
 
         curated = build_table(args.out)
         print(f"wrote {len(curated.rows)} names to {args.out}", file=sys.stderr)
         for reason, n in curated.dropped.most_common():
             print(f"  {n:>6} dropped: {reason}; e.g. {', '.join(curated.examples[reason][:4])}", file=sys.stderr)
         return
-    from ..wikibuild import build_wiki
+    from ..data.wikibuild import build_wiki
 
     n = build_wiki(args.wheel, args.out)
     print(f"wrote {n} people to {args.out}", file=sys.stderr)

@@ -25,7 +25,7 @@ from .batcher import MicroBatcher, ModelThread
 from .limits import REQUEST_TIMEOUT_S, LimitExceeded, Limits, RequestGuard, model_chars
 
 if TYPE_CHECKING:
-    from ..predict import Classifier, Prediction
+    from ..inference.classifier import Classifier, Prediction
 
 STATIC = Path(__file__).with_name("static")
 PREDICT_PARAMS = ("name", "top_k", "min_confidence")

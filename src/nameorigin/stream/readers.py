@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from ..errors import NameOriginError
-from ..metadata import JSONError, parse_json
+from ..checkpoint.metadata import JSONError, parse_json
 
 INPUT_FORMATS = ("text", "csv", "tsv", "jsonl")
 EXTENSIONS = {".txt": "text", ".csv": "csv", ".tsv": "tsv", ".jsonl": "jsonl"}
