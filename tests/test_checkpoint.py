@@ -258,11 +258,11 @@ def test_a_temperature_that_overflows_the_logits_is_refused(tmp_path, temperatur
     ({}, ["A", "B", "C", "D"], r"does not match its architecture \(wrong shape head.bias, head.weight\)"),
 ])
 def test_sizes_are_checked_against_the_weights_before_building(tmp_path, monkeypatch, config, labels, message):
-    import nameorigin.models
+    import nameorigin.checkpoint
 
     _save(tmp_path / "ckpt")
     _edit(config, **({"labels": labels} if labels else {}))(tmp_path / "ckpt")
-    monkeypatch.setattr(nameorigin.models, "build_model", lambda *a: pytest.fail("built the network"))
+    monkeypatch.setattr(nameorigin.checkpoint, "build_model", lambda *a: pytest.fail("built the network"))
     with pytest.raises(CheckpointError, match=message):
         checkpoint.load(tmp_path / "ckpt")
 

@@ -237,7 +237,7 @@ def test_too_many_members_files_or_names_are_refused(tmp_path, monkeypatch):
     many = {f"data/names/L{i}.txt": "Qin\n" for i in range(4)}
     with pytest.raises(DataError, match="4 members, more than the 3"):
         read_pairs(_zip(tmp_path / "many.zip", many))
-    monkeypatch.setattr("nameorigin.data.MAX_FILES", 3)
+    monkeypatch.setattr("nameorigin.data.corpus.MAX_FILES", 3)
     with pytest.raises(DataError, match="4 .Label..txt files, more than the 3"):
         read_pairs(_names_folder(tmp_path, **{f"L{i}": "Qin\n" for i in range(4)}))
     monkeypatch.setattr(sources, "MAX_NAMES", 5)
@@ -279,7 +279,7 @@ def test_only_regular_files_are_read_from_a_corpus_folder(tmp_path, kind):
     else:
         os.mkfifo(folder / "Chinese.txt")
     limit = lambda: resource.setrlimit(resource.RLIMIT_AS, (2 << 30, 2 << 30))  # noqa: E731
-    proc = subprocess.run([sys.executable, "-c", "import sys; from nameorigin.data import read_pairs; "
+    proc = subprocess.run([sys.executable, "-c", "import sys; from nameorigin.data.corpus import read_pairs; "
                            "from pathlib import Path; read_pairs(Path(sys.argv[1]))", str(folder)],
                           capture_output=True, text=True, timeout=60, preexec_fn=limit,
                           env={**os.environ, "OMP_NUM_THREADS": "1"})

@@ -131,7 +131,7 @@ def test_names_of_one_word_have_their_own_temperature(tiny_world):
     from nameorigin.inference.logits import predict_logits
 
     clf = load_model(tiny_world)
-    several, one = clf.temperature, clf.one_word_temperature
+    several, one = clf.calibration.temperature, clf.calibration.one_word_temperature
     assert one is not None and one != several
     logits = predict_logits(clf.model, ["merkel", "angela merkel"])
     expected = torch.softmax(logits / torch.tensor([[one], [several]]), dim=1).numpy()
@@ -162,7 +162,7 @@ def test_an_onnx_export_keeps_both_temperatures(tiny_world, tmp_path):
 
     clf = load_model(tiny_world)
     exported = load_onnx_classifier(export_onnx(tiny_world, tmp_path / "world.onnx"))
-    assert exported.one_word_temperature == clf.one_word_temperature
+    assert exported.calibration.one_word_temperature == clf.calibration.one_word_temperature
     names = ["Merkel", "Angela Merkel", "Nguyen Van An", "Sharma"]
     np.testing.assert_allclose(exported.predict_proba(names), clf.predict_proba(names), rtol=0, atol=1e-5)
 

@@ -17,14 +17,19 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from safetensors import SafetensorError
+from safetensors.torch import load as from_bytes
+from safetensors.torch import save as to_bytes
 from torch import nn
 
 from .. import __version__
 from ..errors import CheckpointError
 from ..files import fsync_dir, umask, write_synced
-from .metadata import JSONError, ModelMeta, parse_json
-from ..text.names import ALPHABET
+from ..models import build_model
 from ..models.ngrams import stored_state
+from ..text.names import ALPHABET
+from .metadata import JSONError, ModelMeta, parse_json
+from .weights import architecture_problem, check_values, declared_shapes
 
 FORMAT = "nameorigin-checkpoint"
 FORMAT_VERSION = 1
@@ -133,8 +138,6 @@ def check_replaceable(out: str | os.PathLike) -> None:
 
 def _write_folder(folder: Path, model: nn.Module, metadata: Mapping[str, Any]) -> None:
     """The checkpoint's two files in `folder`, flushed to the disk before anything is replaced."""
-    from safetensors.torch import save as to_bytes
-
     weights = to_bytes(stored_state(model))
     write_synced(folder / WEIGHTS, weights)
     meta = {"format": FORMAT, "format_version": FORMAT_VERSION, "package_version": __version__,
@@ -243,12 +246,6 @@ def load(folder: str | os.PathLike) -> tuple[nn.Module, ModelMeta]:
     """Rebuild the model of a checkpoint folder, in eval mode on the CPU, with its metadata.
     Everything is checked before the network is built: the metadata, and the weights' declared
     shapes against it; then the weights' values."""
-    from safetensors import SafetensorError
-    from safetensors.torch import load as from_bytes
-
-    from ..models import build_model
-    from .weights import architecture_problem, check_values, declared_shapes
-
     folder = Path(folder)
     raw = read_metadata(folder)
     weights = folder / WEIGHTS

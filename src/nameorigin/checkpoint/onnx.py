@@ -28,7 +28,6 @@ are what both it and the check above feed the graph with.
 
 from __future__ import annotations
 
-import argparse
 import copy
 import inspect
 import io
@@ -43,13 +42,15 @@ import numpy as np
 import torch
 from torch import nn
 
-from .. import __version__
-from ..text.names import ALPHABET
+from .. import __version__, checkpoint
 from ..data.encoded import encode
 from ..errors import NameOriginError
 from ..files import atomic_write
-from .metadata import ModelMeta
+from ..models.cells import LSTMCell, ScratchLayers
+from ..models.recurrent import Ensemble, RecurrentClassifier
 from ..models.tutorial import ScratchRNN
+from ..text.names import ALPHABET
+from .metadata import ModelMeta
 
 FORMATS = ("onnx",)
 FORMAT = "nameorigin-onnx"
@@ -96,8 +97,6 @@ def _scripted_scratch_rnn(rnn: ScratchRNN) -> torch.jit.ScriptModule:
 
 def _torch_layers(stack: nn.Module) -> nn.Module:
     """A `models.ScratchLayers` stack copied into the equivalent batch-first nn.GRU / nn.LSTM."""
-    from ..models.cells import LSTMCell
-
     cells = list(stack.cells)
     layer = nn.LSTM if isinstance(cells[0], LSTMCell) else nn.GRU
     rnn = layer(cells[0].ih.in_features, cells[0].hidden_size, len(cells), batch_first=True)
@@ -113,9 +112,6 @@ def _torch_layers(stack: nn.Module) -> nn.Module:
 def exportable(model: nn.Module) -> nn.Module:
     """The network to hand to the exporter: `model` itself where tracing captures it whole, else an
     equivalent built from its weights (see the module docstring). `model` is not changed."""
-    from ..models.recurrent import Ensemble, RecurrentClassifier
-    from ..models.cells import ScratchLayers
-
     if isinstance(model, Ensemble):
         members = [exportable(m) for m in model.members]
         if any(isinstance(m, torch.jit.ScriptModule) for m in members):
@@ -244,18 +240,8 @@ def export_model(model: nn.Module, metadata: Mapping[str, Any], out_path: str | 
 
 def export_onnx(model_dir: str | os.PathLike, out_path: str | os.PathLike, opset: int = OPSET) -> Path:
     """Export the checkpoint folder `model_dir` to the ONNX file `out_path`; returns its path."""
-    from .. import checkpoint
-
     model, meta = checkpoint.load(model_dir)
     return export_model(model, meta, out_path, checkpoint.revision(model_dir), opset)
 
 
 # --- the command ----------------------------------------------------------------------------------
-
-
-def command(args: argparse.Namespace) -> None:
-    """Run the export from the parsed ``nameorigin export`` options (`cli.model_args.add_export`)
-    and print the file's path."""
-    from .bundled import model_path
-
-    print(export_onnx(model_path(args.model), args.out))

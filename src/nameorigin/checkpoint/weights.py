@@ -15,8 +15,8 @@ from pathlib import Path
 import torch
 
 from ..errors import CheckpointError
-from .metadata import ModelMeta, parse_json
 from ..models import build_model
+from .metadata import ModelMeta, parse_json
 
 # Trained weights stay within a few units; past this, logits divided by the temperature overflow.
 MAX_WEIGHT = 1e6

@@ -8,9 +8,9 @@ import sys
 import time
 from collections.abc import Callable
 
-from ..inference import explain
 from .. import report, serve, stream
 from ..errors import NameOriginError
+from ..inference import explain
 from .train_args import resume_given, train_overrides
 
 
@@ -93,9 +93,11 @@ def cmd_predict(args: argparse.Namespace) -> None:
 
 
 def cmd_export(args: argparse.Namespace) -> None:
-    from ..checkpoint import onnx as export
+    """Export to ONNX and print the file's path."""
+    from ..checkpoint.bundled import model_path
+    from ..checkpoint.onnx import export_onnx
 
-    export.command(args)
+    print(export_onnx(model_path(args.model), args.out))
 
 
 def cmd_explain(args: argparse.Namespace) -> None:

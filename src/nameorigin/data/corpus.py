@@ -23,11 +23,11 @@ from typing import Callable
 
 import numpy as np
 
-from .download import cached_archive, resolve_source
-from .encoded import EncodedNames, fingerprint
 from ..config import SPLITS
 from ..errors import DataError
-from ..text.names import ALPHABET, in_alphabet, normalize
+from ..text.names import in_alphabet, normalize
+from .download import cached_archive, resolve_source
+from .encoded import EncodedNames, fingerprint
 from .sources import CLASS_FILE, MAX_FILES, Budget, decode, read_member, read_regular, verify_archive
 from .tables import read_table, table_rows
 
@@ -203,8 +203,8 @@ def stratified_holdout(strata: np.ndarray, size: float, seed: int) -> np.ndarray
     """A boolean mask holding out `size` of the items (rounded up), each stratum in proportion to
     its size (largest remainders get the rounding), chosen at random within the stratum.
 
-    Written with numpy rather than taken from scikit-learn because importing scikit-learn costs
-    about two seconds, most of a `nameorigin train --arch rnn` run.
+    Written with numpy rather than taken from scikit-learn because importing scikit-learn takes
+    longer than most of a `nameorigin train --arch rnn` run.
     """
     n = len(strata)
     held_total = math.ceil(size * n - 1e-9)

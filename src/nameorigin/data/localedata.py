@@ -22,10 +22,10 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import DataError
-from .locales import HEADER, KINDS, LABELS, LOCALES, PARTS
 from ..text.names import clean
 from ..text.readings import JAPANESE_SCRIPTS, romanize
 from ..text.scripts import script_of
+from .locales import HEADER, KINDS, LABELS, LOCALES, PARTS
 
 FAMILY_FIRST = frozenset({"Chinese", "Korean", "Vietnamese"})
 EITHER_ORDER = frozenset({"Japanese"})

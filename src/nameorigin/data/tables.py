@@ -19,9 +19,9 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from .encoded import LOOKUP, EncodedNames
 from ..errors import DataError
 from ..text.names import normalize
+from .encoded import LOOKUP, EncodedNames
 from .sources import Budget, decode, stream_regular
 
 _ROWS = 1 << 14  # rows normalized and encoded together

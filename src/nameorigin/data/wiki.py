@@ -21,9 +21,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .corpus import Split
 from ..errors import DataError
 from ..text.names import SUFFIXES, clean, normalize, surname_index
+from .corpus import Split
 
 # Traditions whose names Wikipedia often writes family name first (Wang Wei, Nguyen Van An,
 # Tokugawa Ieyasu); which order a given person's name is in is read off the data (`_family_first`).

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..config import Config
+from ..errors import DataError
 from ..text.names import fold_case
 from .corpus import Corpus, Sampler, Split, load_corpus, split_corpus
 from .localedata import LOCALES_ENV, LocaleTable, read_table
@@ -176,8 +177,6 @@ class WorldData:
 
 
 def wiki_source(wiki: str | os.PathLike | None) -> str:
-    from ..errors import DataError
-
     path = wiki or os.environ.get(WIKI_ENV)
     if not path:
         raise DataError(f"the world model needs the Wikipedia corpus: pass --wiki PATH/names.tsv or set {WIKI_ENV}")
@@ -192,8 +191,6 @@ def load_world(config: Config, data: str | None, wiki: str | None, locales: str 
                progress: bool = True, training: bool = True) -> WorldData:
     """Both corpora, and the locale table when the config reads it (`Config.locale_repeat`);
     for `training`, the diaspora names relabelled as the config says."""
-    from ..errors import DataError
-
     table = None
     if config.locale_repeat:
         path = locales_source(locales)

@@ -12,10 +12,10 @@ from typing import TYPE_CHECKING, Callable
 import numpy as np
 import torch
 
-from .metrics import expected_calibration_error
 from ..inference.logits import predict_logits
 from ..inference.scoring import Calibration
 from ..text.scripts import OTHER
+from .metrics import expected_calibration_error
 
 if TYPE_CHECKING:
     from ..data.world import WorldData
@@ -76,7 +76,7 @@ def score_checkpoint(model: str | None = None, data=None, clf=None) -> tuple[dic
     proba = clf._proba(names)
     report = metrics(labels, proba, clf.labels)
     report.update(model=str(model or "bundled default"), model_revision=clf.revision, split=split.describe(),
-                  temperature=clf.temperature)
+                  temperature=clf.calibration.temperature)
     return report, proba, labels
 
 
@@ -91,8 +91,8 @@ def evaluate_checkpoint(model: str | None = None, data=None, wiki: str | None = 
         return score_checkpoint(model, data, clf)[0]
     sets = evaluate_world(clf.model, clf.metadata, data, wiki, locales)
     report = dict(sets["wiki_full"])
-    report.update(model=str(model or "bundled world"), model_revision=clf.revision, temperature=clf.temperature,
-                  one_word_temperature=clf.one_word_temperature, test_sets=sets)
+    report.update(model=str(model or "bundled world"), model_revision=clf.revision, temperature=clf.calibration.temperature,
+                  one_word_temperature=clf.calibration.one_word_temperature, test_sets=sets)
     return report
 
 

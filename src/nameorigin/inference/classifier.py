@@ -17,7 +17,7 @@ import torch
 from torch import nn
 
 from .. import checkpoint
-from ..checkpoint.bundled import BUNDLED, bundled_path, default_model_path, model_path  # noqa: F401  (re-exported)
+from ..checkpoint.bundled import model_path
 from ..text.readings import Prepared, prepare
 from .scoring import Calibration
 from ..text.scripts import allowed_labels, display, transliteration_trust
@@ -82,18 +82,6 @@ class Classifier:
     def _proba(self, names: list[str], allowed: np.ndarray | None = None) -> np.ndarray:
         """Calibrated class probabilities for prepared names; `allowed` masks labels per row."""
         return self.calibration.proba(predict_logits(self.model, names, self.budget), names, allowed)
-
-    @property
-    def temperature(self) -> float:
-        return self.calibration.temperature
-
-    @property
-    def one_word_temperature(self) -> float | None:
-        return self.calibration.one_word_temperature
-
-    @property
-    def logit_bias(self) -> torch.Tensor | None:
-        return self.calibration.logit_bias
 
     def _script_mask(self, prepared: list[Prepared]) -> tuple[np.ndarray | None, list[Prepared]]:
         """The labels each name's script allows, and the names whose script allows none of this

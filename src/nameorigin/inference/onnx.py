@@ -25,13 +25,14 @@ import numpy as np
 import torch
 
 from .. import __version__, checkpoint
+from ..checkpoint.metadata import JSONError, ModelMeta, parse_json
+from ..checkpoint.onnx import (FORMAT, FORMAT_VERSION, METADATA_KEYS, OPTIONAL_KEYS, OUTPUT, open_session, run,
+                               to_onnx_bytes)
+from ..checkpoint.weights import MAX_WEIGHT
 from ..data.encoded import encode
 from ..errors import NameOriginError
-from ..checkpoint.onnx import FORMAT, FORMAT_VERSION, METADATA_KEYS, OPTIONAL_KEYS, OUTPUT, open_session, run, to_onnx_bytes
-from ..checkpoint.metadata import JSONError, ModelMeta, parse_json
 from ..text.names import ALPHABET
 from .classifier import Classifier
-from ..checkpoint.weights import MAX_WEIGHT
 
 # The batch an .onnx file's network must answer with finite logits before it is used.
 _PROBE = ["A", "Li", "Novak", "O'Neil-Smith", "van der Berg"]

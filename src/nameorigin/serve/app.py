@@ -60,15 +60,11 @@ class Service:
         costs = model_chars(names, self.limits, where)
         if self.batcher is not None:
             return self.batcher.submit(names, top_k, min_confidence, costs)
-        return self.model.submit(_predict, self.classifier, names, top_k, min_confidence)
+        return self.model.submit(self.classifier.predict, names, top_k, min_confidence)
 
     def explain(self, name: str, top_k: int) -> asyncio.Future:
         model_chars([name], self.limits, "name")
         return self.model.submit(self.classifier.explain, name, top_k)
-
-
-def _predict(classifier: "Classifier", names: list[str], top_k: int, min_confidence: float) -> "list[Prediction]":
-    return classifier.predict(names, top_k=top_k, min_confidence=min_confidence)
 
 
 def _as_dict(prediction: "Prediction") -> dict:

@@ -16,8 +16,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
 
-from ..errors import NameOriginError
 from ..checkpoint.metadata import JSONError, parse_json
+from ..errors import NameOriginError
 
 INPUT_FORMATS = ("text", "csv", "tsv", "jsonl")
 EXTENSIONS = {".txt": "text", ".csv": "csv", ".tsv": "tsv", ".jsonl": "jsonl"}

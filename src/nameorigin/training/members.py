@@ -18,8 +18,8 @@ from torch import nn
 from ..config import Config
 from ..device import pick_device, seed_everything
 from ..errors import NameOriginError
-from ..models.recurrent import Ensemble
 from ..models import build_model
+from ..models.recurrent import Ensemble
 from .train import History, Log, fit
 
 

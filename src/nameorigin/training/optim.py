@@ -1,8 +1,8 @@
 """Adam(W), gradient clipping and the one-cycle schedule, without ``torch.optim``.
 
 Why not ``torch.optim``: constructing any of its optimizers imports PyTorch's compiler stack
-(``torch._dynamo``), which costs 1.8 s on a 2-core CPU, a fifth of a whole 2-epoch run of the
-scratch RNN. The arithmetic here is the same as ``torch.optim.AdamW`` driven by
+(``torch._dynamo``), a large share of a short run of the scratch RNN (docs/design.md measures
+it). The arithmetic here is the same as ``torch.optim.AdamW`` driven by
 ``torch.optim.lr_scheduler.OneCycleLR`` (cosine, momentum cycled between 0.85 and 0.95);
 tests/test_optim.py checks the two against each other step by step.
 """

@@ -17,20 +17,21 @@ import torch
 from torch import nn
 
 from .. import checkpoint
-from . import distributed, trainstate
-from ..evaluation.metrics import expected_calibration_error
-from .calibration import fit_temperature
 from ..config import Config
 from ..data.corpus import Corpus, Split, load_corpus, split_corpus
 from ..data.localedata import LOCALES_ENV
 from ..device import pick_device
 from ..errors import NameOriginError
+from ..evaluation.evaluate import world_test_sets
+from ..evaluation.metrics import expected_calibration_error, headline, macro_f1
 from ..inference.logits import predict_logits
-from ..evaluation.metrics import headline, macro_f1
-from .members import fit_members
-from ..models.ngrams import round_like_storage
 from ..inference.scoring import Calibration
+from ..models.ngrams import round_like_storage
+from . import distributed, trainstate
+from .calibration import fit_temperature
+from .members import fit_members
 from .train import History, Log, stderr_log
+from .world import train_world
 
 
 @dataclass
@@ -162,10 +163,6 @@ def _train_and_save(config: Config, out: str, data: str | None, wiki: str | None
     started = {"data": data, "wiki": wiki, "locales": locales, "save_every": save_every, "skip_test": not score_test}
     run = RunOptions(trainstate.state_path(out), resume, save_every, started, precision)
     if config.corpus == "world":
-        from .world import train_world
-
-        from ..evaluation.evaluate import world_test_sets
-
         model, metadata, world = train_world(config, data, wiki, locales, device=device, progress=progress and main,
                                              log_every=log_every, log=log, run=run)
         if main and score_test:

@@ -30,14 +30,14 @@ from torch import nn
 
 from tqdm import tqdm
 
-from . import distributed, trainstate
-from ..device import autocast, pick_device, seed_everything
 from ..config import Config
 from ..data.corpus import Sampler
 from ..data.encoded import batch_source
+from ..device import autocast
 from ..errors import NameOriginError, Stopped
-from ..inference.logits import predict_logits
 from ..evaluation.metrics import f1_of_confusion
+from ..inference.logits import predict_logits
+from . import distributed, trainstate
 from .optim import AdamW, OneCycle, clip_grad_norm
 
 Log = Callable[[str], None]
