@@ -14,10 +14,10 @@ pytest.importorskip("onnxruntime")
 
 from nameorigin import checkpoint  # noqa: E402
 from nameorigin.config import Config  # noqa: E402
-from nameorigin.text.names import ALPHABET
+from nameorigin.text.names import ALPHABET  # noqa: E402
 from nameorigin.data.encoded import encode  # noqa: E402
 from nameorigin.errors import NameOriginError  # noqa: E402
-from nameorigin.checkpoint.onnx import command, export_onnx, exportable, to_onnx_bytes  # noqa: E402
+from nameorigin.checkpoint.onnx import export_onnx, exportable, to_onnx_bytes  # noqa: E402
 from nameorigin.models import build_model  # noqa: E402
 from nameorigin.inference.onnx import OnnxModel, load_onnx_classifier  # noqa: E402
 from nameorigin.inference.classifier import Classifier, load_model, predict_logits  # noqa: E402
@@ -184,12 +184,13 @@ def test_user_errors_are_clear(tiny_model, tmp_path):
 
 
 def test_command(tiny_model, tmp_path, capsys):
+    from nameorigin.cli.commands import cmd_export
     from nameorigin.cli.model_args import add_export
 
     parser = argparse.ArgumentParser()
     add_export(parser.add_subparsers(dest="command"))
     out = tmp_path / "m.onnx"
-    command(parser.parse_args(["export", "--model", str(tiny_model), "--format", "onnx", "--out", str(out)]))
+    cmd_export(parser.parse_args(["export", "--model", str(tiny_model), "--format", "onnx", "--out", str(out)]))
     assert capsys.readouterr().out.strip() == str(out)
     assert out.is_file()
     for bad in (["export", "--model", str(tiny_model)], ["export", "--out", str(out), "--format", "tflite"]):
