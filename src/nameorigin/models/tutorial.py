@@ -4,8 +4,9 @@
 ``(output, hidden)``. `ScratchRNN` is the same network over a batch of names: the tutorial's loop
 runs that step one character at a time, and each name keeps its output at its own last character.
 
-Training turns on one switch, ``fast``: the same logits and gradients from the kernel in
-`models.fast`, with less work. Off (the default), the loop below runs as the tutorial writes it.
+One switch, ``fast``, gives the same logits and gradients from the kernel in `models.fast` with
+less work; `build_model` turns it on for training and for the checkpoints it loads. Off (the
+default), the loop below runs as the tutorial writes it.
 """
 
 from __future__ import annotations
