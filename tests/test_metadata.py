@@ -10,7 +10,8 @@ import pytest
 from nameorigin.checkpoint import METADATA, _json_bytes
 from nameorigin.config import Config
 from nameorigin.errors import CheckpointError
-from nameorigin.checkpoint.metadata import JSONError, ModelMeta, parse_json
+from nameorigin.checkpoint.metadata import ModelMeta
+from nameorigin.jsontext import JSONError, parse_json
 from nameorigin.checkpoint.bundled import bundled_path
 
 MINIMAL = {"config": {"arch": "gru", "hidden_size": 16}, "labels": ["A", "B", "C"]}

@@ -25,10 +25,11 @@ from torch import nn
 from .. import __version__
 from ..errors import CheckpointError
 from ..files import fsync_dir, umask, write_synced
+from ..jsontext import JSONError, parse_json
 from ..models import build_model
 from ..models.ngrams import stored_state
 from ..text.names import ALPHABET
-from .metadata import JSONError, ModelMeta, parse_json
+from .metadata import ModelMeta
 from .weights import architecture_problem, check_values, declared_shapes
 
 FORMAT = "nameorigin-checkpoint"

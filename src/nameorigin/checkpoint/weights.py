@@ -15,8 +15,9 @@ from pathlib import Path
 import torch
 
 from ..errors import CheckpointError
+from ..jsontext import parse_json
 from ..models import build_model
-from .metadata import ModelMeta, parse_json
+from .metadata import ModelMeta
 
 # Trained weights stay within a few units; past this, logits divided by the temperature overflow.
 MAX_WEIGHT = 1e6

@@ -25,12 +25,13 @@ import numpy as np
 import torch
 
 from .. import __version__, checkpoint
-from ..checkpoint.metadata import JSONError, ModelMeta, parse_json
+from ..checkpoint.metadata import ModelMeta
 from ..checkpoint.onnx import (FORMAT, FORMAT_VERSION, METADATA_KEYS, OPTIONAL_KEYS, OUTPUT, open_session, run,
                                to_onnx_bytes)
 from ..checkpoint.weights import MAX_WEIGHT
 from ..data.encoded import encode
 from ..errors import NameOriginError
+from ..jsontext import JSONError, parse_json
 from ..text.names import ALPHABET
 from .classifier import Classifier
 

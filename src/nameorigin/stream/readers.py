@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
 
-from ..checkpoint.metadata import JSONError, parse_json
+from ..jsontext import JSONError, parse_json
 from ..errors import NameOriginError
 
 INPUT_FORMATS = ("text", "csv", "tsv", "jsonl")
