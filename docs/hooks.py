@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import sys
 from pathlib import Path
 
@@ -45,7 +46,18 @@ def render_cli_reference() -> str:
                 os.environ[key] = value
 
 
+# A page made of a file at the repository's root (`--8<-- "MODEL_CARD.md"`): that file links to
+# the docs as `docs/PAGE.md`, which GitHub resolves from the root; on the site the pages sit side
+# by side, so the hook includes the file itself with those links made relative.
+ROOT_INCLUDE = re.compile(r'^--8<-- "([^"/]+\.md)"$', re.M)
+
+
 def on_page_markdown(markdown: str, page, config, files) -> str:
     if MARKER in markdown:
-        return markdown.replace(MARKER, render_cli_reference())
-    return markdown
+        markdown = markdown.replace(MARKER, render_cli_reference())
+    return ROOT_INCLUDE.sub(_include_root_file, markdown)
+
+
+def _include_root_file(match: re.Match) -> str:
+    text = (Path(__file__).resolve().parents[1] / match.group(1)).read_text(encoding="utf-8")
+    return text.replace("](docs/", "](")

@@ -93,7 +93,10 @@ def test_ranks_and_fingerprint_sort_as_strings_do():
     assert np.array_equal(e.ranks(), np.unique(names, return_inverse=True)[1])
     labels = np.array([rng.randrange(3) for _ in names])
     for label_names in (["B", "A", "AB"], ["A", "A\tB", "Ä"]):  # the second takes the string way
-        old = build_corpus([(n, label_names[y]) for n, y in zip(names, labels)], "x")
+        # A corpus read from a file refuses a label with a tab: build it without, then put the tab in.
+        printable = [x.replace("\t", " ") for x in label_names]
+        old = build_corpus([(n, printable[y]) for n, y in zip(names, labels)], "x")
+        old = replace(old, label_names=[label_names[printable.index(x)] for x in old.label_names])
         assert replace(old, names=EncodedNames.from_names(old.names)).fingerprint == old.fingerprint
 
 

@@ -355,6 +355,7 @@ def test_help_texts_say_tutorial_not_reference():
     (["--seed", "x"], "argument --seed: must be an integer from 0 to 2**32 - 1 (4294967295), not 'x'"),
     (["--dropout", "half"], "argument --dropout: must be a number in [0, 1), not 'half'"),
     (["--threads", "0"], "argument --threads: must be at least 1, got 0"),
+    (["--threads", "100000"], "argument --threads: must be at most "),
     (["--schedule", "cosine"], "argument --schedule: invalid choice: 'cosine'"),
     (["--split", "random"], "argument --split: invalid choice: 'random'"),
     (["--calibrate", "1"], "argument --calibrate: takes no value, got '1': write --calibrate to turn it on, "
@@ -426,3 +427,32 @@ def test_min_confidence_takes_0_to_1_as_python_and_http_do(capsys):
     with pytest.raises(SystemExit) as exit_:
         main(["predict", "--model", "tutorial", "--min-confidence", "1.01", "Smith"])
     assert exit_.value.code == 2 and "must be from 0 to 1" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("command", [["predict", "Smith"], ["explain", "Smith"], ["serve"], ["train", "--out", "x"]])
+def test_a_thread_count_past_the_usable_cpus_is_refused_before_any_work(command, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main([*command, "--threads", "100000"])
+    err = capsys.readouterr().err
+    assert exit_.value.code == 2 and "--threads: must be at most" in err and len(err.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("missing, command, needs", [
+    ("onnx", ["predict", "--backend", "onnx", "Smith"], "pip install 'nameorigin[onnx]'"),
+    ("onnxruntime", ["predict", "--backend", "onnx", "Smith"], "pip install 'nameorigin[onnx]'"),
+    ("matplotlib.figure", ["explain", "--plot", "x.png", "Smith"], "pip install 'nameorigin[plot]'"),
+])
+def test_a_missing_extra_is_one_line_with_its_install_command_before_any_work(missing, command, needs, capsys,
+                                                                             monkeypatch, tmp_path):
+    import sys
+
+    import nameorigin.inference.classifier
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setitem(sys.modules, missing, None)  # import fails, as without the extra
+    if command[0] == "explain":
+        monkeypatch.setattr(nameorigin.inference.classifier, "load_model", lambda *a, **k: pytest.fail("the work started"))
+    assert main(command) == 2
+    err = capsys.readouterr().err
+    assert needs in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "x.png").exists()

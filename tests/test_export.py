@@ -143,7 +143,9 @@ def test_export_through_a_symlink_replaces_its_target(tiny_model, tmp_path):
     ({"temperature": "0"}, "'temperature' must be a positive number"),
     ({"logit_bias": "[1.0, 2.0]"}, "'logit_bias' must be null or"),
     ({"labels": '["A", "A", "B"]'}, "names a language twice"),
-    ({"labels": '["A", "B"]'}, "scores 4 labels but its metadata names 2"),
+    ({"labels": '["A", "B"]', "label_prior": "[0.5, 0.5]"}, "scores 4 labels but its metadata names 2"),
+    ({"label_prior": "[1.0]"}, "'label_prior' must be null or 4 positive shares"),
+    ({"conformal": '{"method": "aps"}'}, "'conformal' must be an object with method 'aps'"),
     # the checks a checkpoint's model.json gets, through the same constructor
     ({"temperature": "1e-308"}, r"model.onnx: 'temperature' must be a positive number from 0.001 to 1000"),
     ({"config": '{"num_layers": 1000000}'}, r"'config.num_layers' must be a whole number from 1 to 8"),

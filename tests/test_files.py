@@ -112,3 +112,21 @@ def test_export_to_a_full_disk_is_status_1_naming_the_file(tiny_model, capsys):
 
     assert main(["export", "--model", str(tiny_model), "--out", "/dev/full"]) == 1
     assert capsys.readouterr().err == "nameorigin: error: No space left on device: /dev/full\n"
+
+
+def test_a_part_left_by_a_killed_writer_is_removed_by_the_next_write(tmp_path):
+    """A SIGKILL leaves the temporary file; the next write of the same file removes it once its
+    process is gone, and leaves a live writer's part and other files' parts alone."""
+    import os
+
+    from nameorigin.files import atomic_write
+
+    dead = tmp_path / f".out.csv.{2**22 + 1}.abc123.part"  # above the largest pid Linux hands out
+    live = tmp_path / f".out.csv.{os.getpid()}.def456.part"
+    other = tmp_path / f".other.csv.{2**22 + 1}.ghi789.part"
+    for part in (dead, live, other):
+        part.write_text("half a file")
+    with atomic_write(tmp_path / "out.csv", "w") as out:
+        out.write("whole\n")
+    assert (tmp_path / "out.csv").read_text() == "whole\n"
+    assert not dead.exists() and live.exists() and other.exists()

@@ -14,7 +14,7 @@ import pytest
 PACKAGE = Path(__file__).resolve().parents[1] / "src" / "nameorigin"
 # Lowest first: the first package of each part of `nameorigin.` (or top-level module).
 LAYERS = (
-    ("errors", "files", "jsontext", "config", "argtypes", "threads", "device"),
+    ("errors", "files", "jsontext", "config", "conformal", "argtypes", "threads", "device"),
     ("text",),
     ("data",),
     ("models",),

@@ -204,3 +204,56 @@ def test_report_takes_a_bundled_model_by_name(names_dir, tmp_path, monkeypatch):
     path = write_report("tutorial", data=names_dir)
     assert path.resolve() == (tmp_path / "nameorigin-report" / "report.md").resolve()
     assert not (bundled_path("tutorial") / "report").exists()
+
+
+@pytest.mark.parametrize("name, content", [("report.md", b"my own notes"), ("confusion.png", b"not a png at all")])
+def test_report_refuses_a_file_under_its_name_that_it_did_not_write(tiny_model, small_corpus, tmp_path, name, content):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / name).write_bytes(content)
+    with pytest.raises(NameOriginError, match=f"holds '{name}', which no nameorigin report wrote"):
+        write_report(tiny_model, out, data=small_corpus)
+    assert (out / name).read_bytes() == content
+    shutil.rmtree(out)
+    write_report(tiny_model, out, data=small_corpus)
+    (out / "report.md").write_text("edited by hand")
+    with pytest.raises(NameOriginError, match="holds 'report.md', which no nameorigin report wrote"):
+        write_report(tiny_model, out, data=small_corpus)
+
+
+def test_a_report_that_fails_part_way_leaves_the_earlier_one_whole(tiny_model, small_corpus, tmp_path, monkeypatch):
+    from nameorigin.report import page
+
+    out = tmp_path / "out"
+    write_report(tiny_model, out, data=small_corpus)
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+
+    def full_disk(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(page, "plot_per_class_f1", full_disk)  # after loss.png and confusion.png are written
+    with pytest.raises(OSError):
+        write_report(tiny_model, out, data=small_corpus)
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]  # nothing half-written beside it
+    shutil.rmtree(out)
+    with pytest.raises(OSError):
+        write_report(tiny_model, out, data=small_corpus)
+    assert not out.exists()  # not even an empty folder
+
+
+def test_a_label_is_shown_as_text_in_the_report():
+    from nameorigin.report.markdown import per_class_table
+
+    row = {"precision": 1.0, "recall": 0.5, "f1": 0.667, "support": 2}
+    lines = per_class_table({"per_class": {"<img src=x onerror=alert(10)>": row}})
+    assert "<img" not in lines[-1] and "&lt;img src=x onerror=alert(10)&gt;" in lines[-1]
+
+
+def test_a_label_with_a_control_character_is_refused_for_training(tmp_path):
+    from nameorigin.data.corpus import load_corpus
+    from nameorigin.errors import DataError
+
+    (tmp_path / "names.csv").write_text("name,label\nSchmidt,Eng\tlish\nQin,Chinese\n", encoding="utf-8")
+    with pytest.raises(DataError, match="holds a control character"):
+        load_corpus(tmp_path / "names.csv", progress=False)

@@ -87,3 +87,69 @@ def test_a_run_into_a_folder_not_there_yet_saves_its_state_and_finishes(small_co
                              "--data", str(small_corpus), "--out", str(out)))
     assert code == 0, err
     assert (out / "model.safetensors").is_file() and not (tmp_path / "runs" / "rnn.resume").exists()
+
+
+def _state(tmp_path: Path, run_meta: dict | None = None):
+    """A real state of a small run at its start, written and read back: (trainer, path, tensors, meta)."""
+    import numpy as np
+
+    from nameorigin.training import trainstate
+    from nameorigin.config import Config
+    from nameorigin.models import build_model
+    from nameorigin.training.train import Progress, Trainer
+
+    config = Config(arch="gru", hidden_size=8, num_layers=1, epochs=3, batch_size=4)
+    names, labels = ["Abe", "Li", "Novak", "Rossi"], np.asarray([0, 1, 0, 1])
+    path = tmp_path / "model.resume"
+    trainer = Trainer(build_model(config, 2), config, (names, labels), n_labels=2, progress=False, state=path,
+                      run_meta=run_meta)
+    trainer.save(Progress())
+    return trainer, path, *trainstate.read(path)
+
+
+@pytest.mark.parametrize("edit, problem", [
+    (lambda t, m: m["config"].update(batch_size=0), "config"),
+    (lambda t, m: m.pop("config"), "config"),
+    (lambda t, m: m["progress"].update(step="12"), "progress.step"),
+    (lambda t, m: m["progress"].update(epoch=99), "progress.epoch"),
+    (lambda t, m: m["progress"].update(epoch=-1), "progress.epoch"),
+    (lambda t, m: m["progress"].update(position=10**12), "progress.position"),
+    (lambda t, m: m["config"].update(epochs=10**12), "config"),
+    (lambda t, m: m["run"].update(save_every=-1) if m.get("run") else m.update(run={"save_every": -1}), "save_every"),
+    (lambda t, m: t["adam.0.avg"].fill_(float("inf")), "NaN or infinite values in adam.0.avg"),
+    (lambda t, m: next(v for k, v in t.items() if k.startswith("model.")).fill_(float("nan")), "NaN or infinite"),
+])
+def test_a_tampered_state_is_refused_in_one_line(tmp_path, edit, problem):
+    from nameorigin.training import trainstate
+
+    _, path, tensors, meta = _state(tmp_path)
+    edit(tensors, meta)
+    trainstate.write(path, tensors, meta)
+    with pytest.raises(trainstate.StateError, match="damaged training state") as err:
+        trainstate.read(path)
+    assert problem in str(err.value) and "\n" not in str(err.value)
+
+
+def test_a_state_of_other_shapes_is_refused_in_one_line(tmp_path):
+    from nameorigin.training import trainstate
+
+    _, path, tensors, meta = _state(tmp_path)
+    tensors = {k: (v[:1] if k.startswith("model.") and v.dim() else v) for k, v in tensors.items()}
+    trainstate.write(path, tensors, meta)
+    (tmp_path / "other").mkdir()
+    trainer, *_ = _state(tmp_path / "other")
+    with pytest.raises(trainstate.StateError, match="does not match this run") as err:
+        trainer.restore(*trainstate.read(path))
+    assert "\n" not in str(err.value)
+
+
+def test_a_run_refuses_to_resume_on_changed_data(small_corpus, tmp_path):
+    """Names added to the corpus would redraw the test split mid-run: the state binds the data."""
+    from nameorigin.training import trainstate
+
+    trainer, path, tensors, meta = _state(tmp_path, run_meta={"fingerprint": "a"})
+    trainer.run_meta = {"fingerprint": "b"}
+    with pytest.raises(trainstate.StateError, match="the training data changed since the run began"):
+        trainer.restore(tensors, meta)
+    trainer.run_meta = {"fingerprint": "a"}
+    assert trainer.restore(tensors, meta).epoch == 1

@@ -51,3 +51,28 @@ def test_case_does_not_change_the_tutorial_models_answer(tutorial):
     for name in ("SMITH", "IVANOV", "TANAKA"):
         upper, title, lower = tutorial.predict_proba([name, name.title(), name.lower()])
         assert (upper == title).all() and (lower == title).all()
+
+
+@pytest.mark.parametrize("typed, plain", [
+    ("ＳＭＩＴＨ", "SMITH"), ("ＭＥＲＫＥＬ Angela", "MERKEL Angela"), ("𝐌𝐞𝐫𝐤𝐞𝐥", "Merkel"),
+    ("ｷﾑﾗ", "キムラ"), ("ﾔﾏﾀﾞ", "ヤマダ"), ("Smi\u200bth", "Smith"), ("Ko\u00adwal\u200dski", "Kowalski"),
+])
+def test_styled_letters_read_as_the_letters_they_look_like(tutorial, typed, plain):
+    """Fullwidth, mathematical and halfwidth forms and invisible characters change nothing."""
+    (styled, written) = tutorial.predict([typed, plain], top_k=3)
+    assert styled.predictions == written.predictions and styled.normalized == written.normalized
+    assert not styled.abstained
+
+
+def test_a_closed_script_beside_latin_still_decides(tutorial):
+    assert script_of("Kim 민준") == "HANGUL" and script_of("Ahmed محمد") == "ARABIC"
+    (mixed,) = tutorial.predict(["Kim 민준"])
+    assert mixed.label == "Korean"
+
+
+@pytest.mark.parametrize("name, read", [("J.R.R. Tolkien", "J.R.R. Tolkien"), ("H.G. Wells", "H.G. Wells"),
+                                        ("BB King", "Bb King"), ("MERKEL Angela", "Angela Merkel"),
+                                        ("LI Wei", "Wei Li")])
+def test_initials_are_not_a_family_name_in_capitals(tutorial, name, read):
+    (answer,) = tutorial.predict([name])
+    assert answer.normalized == read

@@ -515,6 +515,40 @@ def test_min_confidence_over_get_and_post(client):
         assert_json_error(client.post("/v1/predict", json={"names": ["Qin"], "min_confidence": bad}), 422)
 
 
+def test_groups_sets_and_priors_over_get_and_post(tiny_model):
+    from nameorigin.inference.classifier import load_model
+
+    one, many, plain, greek = asgi_requests(
+        create_app(load_model(tiny_model), batching=False),
+        ("GET", "/v1/predict", {"params": {"name": "Qin", "level": "group", "coverage": 0.9}}),
+        ("POST", "/v1/predict", {"json": {"names": ["Qin", "Ivanov"], "coverage": 0.95, "prior": "auto"}}),
+        ("GET", "/v1/predict", {"params": {"name": "Qin", "top_k": 4}}),
+        ("GET", "/v1/predict", {"params": {"name": "Qin", "top_k": 4, "prior": json.dumps({"Greek": 0.99})}}))
+    p = one.json()
+    assert p["label"] in {"East Asian", "Greek", "East Slavic"} and p["prediction_set"][0] == p["label"]
+    assert many.status_code == 200, many.text
+    assert all(set(p["prediction_set"]) <= set(LABELS) for p in many.json()["predictions"])
+    assert "prediction_set" not in plain.json()
+    share = {q["label"]: q["probability"] for q in greek.json()["predictions"]}
+    assert share["Greek"] > {q["label"]: q["probability"] for q in plain.json()["predictions"]}["Greek"]
+
+
+def test_coverage_from_a_model_without_a_validation_part_is_a_422_saying_why(client):
+    detail = assert_json_error(client.get("/v1/predict", params={"name": "Qin", "coverage": 0.9}), 422)
+    assert "calibrate-sets" in detail
+    assert client.get("/v1/predict", params={"name": "Qin", "level": "group"}).json()["label"]
+
+
+def test_bad_answer_options_are_a_one_line_422(client):
+    for params in ({"coverage": 1}, {"coverage": "x"}, {"level": "country"}, {"prior": "/etc/passwd"},
+                   {"prior": '{"Klingon": 1}'}, {"prior": '{"Greek": -1}'}, {"prior": "{"}):
+        detail = assert_json_error(client.get("/v1/predict", params={"name": "Qin", **params}), 422)
+        assert "\n" not in detail
+    for body in ({"coverage": 0}, {"level": 1}, {"prior": {"Greek": "0.5"}}, {"prior": {"Klingon": 1}},
+                 {"prior": "sometimes"}):
+        assert_json_error(client.post("/v1/predict", json={"names": ["Qin"], **body}), 422)
+
+
 def test_unknown_or_repeated_query_parameters_are_named_in_a_422(client):
     detail = assert_json_error(client.get("/v1/predict", params={"name": "Qin", "topk": 2}), 422)
     assert "topk" in detail

@@ -23,6 +23,7 @@ from nameorigin.cli import main
 from nameorigin.cli.model_args import add_file_options
 from nameorigin.errors import NameOriginError
 from nameorigin.inference.classifier import load_model
+from nameorigin.stream.writers import inert
 
 RESULT = ["label", "probability", "abstained", "reason", "normalized",
           "top1_label", "top1_probability", "top2_label", "top2_probability", "top3_label", "top3_probability"]
@@ -179,6 +180,24 @@ def test_malformed_input_names_the_line(clf, tmp_path, fmt, data, match):
     assert str(err.value).startswith(str(src))
 
 
+@pytest.mark.parametrize("fmt", ["text", "csv", "tsv", "jsonl"])
+def test_a_file_with_no_line_ends_is_refused_as_it_is_read(clf, fmt):
+    """/dev/zero has no line end: read whole it would fill memory; it is refused at the cap."""
+    out = io.StringIO()
+    with pytest.raises(NameOriginError, match=r"/dev/zero, line 1: a line longer than 1,048,576 characters"):
+        stream.predict_file(clf, "/dev/zero", out, input_format=fmt, progress=False)
+    assert out.getvalue() == ""
+
+
+def test_a_field_past_the_csv_limit_is_too_long_and_writes_nothing(clf, tmp_path):
+    src = tmp_path / "in.csv"
+    src.write_text('name\n"' + "x" * 200_000 + '"\nQin\n', encoding="utf-8")
+    out = io.StringIO()
+    with pytest.raises(NameOriginError, match=r"line 2: a field longer than 131,072 characters: not a name"):
+        stream.predict_file(clf, src, out, progress=False)
+    assert out.getvalue() == ""  # not even the header
+
+
 def test_unknown_extension_asks_for_the_format(clf, tmp_path):
     (tmp_path / "names.dat").write_text("Qin\n")
     with pytest.raises(NameOriginError, match="--input-format"):
@@ -278,7 +297,8 @@ def test_any_names_survive_a_csv_round_trip(clf, names):
     src.seek(0)
     assert stream.predict_file(clf, src, out, input_format="csv", chunk_size=5, progress=False) == len(names)
     rows = list(csv.DictReader(io.StringIO(out.getvalue(), newline="")))
-    assert [r["name"] for r in rows] == names and [r["i"] for r in rows] == [str(i) for i in range(len(names))]
+    assert [r["name"] for r in rows] == [inert(n) for n in names]  # as written, or as text a spreadsheet won't run
+    assert [r["i"] for r in rows] == [str(i) for i in range(len(names))]
 
 
 def test_a_labelled_file_keeps_its_label_and_gets_prefixed_results(clf, tmp_path):
@@ -404,3 +424,17 @@ def test_a_csv_with_lone_cr_line_ends_is_read_as_the_same_text_is(clf):
     quoted = io.StringIO()  # a quoted field may still span lines, whatever their ends
     stream.predict_file(clf, io.BytesIO(b'name,id\r"Li\r\nMing",1\r'), quoted, input_format="csv", progress=False)
     assert list(csv.reader(io.StringIO(quoted.getvalue())))[1][:2] == ["Li\r\nMing", "1"]
+
+
+@pytest.mark.parametrize("fmt", ["csv", "tsv"])
+def test_a_cell_a_spreadsheet_would_run_is_written_as_text(clf, tmp_path, fmt):
+    rows = [("1", "=HYPERLINK(\"http://x\")", "+cmd|' /C calc'!A0"), ("2", "@SUM(1)", "-2+3"), ("3", "Qin", "plain")]
+    out = tmp_path / f"out.{fmt}"
+    stream.predict_file(clf, write_rows(tmp_path / f"in.{fmt}", fmt, rows), out, progress=False)
+    _, got = read_rows(out, fmt)
+    assert [(r["name"], r["note"]) for r in got] == [("'=HYPERLINK(\"http://x\")", "'+cmd|' /C calc'!A0"),
+                                                     ("'@SUM(1)", "'-2+3"), ("Qin", "plain")]
+    assert all(not cell.startswith(("=", "+", "-", "@")) for r in got for cell in r.values())
+    jsonl = tmp_path / "out.jsonl"
+    stream.predict_file(clf, write_rows(tmp_path / "in.jsonl", "jsonl", rows), jsonl, progress=False)
+    assert [r["name"] for r in read_rows(jsonl, "jsonl")[1]][0] == "=HYPERLINK(\"http://x\")"

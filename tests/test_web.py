@@ -115,11 +115,11 @@ def test_the_page_shows_the_model_and_is_keyboard_usable(page, server):
     assert page.text_content("#labels") == ", ".join(info["labels"])
     assert page.get_attribute("meta[name=viewport]", "content").startswith("width=device-width")
     order = [page.evaluate("document.activeElement.id")]
-    for _ in range(3):
+    for _ in range(5):
         page.keyboard.press("Tab")
         order.append(page.evaluate("document.activeElement.id"))
-    assert order == ["names", "top-k", "min-confidence", "submit"]
-    for field in ("names", "top-k", "min-confidence"):
+    assert order == ["names", "top-k", "min-confidence", "level", "coverage", "submit"]
+    for field in ("names", "top-k", "min-confidence", "level", "coverage"):
         assert page.locator(f"label[for={field}]").count() == 1
 
 
@@ -179,6 +179,22 @@ def test_min_confidence_and_errors_are_shown(page):
     page.wait_for_selector("#error:not([hidden])")
     assert page.text_content("#error").startswith("422: names[0]: 103 characters")
     page.problems[:] = [p for p in page.problems if "status of 422" not in p]  # the refusal asked for
+
+
+def test_the_page_shows_groups_and_prediction_sets(page, server):
+    want = httpx.post(f"{server}/v1/predict", json={"names": ["Qin", "Ivanov"], "level": "group",
+                                                    "coverage": 0.9}).json()["predictions"]
+    page.fill("#names", "Qin\nIvanov")
+    page.select_option("#level", "group")
+    page.select_option("#coverage", "0.9")
+    page.click("#submit")
+    page.wait_for_selector("article.result >> nth=1")
+    cards = page.locator("article.result")
+    for i, p in enumerate(want):
+        card = cards.nth(i)
+        assert card.locator("li.bar .label").all_text_contents() == [q["label"] for q in p["predictions"]]
+        assert card.locator(".prediction-set").text_content() == ("90 % prediction set: "
+                                                                  + ", ".join(p["prediction_set"]))
 
 
 def test_the_page_fits_a_phone(page, server, tmp_path):

@@ -270,3 +270,25 @@ def test_a_name_in_han_characters_is_scored_on_its_japanese_reading(tiny_world):
     answer = clf.predict(["田中"])[0]
     assert answer.normalized == ("tanaka" if answer.label == "Japanese" else "tian zhong")
     assert clf.predict(["キムラ"])[0].normalized == "kimura"  # kana by its Japanese reading too
+
+
+def test_calibrate_sets_gives_a_world_checkpoint_what_training_did(tiny_world, wiki_slice, small_corpus,
+                                                                    locale_file, tmp_path):
+    import json
+    import shutil
+
+    from nameorigin import checkpoint
+    from nameorigin.cli import main
+
+    out = tmp_path / "bare"
+    shutil.copytree(tiny_world, out)
+    meta = json.loads((out / "model.json").read_text())
+    for key in ("conformal", "label_prior", "one_word_label_prior"):
+        meta.pop(key, None)
+    (out / "model.json").write_text(json.dumps(meta))
+    assert main(["calibrate-sets", "--model", str(out), "--data", str(small_corpus), "--wiki", str(wiki_slice),
+                 "--locales", str(locale_file)]) == 0
+    added, trained = checkpoint.load(out)[1], checkpoint.load(tiny_world)[1]
+    assert added.conformal == trained.conformal
+    assert added.label_prior == pytest.approx(trained.label_prior, abs=1e-6)
+    assert main(["calibrate-sets", "--model", str(out), "--data", str(small_corpus), "--wiki", str(wiki_slice)]) == 2

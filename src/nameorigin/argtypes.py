@@ -18,7 +18,7 @@ from .config import MAX_SEED
 MAX_CLASS_WEIGHT = 10.0
 
 __all__ = ["MAX_CLASS_WEIGHT", "MAX_SEED", "class_weight", "finite_non_negative_float", "fraction",
-           "non_negative_float", "non_negative_int", "port", "positive_float", "positive_int", "seed"]
+           "non_negative_float", "non_negative_int", "port", "positive_float", "positive_int", "seed", "threads"]
 
 
 def _parse(text: str, kind: Callable[[str], float], what: str) -> float:
@@ -32,6 +32,17 @@ def positive_int(text: str) -> int:
     value = _parse(text, int, "a whole number of at least 1")
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def threads(text: str) -> int:
+    """A thread count, at most the CPUs this process can use: past them threads only wait, and a
+    count in the thousands exhausts memory or crashes the thread pool before any work."""
+    from .threads import usable_cpus
+
+    value, cpus = positive_int(text), usable_cpus()
+    if value > cpus:
+        raise argparse.ArgumentTypeError(f"must be at most {cpus}, the CPUs this process can use, got {value}")
     return value
 
 

@@ -80,6 +80,8 @@ class Config:
         sizes = [(lo <= getattr(self, key) <= hi, f"--{key.replace('_', '-')} must be from {lo} to {hi}, not "
                                                       f"{getattr(self, key)}") for key, (lo, hi) in SIZE_LIMITS.items()]
         checks = sizes + [
+            (1 <= self.epochs <= 100_000, f"--epochs must be from 1 to 100000, not {self.epochs}"),
+            (1 <= self.batch_size <= 1_000_000, f"--batch-size must be from 1 to 1000000, not {self.batch_size}"),
             (self.arch in ARCHS, f"--arch must be one of {', '.join(ARCHS)}, not {self.arch!r}"),
             (self.schedule in SCHEDULES, f"--schedule must be one of {', '.join(SCHEDULES)}, not {self.schedule!r}"),
             (self.split in SPLITS, f"--split must be one of {', '.join(SPLITS)}, not {self.split!r}"),

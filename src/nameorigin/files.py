@@ -3,7 +3,8 @@
 Every file nameorigin writes (predictions, reports, an ONNX export, the downloaded corpus) goes
 through `atomic_write`: the data goes to a temporary file beside the target, is flushed to the disk,
 and only then renamed over the target. A crash, Ctrl+C or SIGTERM part-way removes the temporary
-file, and leaves whatever was at the path before.
+file, and leaves whatever was at the path before; one left by a SIGKILL (it names its process)
+is removed by the next write of the same file once that process is gone.
 
 The rename replaces whatever sits at the path, so it must only ever replace a regular file: a
 symlink is followed (the file it points to is replaced, the link stays), and a device, FIFO or
@@ -20,6 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import glob
 import os
 import stat
 import tempfile
@@ -162,6 +164,22 @@ def _permissions(target: Path) -> int:
     return target.stat().st_mode & 0o7777 if target.exists() else 0o666 & ~umask()
 
 
+def _remove_stale_parts(target: Path) -> None:
+    """Remove the temporary files of earlier writes of `target` whose process is gone: a SIGKILL
+    or a power cut leaves them, and nothing else would. Each names its writer's process id."""
+    for part in target.parent.glob(f".{glob.escape(target.name)}.*.part"):
+        pid = part.name[len(target.name) + 2:].split(".", 1)[0]
+        if not pid.isdigit():
+            continue
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            with contextlib.suppress(OSError):
+                part.unlink()
+        except (PermissionError, OverflowError):
+            pass
+
+
 @contextlib.contextmanager
 def atomic_write(path: str | os.PathLike, mode: str = "wb", *, parents: bool = False,
                  verify: Callable[[Path], None] | None = None) -> Iterator[_Output]:
@@ -187,7 +205,8 @@ def atomic_write(path: str | os.PathLike, mode: str = "wb", *, parents: bool = F
     tmp = None
     try:
         try:
-            fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".part")
+            _remove_stale_parts(target)
+            fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.{os.getpid()}.", suffix=".part")
         except OSError as err:
             raise _refused(err, path) from None
         with _writing(_open(fd, mode, path), path, sync=True) as out:

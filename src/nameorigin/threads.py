@@ -23,7 +23,7 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 
-BULK = frozenset({"train", "reproduce", "evaluate", "report", "predict --input"})
+BULK = frozenset({"train", "reproduce", "evaluate", "report", "predict --input", "calibrate-sets"})
 # Above this the model's matrix products are too small to gain from more threads: a ceiling, so
 # a many-core host does not start dozens of spinning threads.
 MAX_BULK_THREADS = 8

@@ -24,8 +24,9 @@ from functools import cached_property
 from typing import Any
 
 from ..config import ARCHS, SIZE_LIMITS, Config
+from ..conformal import Conformal
 from ..errors import CheckpointError
-from ..text.names import CASES
+from ..text.names import CASES, unprintable
 
 # The largest sizes a model may ask for: far above any model trained here (hidden 256, 2 layers),
 # and bounded, so that an edited file can't make building the network take all memory or hang.
@@ -46,6 +47,8 @@ def _labels(value: Any) -> str | None:
         return "'labels' must be a list of at least two names"
     if len(set(value)) != len(value):
         return "'labels' names a language twice"
+    if any(unprintable(x) for x in value):
+        return "'labels' holds a control character (a tab, a line end, ...)"
     return None
 
 
@@ -97,6 +100,22 @@ def _others_problem(data: dict[str, Any]) -> str | None:
     for key in ("weights_sha256", "revision"):
         if data.get(key) is not None and not isinstance(data[key], str):
             return f"{key!r} must be a string"
+    return _answer_sets_problem(data)
+
+
+def _answer_sets_problem(data: dict[str, Any]) -> str | None:
+    """What is wrong with the prediction-set scores and the label mixes for priors, if anything."""
+    if data.get("conformal") is not None:
+        try:
+            Conformal.from_dict(data["conformal"])
+        except ValueError as err:
+            return f"'conformal' {err}"
+    n = len(data["labels"])
+    for key in ("label_prior", "one_word_label_prior"):
+        mix = data.get(key)
+        if mix is not None and not (isinstance(mix, list) and len(mix) == n
+                                    and all(_number(v) and 0 < v <= 1 for v in mix) and abs(sum(mix) - 1) < 1e-3):
+            return f"{key!r} must be null or {n} positive shares summing to 1"
     return None
 
 
@@ -109,6 +128,9 @@ class ModelMeta(Mapping):
     are applied to the logits as ``(logits + logit_bias) / temperature``; names of one word take
     ``one_word_temperature`` instead where there is one (`scoring.name_temperatures`). ``revision`` is recorded
     by ONNX exports (a checkpoint's is computed from its files); ``weights_sha256`` by checkpoints.
+    ``conformal`` holds the scores prediction sets are made from, and ``label_prior`` the label
+    mix the model's answers carry, which population priors are applied against (names of one word:
+    ``one_word_label_prior`` where there is one; `conformal`, `priors`).
     ``extra`` holds the keys this class does not model (the file's format and version, a world
     model's ``world`` and ``test_sets``, ...). Equal when their JSON is."""
 
@@ -123,6 +145,9 @@ class ModelMeta(Mapping):
     split: dict[str, Any] | None = None
     corpus: dict[str, Any] | None = None
     history: dict[str, Any] | None = None
+    conformal: Conformal | None = None
+    label_prior: tuple[float, ...] | None = None
+    one_word_label_prior: tuple[float, ...] | None = None
     extra: dict[str, Any] = field(default_factory=dict)
     # The keys the source had ("config.<field>" for its config), so `to_dict` writes those back
     # even where they hold the default, and no others.
@@ -142,8 +167,11 @@ class ModelMeta(Mapping):
         values = {key: data[key] for key in modelled}
         values["config"] = Config.from_dict(data["config"])
         values["labels"] = tuple(data["labels"])
-        if values.get("logit_bias") is not None:
-            values["logit_bias"] = tuple(values["logit_bias"])
+        for key in ("logit_bias", "label_prior", "one_word_label_prior"):
+            if values.get(key) is not None:
+                values[key] = tuple(values[key])
+        if values.get("conformal") is not None:
+            values["conformal"] = Conformal.from_dict(values["conformal"])
         given = modelled | {f"config.{key}" for key in data["config"]}
         return cls(**values, extra={k: v for k, v in data.items() if k not in modelled}, given=frozenset(given))
 
@@ -157,7 +185,8 @@ class ModelMeta(Mapping):
             if f.name in _MODELLED - {"config"}:
                 value = getattr(self, f.name)
                 if f.name in self.given or f.default is MISSING or value != f.default:
-                    out[f.name] = list(value) if isinstance(value, tuple) else copy.deepcopy(value)
+                    out[f.name] = (list(value) if isinstance(value, tuple) else value.to_dict()
+                                   if isinstance(value, Conformal) else copy.deepcopy(value))
         return out
 
     @cached_property

@@ -60,7 +60,8 @@ INPUTS = ("chars", "lengths")
 OUTPUT = "logits"
 # What the file records besides the network (JSON-encoded values in metadata_props).
 METADATA_KEYS = ("labels", "temperature", "logit_bias", "revision", "config", "metrics")
-OPTIONAL_KEYS = ("one_word_temperature",)  # written only by models that have it
+# written only by models that have them
+OPTIONAL_KEYS = ("one_word_temperature", "conformal", "label_prior", "one_word_label_prior")
 
 # The tracing example, and the differently shaped batch every export is checked on.
 _EXAMPLE_NAMES = ["Abe", "Li", "Novak"]
@@ -71,7 +72,14 @@ def _require(module: str):
     try:
         return __import__(module)
     except ImportError:
-        raise NameOriginError(f"ONNX support needs the {module} package: pip install onnx onnxruntime") from None
+        raise NameOriginError(f"ONNX support needs the {module} package: pip install 'nameorigin[onnx]'") from None
+
+
+def require_onnx(*modules: str) -> None:
+    """Refuse, before any work, when an ONNX package is missing: PyTorch's exporter needs onnx and
+    onnxruntime (to check what it wrote), running an exported file only onnxruntime."""
+    for module in modules or ("onnx", "onnxruntime"):
+        _require(module)
 
 
 # --- making a network exportable --------------------------------------------------------------
@@ -134,6 +142,7 @@ def exportable(model: nn.Module) -> nn.Module:
 
 def to_onnx_bytes(model: nn.Module, opset: int = OPSET) -> bytes:
     """`model` (eval mode, CPU) as a serialized ONNX graph with free batch and time axes."""
+    require_onnx()
     model = model.eval()
     example = encode(_EXAMPLE_NAMES)
     kwargs: dict[str, Any] = {}
@@ -206,6 +215,7 @@ def _metadata_props(meta: ModelMeta, revision: str) -> dict[str, str]:
               "revision": revision, "config": meta.to_dict()["config"], "metrics": meta.metrics or {}}
     if meta.one_word_temperature is not None:
         values["one_word_temperature"] = float(meta.one_word_temperature)
+    values.update({key: meta[key] for key in OPTIONAL_KEYS[1:] if meta.get(key) is not None})
     props = {key: json.dumps(value) for key, value in values.items()}
     props.update(format=FORMAT, format_version=str(FORMAT_VERSION), alphabet=ALPHABET, package_version=__version__)
     return props

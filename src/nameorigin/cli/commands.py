@@ -77,10 +77,16 @@ def cmd_predict(args: argparse.Namespace) -> None:
     if args.input is None and not args.names:
         raise NameOriginError("give at least one NAME, or --input FILE")
     clf = load_model(args.model, args.backend)
+    args.prior = answer_prior(args, clf)
     if args.input is not None:
         stream.command(args, clf)
         return
-    results = clf.predict(as_text(args.names), top_k=args.top_k, min_confidence=args.min_confidence)
+    names = as_text(args.names)
+    if args.prior == "auto":
+        args.prior = clf.estimate_prior(names)
+        print(json.dumps({"estimated_prior": {k: round(v, 6) for k, v in args.prior.items()}}), file=sys.stderr)
+    results = clf.predict(names, top_k=args.top_k, min_confidence=args.min_confidence, level=args.level,
+                          coverage=args.coverage, prior=args.prior)
     if args.json:
         print(json.dumps([r.to_dict() for r in results], indent=2, ensure_ascii=False))
         return
@@ -89,7 +95,26 @@ def cmd_predict(args: argparse.Namespace) -> None:
             print(f"{r.name}\t(abstained: {r.reason})")
         else:
             top = ", ".join(f"{p['label']} {p['probability']:.3f}" for p in r.predictions)
-            print(f"{r.name}\t{top}")
+            shown = "" if r.prediction_set is None else f"\tset {args.coverage:g}: {', '.join(r.prediction_set)}"
+            print(f"{r.name}\t{top}{shown}")
+
+
+def answer_prior(args: argparse.Namespace, clf) -> object:
+    """``--prior`` read (JSON, a file, or "auto"), and every answer option checked against the
+    model before any name is read, so a bad one is one line and no partial output."""
+    from ..inference.priors import read_prior
+
+    prior = None if args.prior is None else read_prior(args.prior)
+    clf.check_answers(args.level, args.coverage, None if prior == "auto" else prior)
+    return prior
+
+
+def cmd_calibrate_sets(args: argparse.Namespace) -> None:
+    from ..training.setcalibration import calibrate_sets
+
+    meta = calibrate_sets(args.model, args.data, args.wiki, args.locales)
+    sets = f"prediction sets calibrated on {meta['conformal']['source']}" if "conformal" in meta else "no prediction sets"
+    print(f"{args.model}: {sets}; label mix for priors recorded")
 
 
 def cmd_export(args: argparse.Namespace) -> None:
@@ -130,6 +155,6 @@ def cmd_data(args: argparse.Namespace) -> None:
 
 
 COMMANDS: dict[str, Callable[[argparse.Namespace], object]] = {
-    "train": cmd_train, "data": cmd_data, "evaluate": cmd_evaluate, "predict": cmd_predict, "serve": serve.command,
+    "train": cmd_train, "data": cmd_data, "evaluate": cmd_evaluate, "calibrate-sets": cmd_calibrate_sets, "predict": cmd_predict, "serve": serve.command,
     "export": cmd_export, "explain": cmd_explain, "report": report.report_command,
     "reproduce": report.reproduce_command}

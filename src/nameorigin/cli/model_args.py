@@ -8,6 +8,7 @@ from .. import serve
 from ..argtypes import positive_int, probability
 from ..inference import explain
 from ..stream import INPUT_FORMATS, OUTPUT_FORMATS
+from .answer_args import add_answer_options
 from .options import BULK_THREADS, add_data, add_locales, add_model, add_quiet, add_threads, add_wiki
 
 BACKENDS = ("torch", "onnx")
@@ -59,6 +60,7 @@ def add_predict(sub: argparse._SubParsersAction) -> None:
                    help="run the network with PyTorch or with onnxruntime (exported in memory; "
                         "for GRU models PyTorch's own path is the faster one on CPU)")
     add_threads(p, f"1 for NAMEs and, with --input, {BULK_THREADS}")
+    add_answer_options(p)
     p.add_argument("names", nargs="*", metavar="NAME", help="names to predict (or none, with --input)")
     add_file_options(p)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from ..argtypes import positive_int
+from ..argtypes import threads as thread_count
 from ..threads import MAX_BULK_THREADS
 
 DATA_HELP = ("corpus: a folder of [Label].txt files, the tutorial's data.zip, or a name,label CSV/TSV "
@@ -44,5 +44,5 @@ def add_quiet(p: argparse.ArgumentParser, what: str = "no progress bars or logs"
 
 def add_threads(p: argparse.ArgumentParser, default: str) -> None:
     """``--threads``; `default` says what the command runs on without it (see `nameorigin.threads`)."""
-    p.add_argument("--threads", type=positive_int, metavar="N",
+    p.add_argument("--threads", type=thread_count, metavar="N",
                    help=f"PyTorch threads (default: $OMP_NUM_THREADS if set, else {default}; {THREADS_WHY})")

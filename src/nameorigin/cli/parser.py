@@ -11,10 +11,11 @@ import argparse
 import sys
 
 from .. import __version__
+from .answer_args import add_calibrate_sets
 from .model_args import add_evaluate, add_explain, add_export, add_predict, add_report, add_serve
 from .train_args import ON_OFF_FLAGS, add_data_commands, add_reproduce, add_train
 
-SUBCOMMANDS = (add_train, add_evaluate, add_predict, add_serve, add_export, add_explain, add_data_commands,
+SUBCOMMANDS = (add_train, add_evaluate, add_calibrate_sets, add_predict, add_serve, add_export, add_explain, add_data_commands,
                add_report, add_reproduce)
 
 

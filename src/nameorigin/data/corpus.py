@@ -25,7 +25,7 @@ import numpy as np
 
 from ..config import SPLITS
 from ..errors import DataError
-from ..text.names import in_alphabet, normalize
+from ..text.names import in_alphabet, normalize, unprintable
 from .download import cached_archive, resolve_source
 from .encoded import EncodedNames, fingerprint
 from .sources import CLASS_FILE, MAX_FILES, Budget, decode, read_member, read_regular, verify_archive
@@ -97,6 +97,10 @@ def _checked(corpus: Corpus) -> Corpus:
         raise DataError(f"{corpus.source}: no usable names found")
     if len(corpus.label_names) < 2:
         raise DataError(f"{corpus.source}: found only {len(corpus.label_names)} label; a classifier needs at least 2")
+    for label in corpus.label_names:
+        if unprintable(label):
+            raise DataError(f"{corpus.source}: the label {label!r} holds a control character (a tab, a line end, "
+                            "...); every output that names it would break")
     return corpus
 
 

@@ -12,6 +12,7 @@ training names that are a held-out family name are left out too.
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -202,3 +203,18 @@ def load_world(config: Config, data: str | None, wiki: str | None, locales: str 
     if config.relabel and training:
         world.relabel(config.seed)
     return world
+
+
+def check_world_fingerprints(world: WorldData, meta: Mapping) -> None:
+    """Refuse corpora other than the ones a world checkpoint was trained on: its splits could not
+    be rebuilt from them."""
+    from ..errors import NameOriginError
+
+    recorded = meta.get("world", {})
+    fingerprints = [("wiki", world.people.fingerprint), ("tutorial", world.tutorial.fingerprint)]
+    if world.locales is not None:
+        fingerprints.append(("locales", world.locales.fingerprint))
+    for key, fingerprint in fingerprints:
+        if recorded.get(key, {}).get("fingerprint") != fingerprint:
+            raise NameOriginError(f"the {key} corpus given is not the one the model was trained on (its "
+                                  "fingerprint differs), so its test split cannot be rebuilt")

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Callable
 import numpy as np
 import torch
 
+from ..inference.groups import Grouping
 from ..inference.logits import predict_logits
 from ..inference.scoring import Calibration
 from ..text.scripts import OTHER
@@ -42,6 +43,7 @@ def metrics(y_true: np.ndarray, proba: np.ndarray, labels: list[str]) -> dict:
     return {
         "n_test": int(len(y_true)),
         "accuracy": float(accuracy_score(y_true, y_pred)),
+        "group_accuracy": group_accuracy(y_true, proba, labels),
         "macro_f1": float(f1_score(y_true, y_pred, labels=ids, average="macro", zero_division=0)),
         "top3_accuracy": top3,
         "ece": expected_calibration_error(proba, y_true),
@@ -52,6 +54,12 @@ def metrics(y_true: np.ndarray, proba: np.ndarray, labels: list[str]) -> dict:
         "labels": list(labels),
         "confusion": confusion_matrix(y_true, y_pred, labels=ids).tolist(),
     }
+
+
+def group_accuracy(y_true: np.ndarray, proba: np.ndarray, labels: list[str]) -> float:
+    """Accuracy at the coarse level (`nameorigin.inference.groups`): the top group, probabilities summed."""
+    grouping = Grouping.of(labels)
+    return float(np.mean(grouping.sum(proba).argmax(axis=1) == grouping.ids(y_true)))
 
 
 def score_checkpoint(model: str | None = None, data=None, clf=None) -> tuple[dict, np.ndarray, np.ndarray]:
@@ -104,6 +112,7 @@ def format_report(report: dict) -> str:
     lines = [
         f"test names     {report['n_test']}",
         f"accuracy       {report['accuracy']:.4f}",
+        f"group accuracy {report['group_accuracy']:.4f}  (coarse groups: nameorigin.inference.groups)",
         f"macro-F1       {report['macro_f1']:.4f}",
         f"top-3 accuracy {report['top3_accuracy']:.4f}",
         f"ECE (15 bins)  {report['ece']:.4f}",
@@ -157,17 +166,9 @@ def evaluate_world(model: torch.nn.Module, meta: dict, data: str | None, wiki: s
     """A world checkpoint's metrics on every test set, rebuilt from both corpora; a corpus other
     than the one it was trained on is refused."""
     from ..config import Config
-    from ..errors import NameOriginError
-    from ..data.world import load_world
+    from ..data.world import check_world_fingerprints, load_world
 
     world = load_world(Config.from_dict(meta["config"]), data, wiki, locales, training=False)
-    recorded = meta.get("world", {})
-    fingerprints = [("wiki", world.people.fingerprint), ("tutorial", world.tutorial.fingerprint)]
-    if world.locales is not None:
-        fingerprints.append(("locales", world.locales.fingerprint))
-    for key, fingerprint in fingerprints:
-        if recorded.get(key, {}).get("fingerprint") != fingerprint:
-            raise NameOriginError(f"the {key} corpus given is not the one the model was trained on (its "
-                                  "fingerprint differs), so its test split cannot be rebuilt")
+    check_world_fingerprints(world, meta)
     return score_sets(network_scorer(model, Calibration.from_metadata(meta)), world)
 

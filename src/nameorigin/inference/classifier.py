@@ -19,6 +19,7 @@ from torch import nn
 from .. import checkpoint
 from ..checkpoint.bundled import model_path
 from ..text.readings import Prepared, prepare
+from .answers import AnswerOptions, Answers, answer
 from .scoring import Calibration
 from ..text.scripts import allowed_labels, display, transliteration_trust
 from .logits import predict_logits
@@ -47,9 +48,14 @@ class Prediction:
     abstained: bool
     reason: str | None
     model_revision: str
+    prediction_set: list[str] | None = None
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        """The fields as JSON values; ``prediction_set`` only when a coverage was asked for."""
+        out = asdict(self)
+        if out["prediction_set"] is None:
+            del out["prediction_set"]
+        return out
 
 
 class Classifier:
@@ -155,36 +161,66 @@ class Classifier:
         japanese = row[self.labels.index("Japanese")] > row[self.labels.index("Chinese")]
         return p._replace(text=p.japanese) if japanese else p
 
-    def predict_proba(self, names: Iterable[str]) -> np.ndarray:
-        """(n_names, n_labels) probabilities; rows of names that can't be scored are NaN."""
-        return self._score(self._as_list(names))[1]
+    def predict_proba(self, names: Iterable[str], *, level: str = "label", prior=None) -> np.ndarray:
+        """(n_names, n_labels) probabilities; rows of names that can't be scored are NaN. With
+        ``level="group"`` the columns are `labels_at` ("group")'s; a `prior` is applied as in `predict`."""
+        return self._answers(self._score(self._as_list(names)), AnswerOptions(level, None, prior)).proba
 
-    def predict(self, names: Iterable[str], top_k: int = 3, min_confidence: float = 0.0) -> list[Prediction]:
+    def labels_at(self, level: str = "label") -> list[str]:
+        """The labels answers at `level` ("label" or "group", `nameorigin.inference.groups`) are over."""
+        return self.check_answers(level)
+
+    def check_answers(self, level: str = "label", coverage: float | None = None, prior=None) -> list[str]:
+        """Raise what `predict` would for these options (a bad level, coverage or prior, or a model
+        without what they need), before any name is scored; returns the labels answered with."""
+        empty = ([], np.zeros((0, len(self.labels)), np.float32))
+        return self._answers(empty, AnswerOptions(level, coverage, prior)).labels
+
+    def estimate_prior(self, names: Iterable[str]) -> dict[str, float]:
+        """The label mix of `names` as EM estimates it from the model's answers (`nameorigin.inference.priors`)."""
+        return self._answers(self._score(self._as_list(names)), AnswerOptions(prior="auto")).mix
+
+    def _answers(self, scored: tuple[list[Prepared], np.ndarray], options: AnswerOptions) -> Answers:
+        """`scored`'s probabilities as `options` ask (`nameorigin.inference.answers`)."""
+        options = options.checked()
+        prepared, proba = scored
+        if options.plain:
+            return Answers(self.labels, proba)
+        one_word = np.fromiter((" " not in p.text for p in prepared), dtype=bool, count=len(prepared))
+        return answer(proba, self.labels, self.metadata, options, one_word)
+
+    def predict(self, names: Iterable[str], top_k: int = 3, min_confidence: float = 0.0, *, level: str = "label",
+                coverage: float | None = None, prior=None) -> list[Prediction]:
         """The top-k labels with probabilities for each name, or an abstention with its reason.
 
         A name is abstained on when nothing readable is left of it, or when its top probability
         is below `min_confidence` (0 to 1); in the latter case its top-k are still reported.
-        A `top_k` above the number of labels gives them all.
+        A `top_k` above the number of labels gives them all. ``level="group"`` answers with coarse
+        groups (`nameorigin.inference.groups`); `coverage` (0 to 1) adds each name's ``prediction_set``
+        (`nameorigin.conformal`); `prior` re-weights to a population's label mix, a mapping of
+        label to share, or "auto" to estimate it from `names` (`nameorigin.inference.priors`).
         """
         if not (isinstance(top_k, (int, np.integer)) and top_k >= 1):
             raise ValueError(f"top_k must be an integer of at least 1, not {top_k!r}")
         if not 0 <= min_confidence <= 1:
             raise ValueError(f"min_confidence must be from 0 to 1, not {min_confidence!r}")
-        top_k = min(int(top_k), len(self.labels))
         names = self._as_list(names)
         prepared, proba = self._score(names)
+        ans = self._answers((prepared, proba), AnswerOptions(level, coverage, prior))
+        top_k, labels = min(int(top_k), len(ans.labels)), ans.labels
         results = []
-        for name, (text, why, *_), row in zip(names, prepared, proba):
+        for i, (name, (text, why, *_), row) in enumerate(zip(names, prepared, ans.proba)):
             if why is not None:
                 results.append(Prediction(str(name), text, None, None, [], True, why, self.revision))
                 continue
             best = np.argsort(-row, kind="stable")[:top_k]
-            top = [{"label": self.labels[i], "probability": float(row[i])} for i in best if row[i] > 0]
+            top = [{"label": labels[j], "probability": float(row[j])} for j in best if row[j] > 0]
             confidence = top[0]["probability"]
             if confidence < min_confidence:
                 why = f"top probability {confidence:.3f} is below the minimum confidence {min_confidence:g}"
             results.append(Prediction(name, text, None if why else top[0]["label"], confidence, top,
-                                      why is not None, why, self.revision))
+                                      why is not None, why, self.revision,
+                                      None if ans.sets is None else [labels[j] for j in ans.sets[i]]))
         return results
 
     def predict_frame(self, frame, column: str = "name", top_k: int = 3, min_confidence: float = 0.0):
@@ -209,7 +245,7 @@ class Classifier:
 
     def explain(self, name: str, top_k: int = 3) -> dict:
         """The top-k labels after each prefix of `name` as the model reads it, to show how the
-        prediction forms; see `nameorigin.explain.explain` for the fields."""
+        prediction forms; see `nameorigin.inference.explain.explain` for the fields."""
         from .explain import explain
 
         return explain(self, name, top_k)

@@ -21,6 +21,7 @@ import numpy as np
 
 from ..errors import NameOriginError
 from ..files import atomic_write, output_target
+from ..text.names import compatible
 from ..text.scripts import allowed_labels, display, script_of
 
 DPI = 120
@@ -67,7 +68,7 @@ def explain(clf: Scorer, name: str, top_k: int = 3) -> dict:
     """
     whole = clf.predict([name], top_k=top_k)[0]
     steps: list[dict] = []
-    if whole.predictions and allowed_labels(script_of(name)) is not None:
+    if whole.predictions and allowed_labels(script_of(compatible(name))) is not None:
         steps = _typed_steps(clf, name, top_k)
     elif whole.predictions:
         prefixes = _prefixes(whole.normalized)
@@ -98,13 +99,23 @@ def format_table(explanations: list[dict]) -> str:
 
 
 def check_plot_path(path: str | os.PathLike) -> None:
-    """Refuse, before any work, a plot path that is not a .png in an existing folder."""
+    """Refuse, before any work, a plot path that is not a .png in an existing folder, or a
+    plot without matplotlib."""
+    _figure()
     path = Path(path)
     if path.suffix.lower() != ".png":
         raise NameOriginError(f"{path}: --plot writes a PNG; give a file name ending in .png")
     if not path.parent.is_dir():
         raise NameOriginError(f"{path}: the folder {path.parent} does not exist")
     output_target(path)
+
+
+def _figure() -> type:
+    try:
+        from matplotlib.figure import Figure
+    except ImportError:
+        raise NameOriginError("--plot needs matplotlib: pip install 'nameorigin[plot]'") from None
+    return Figure
 
 
 def _grid(explanation: dict, labels: list[str]) -> np.ndarray:
@@ -156,7 +167,7 @@ def _panel(ax, explanation: dict, labels: list[str], last: bool):
     final = explanation["steps"][-1]["predictions"]
     name, normalized = explanation["name"], explanation["normalized"]
     if not _drawable(name):  # a script the font lacks would be drawn as empty boxes
-        shown = f"a name in {display(script_of(name) or 'another')} script, read as {normalized!r}"
+        shown = f"a name in {display(script_of(compatible(name)) or 'another')} script, read as {normalized!r}"
     else:
         shown = repr(name) + ("" if normalized == name else f", read as {normalized!r}")
     answer = f"{final[0]['label']} {final[0]['probability']:.2f}" if final else "no answer"
@@ -168,10 +179,7 @@ def _panel(ax, explanation: dict, labels: list[str], last: bool):
 def plot(explanations: list[dict], labels: list[str], path: str | os.PathLike) -> Path:
     """A heatmap per name, characters (top to bottom, in reading order) by labels, written
     atomically to `path` as PNG. `explanations` should list every label (``top_k=len(labels)``)."""
-    try:
-        from matplotlib.figure import Figure
-    except ImportError:
-        raise NameOriginError("--plot needs matplotlib: pip install 'nameorigin[plot]'") from None
+    Figure = _figure()
     panels = [e for e in explanations if e["steps"]]
     if not panels:
         raise NameOriginError("nothing to plot: the model abstained on every name")

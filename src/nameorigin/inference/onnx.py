@@ -26,8 +26,8 @@ import torch
 
 from .. import __version__, checkpoint
 from ..checkpoint.metadata import ModelMeta
-from ..checkpoint.onnx import (FORMAT, FORMAT_VERSION, METADATA_KEYS, OPTIONAL_KEYS, OUTPUT, open_session, run,
-                               to_onnx_bytes)
+from ..checkpoint.onnx import (FORMAT, FORMAT_VERSION, METADATA_KEYS, OPTIONAL_KEYS, OUTPUT, open_session,
+                               require_onnx, run, to_onnx_bytes)
 from ..checkpoint.weights import MAX_WEIGHT
 from ..data.encoded import encode
 from ..errors import NameOriginError
@@ -122,6 +122,7 @@ def _check_file(runner: OnnxModel, meta: ModelMeta, path: Path) -> None:
 def load_onnx_classifier(path: str | os.PathLike, threads: int | None = None, **options: Any) -> Classifier:
     """A `predict.Classifier` whose network runs in onnxruntime: from an exported ``.onnx`` file,
     or from a checkpoint folder (exported in memory, nothing written). `options` go to `Classifier`."""
+    require_onnx("onnxruntime")
     path = Path(path)
     if path.is_dir():
         model, meta = checkpoint.load(path)

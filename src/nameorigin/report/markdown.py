@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import html
+
 from pathlib import Path
 
 
@@ -22,10 +24,16 @@ def _metrics_table(report: dict) -> list[str]:
     ]
 
 
+def text(value: str) -> str:
+    """`value` (a label from a file name or a CSV cell, a folder's name) as Markdown shows it
+    literally: no HTML runs from it (`<img onerror=...>`), no ``|`` ends a table cell."""
+    return html.escape(value, quote=False).replace("|", "\\|")
+
+
 def per_class_table(report: dict) -> list[str]:
     lines = ["| label | precision | recall | F1 | support |", "| --- | ---: | ---: | ---: | ---: |"]
     for label, r in report["per_class"].items():
-        cell = label.replace("|", "\\|")  # a label comes from a file name or a CSV cell
+        cell = text(label)
         lines.append(f"| {cell} | {r['precision']:.3f} | {r['recall']:.3f} | {r['f1']:.3f} | {r['support']} |")
     return lines
 
@@ -48,12 +56,12 @@ def _describe_split(split: dict) -> str:
 
 
 def render_report(meta: dict, report: dict, model_dir: Path, images: dict[str, str]) -> str:
-    name = model_dir.resolve().name
+    name = text(model_dir.resolve().name)
     config = meta.get("config", {})
     lines = [
         f"# nameorigin report: {name}",
         "",
-        f"- checkpoint: `{model_dir}` (revision `{report['model_revision'][:12]}`)",
+        f"- checkpoint: {text(str(model_dir))} (revision `{report['model_revision'][:12]}`)",
         f"- model: {_describe_config(config)}",
         f"- split: {_describe_split(report['split'])}",
         f"- softmax temperature: {report['temperature']:.3f}"

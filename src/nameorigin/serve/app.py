@@ -9,6 +9,7 @@ import asyncio
 import gc
 from contextlib import asynccontextmanager
 from dataclasses import fields
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -21,6 +22,7 @@ from starlette.exceptions import HTTPException
 from starlette.routing import Match
 
 from . import schemas
+from .answer_options import answer_options
 from .batcher import MicroBatcher, ModelThread
 from .limits import REQUEST_TIMEOUT_S, LimitExceeded, Limits, RequestGuard, model_chars
 
@@ -28,7 +30,7 @@ if TYPE_CHECKING:
     from ..inference.classifier import Classifier, Prediction
 
 STATIC = Path(__file__).with_name("static")
-PREDICT_PARAMS = ("name", "top_k", "min_confidence")
+PREDICT_PARAMS = ("name", "top_k", "min_confidence", "level", "coverage", "prior")
 # The page loads nothing from elsewhere; saying so to the browser makes it hold to that.
 PAGE_HEADERS = {"content-security-policy": "default-src 'self'; img-src 'self' data:"}
 
@@ -55,12 +57,15 @@ class Service:
         else:
             self.model.stop()
 
-    def predict(self, names: list[str], top_k: int, min_confidence: float, where: str) -> asyncio.Future:
-        """The predictions for `names`, as a future; a name or names over a limit raise here."""
+    def predict(self, names: list[str], top_k: int, min_confidence: float, where: str,
+                answers: dict | None = None) -> asyncio.Future:
+        """The predictions for `names`, as a future; a name or names over a limit, or answer options
+        (`answer_options`) the model can't give, raise here. Those options bypass the batcher."""
         costs = model_chars(names, self.limits, where)
-        if self.batcher is not None:
+        answers = answer_options(self.classifier, answers)
+        if self.batcher is not None and not answers:
             return self.batcher.submit(names, top_k, min_confidence, costs)
-        return self.model.submit(self.classifier.predict, names, top_k, min_confidence)
+        return self.model.submit(partial(self.classifier.predict, **(answers or {})), names, top_k, min_confidence)
 
     def explain(self, name: str, top_k: int) -> asyncio.Future:
         model_chars([name], self.limits, "name")
@@ -69,7 +74,10 @@ class Service:
 
 def _as_dict(prediction: "Prediction") -> dict:
     """`Prediction.to_dict` without its recursive deep copy, a measurable share of a request's CPU."""
-    return {f.name: getattr(prediction, f.name) for f in fields(prediction)}
+    out = {f.name: getattr(prediction, f.name) for f in fields(prediction)}
+    if out["prediction_set"] is None:
+        del out["prediction_set"]
+    return out
 
 
 async def _until_disconnected(receive: Any) -> None:
@@ -130,7 +138,11 @@ def create_app(classifier: "Classifier", *, max_names: int = Limits.max_names,
                             max_chars=max_batch_chars) if batching else None)
     service = Service(classifier, limits, batcher)
     app = FastAPIOffline(title="nameorigin", version=_version(), lifespan=_lifespan(service),
-                         description="Which language does a surname come from? Character-level RNN predictions.")
+                         description="Which language does a name come from? Character-level RNN predictions from "
+                                     "the model this server was started with: `world` (the default: full names or "
+                                     "parts of them, in any script; 18 languages or Other), `tutorial` (the PyTorch "
+                                     "tutorial's surname model; 18 languages) or a checkpoint folder. "
+                                     "`GET /v1/model` gives its labels and revision.")
     _add_error_handlers(app)
     _add_predict_routes(app, service)
     _add_info_routes(app, service)
@@ -204,10 +216,16 @@ def _add_predict_routes(app: FastAPI, service: Service) -> None:
              dependencies=[only_params(*PREDICT_PARAMS)])
     async def predict_one(name: Annotated[str, Query(max_length=service.limits.max_name_chars)],
                           top_k: Annotated[int, top_k_query] = service.default_k,
-                          min_confidence: Annotated[float, confidence_query] = 0.0) -> Response:
+                          min_confidence: Annotated[float, confidence_query] = 0.0,
+                          level: Annotated[schemas.Level, Query(description=schemas.LEVEL_HELP)] = "label",
+                          coverage: Annotated[float | None, Query(gt=0, lt=1, allow_inf_nan=False,
+                                                                  description=schemas.COVERAGE_HELP)] = None,
+                          prior: Annotated[str | None, Query(max_length=schemas.MAX_PRIOR_CHARS,
+                                                             description=schemas.PRIOR_HELP)] = None) -> Response:
         """The top-k origins of one name, or an abstention with its reason."""
+        answers = {"level": level, "coverage": coverage, "prior": prior}
         # One name is a sliver of a batch: watching for its client to leave would cost more.
-        (result,) = await service.predict([name], top_k, min_confidence, "name")
+        (result,) = await service.predict([name], top_k, min_confidence, "name", answers)
         # Already the documented shape: a JSONResponse skips FastAPI's second validation of it.
         return JSONResponse(_as_dict(result))
 
@@ -215,7 +233,9 @@ def _add_predict_routes(app: FastAPI, service: Service) -> None:
               summary="Predict many names", dependencies=[only_params()])
     async def predict_many(request: Request, body: request_model) -> Response:  # type: ignore[valid-type]
         """The top-k origins of each name, in the order given."""
-        results = await unless_gone(request, service.predict(body.names, body.top_k, body.min_confidence, "names"))
+        answers = {"level": body.level, "coverage": body.coverage, "prior": body.prior}
+        results = await unless_gone(request, service.predict(body.names, body.top_k, body.min_confidence, "names",
+                                                             answers))
         if results is None:
             return Response(status_code=499)
         return JSONResponse({"predictions": [_as_dict(r) for r in results],

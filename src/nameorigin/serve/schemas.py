@@ -7,7 +7,7 @@ Numbers are read as JSON Schema reads them, the same over GET and POST: ``top_k`
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictFloat, StrictInt
 
@@ -43,6 +43,9 @@ class PredictionOut(BaseModel):
     reason: str | None = Field(description="why the name was not scored, or its top probability is below "
                                            "min_confidence, when abstained")
     model_revision: str
+    prediction_set: list[str] | None = Field(None, description="with coverage: the labels, most likely first, "
+                                                               "that hold the true one for that share of names "
+                                                               "like the calibration names; absent otherwise")
 
 
 class PredictResponse(BaseModel):
@@ -83,6 +86,14 @@ class ErrorOut(BaseModel):
     detail: str
 
 
+Level = Literal["label", "group"]
+LEVEL_HELP = "answer with labels, or with coarse groups of them, probabilities summed"
+COVERAGE_HELP = "add each name's prediction set with this coverage (between 0 and 1)"
+PRIOR_HELP = "the population's label mix, a JSON object of label to share, or \"auto\" to estimate it from the names"
+MAX_PRIOR_CHARS = 4096
+Share = Annotated[StrictFloat, Field(ge=0), BeforeValidator(_number)]
+
+
 def top_k_type(n_labels: int) -> Any:
     # the constraints before the validator, or the schema shows them as "ge"/"le" instead of
     # "minimum"/"maximum"
@@ -107,6 +118,10 @@ def predict_request(limits: Limits, n_labels: int) -> type[BaseModel]:
                         "transliterated characters in all")
         top_k: top_k_type(n_labels) = min(3, n_labels)
         min_confidence: ConfidenceType = 0.0
+        level: Level = Field("label", description=LEVEL_HELP)
+        coverage: Annotated[StrictFloat, Field(gt=0, lt=1), BeforeValidator(_number)] | None = Field(
+            None, description=COVERAGE_HELP)
+        prior: dict[str, Share] | Literal["auto"] | None = Field(None, max_length=n_labels, description=PRIOR_HELP)
 
     return PredictRequest
 

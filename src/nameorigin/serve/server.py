@@ -15,7 +15,7 @@ import socket
 import sys
 from typing import Any
 
-from ..argtypes import non_negative_float, port as port_number, positive_float, positive_int
+from ..argtypes import non_negative_float, port as port_number, positive_float, positive_int, threads as thread_count
 from ..errors import NameOriginError
 from .limits import MAX_BODY_BYTES, MAX_NAME_CHARS, MAX_NAMES, MAX_REQUEST_CHARS, REQUEST_TIMEOUT_S
 
@@ -136,7 +136,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="how long an idle connection is kept open between requests (default: %(default)s)")
     parser.add_argument("--grace", type=non_negative_float, default=GRACE_S, metavar="SECONDS",
                         help="on SIGTERM or Ctrl+C, how long requests in flight may finish (default: %(default)s)")
-    parser.add_argument("--threads", type=positive_int, default=THREADS, metavar="N",
+    parser.add_argument("--threads", type=thread_count, default=THREADS, metavar="N",
                         help="PyTorch threads for the model (default: %(default)s, the fastest on a shared CPU)")
     parser.add_argument("--access-log", action="store_true", help="log every request to stderr")
     parser.add_argument("--backend", choices=("torch", "onnx"), default="torch",

@@ -22,9 +22,15 @@ Choices worth knowing:
 * When an input column (or the first JSONL object's key) is named like a result column, as in a
   labelled ``name,label`` file, the result columns are all prefixed with ``predicted_``; nothing
   is overwritten. A later JSONL object that brings such a key is an error naming its line.
+* In CSV/TSV, a cell that begins with ``=``, ``+``, ``-``, ``@``, a tab or a CR is written with a
+  leading apostrophe (``'=HYPERLINK(...)``), so a spreadsheet shows it instead of running it as a
+  formula; JSONL keeps every value as it is.
 * In CSV/TSV, ``abstained`` is ``true``/``false``, probabilities have 6 decimals, and a missing
   value is an empty cell; JSONL keeps full floats and ``null``.
-* Stdout can't be atomic: an error part-way leaves the rows already written there.
+* Stdout can't be atomic: an error part-way leaves the rows already written there. Nothing is
+  written before the first chunk is read, so a file refused in its first rows writes nothing.
+* A line longer than `readers.MAX_LINE` (1 MiB) is refused as it is read, in every format: a
+  binary file or ``/dev/zero`` has no line ends, and would otherwise be read whole.
 * Memory stays bounded whatever the file holds: `Classifier.predict` scores each chunk in
   length-sorted batches of a fixed number of padded characters, so one huge value (a corrupt
   field) pads only its own small batch.
@@ -34,6 +40,7 @@ from __future__ import annotations
 
 import argparse
 import itertools
+import json
 import os
 import stat
 import sys
@@ -42,6 +49,8 @@ from typing import IO, Any
 from tqdm import tqdm
 
 from ..errors import NameOriginError
+from ..inference.answers import apply_prior
+from ..inference.priors import AUTO
 from .readers import DELIMITERS, EXTENSIONS, INPUT_FORMATS, Source, describe, input_format_of, open_source, read_rows
 from .writers import OUTPUT_FORMATS, RESULT_COLUMNS, make_writer, open_dest, output_format_of
 
@@ -80,13 +89,14 @@ def _refuse_the_input_as_output(stream: IO, dest: Source) -> None:
 
 def predict_file(clf: Any, source: Source = "-", dest: Source = "-", *, column: str = "name",
                  input_format: str | None = None, output_format: str | None = None, top_k: int = 3,
-                 chunk_size: int = 8192, progress: bool = True) -> int:
+                 chunk_size: int = 8192, progress: bool = True, answers: dict | None = None) -> int:
     """Predict every row of `source` into `dest`, `chunk_size` rows at a time; return the rows written.
 
     `source` and `dest` are paths, ``"-"`` (stdin/stdout) or open file objects (binary input gives
     exact line numbers for UTF-8 errors). Formats: `input_format` from the extension, else text;
     `output_format` from the extension of `dest` (one it doesn't name is refused), else the
-    input's (CSV for plain text).
+    input's (CSV for plain text). `answers` holds `Classifier.predict`'s ``level``, ``coverage``
+    and ``prior`` (a mix, not "auto": `auto_prior` estimates a file's first).
     """
     input_format, output_format = _formats(source, dest, input_format, output_format)
     if chunk_size < 1:
@@ -98,18 +108,41 @@ def predict_file(clf: Any, source: Source = "-", dest: Source = "-", *, column: 
         with open_dest(dest) as out, tqdm(desc="predict", unit=" rows", unit_scale=True, file=sys.stderr,
                                           disable=None if progress else True) as bar:
             header, rows = read_rows(stream, where, input_format, column)
-            writer = make_writer(out, output_format, top_k, where)
+            answers = answers or {}
+            writer = make_writer(out, output_format, top_k, where, answers.get("coverage") is not None)
+            chunk = list(itertools.islice(rows, chunk_size))  # first: a file refused at once writes nothing
             if header is not None:
                 writer.start(header)
             written = 0
-            while chunk := list(itertools.islice(rows, chunk_size)):
-                predictions = clf.predict([name for _, _, name in chunk], top_k=top_k)
+            while chunk:
+                predictions = clf.predict([name for _, _, name in chunk], top_k=top_k, **answers)
                 for (line, row, _), p in zip(chunk, predictions):
                     writer.write(line, row, p)
                 written += len(chunk)
                 bar.update(len(chunk))
+                chunk = list(itertools.islice(rows, chunk_size))
             writer.finish(column)
     return written
+
+
+def auto_prior(clf: Any, source: Source, *, column: str = "name", input_format: str | None = None,
+               chunk_size: int = 8192) -> dict[str, float]:
+    """The label mix of every name in the file `source`, as `Classifier.estimate_prior` finds it:
+    a first pass over the file, which the predictions then read again."""
+    import numpy as np
+
+    if not isinstance(source, (str, os.PathLike)) or str(source) == "-":
+        raise NameOriginError("--prior auto reads the input twice (once to estimate its mix): give a file, not stdin")
+    input_format = input_format or input_format_of(source) or "text"
+    parts, one_word = [], []
+    with open_source(source) as stream:
+        _, rows = read_rows(stream, describe(source), input_format, column)
+        while chunk := list(itertools.islice(rows, chunk_size)):
+            prepared, proba = clf._score([name for _, _, name in chunk])
+            parts.append(proba)
+            one_word += [" " not in p.text for p in prepared]
+    proba = np.concatenate(parts) if parts else np.zeros((0, len(clf.labels)), np.float32)
+    return apply_prior(proba, clf.labels, clf.metadata, AUTO, np.asarray(one_word, dtype=bool))[1]
 
 
 def command(args: argparse.Namespace, clf: Any) -> int:
@@ -119,10 +152,16 @@ def command(args: argparse.Namespace, clf: Any) -> int:
         raise NameOriginError("give names on the command line or --input, not both")
     if getattr(args, "json", False):
         raise NameOriginError("--json does not apply to --input; use --format jsonl")
+    answers = {"level": getattr(args, "level", "label"), "coverage": getattr(args, "coverage", None),
+               "prior": getattr(args, "prior", None)}
+    if answers["prior"] == AUTO:
+        answers["prior"] = auto_prior(clf, args.input, column=args.column, input_format=args.input_format,
+                                      chunk_size=args.chunk_size)
+        print(json.dumps({"estimated_prior": {k: round(v, 6) for k, v in answers["prior"].items()}}), file=sys.stderr)
     try:
         return predict_file(clf, args.input, args.output, column=args.column, input_format=args.input_format,
                             output_format=args.format, top_k=args.top_k, chunk_size=args.chunk_size,
-                            progress=not getattr(args, "quiet", False))
+                            progress=not getattr(args, "quiet", False), answers=answers)
     except BrokenPipeError:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0

@@ -23,6 +23,9 @@ INPUT_FORMATS = ("text", "csv", "tsv", "jsonl")
 EXTENSIONS = {".txt": "text", ".csv": "csv", ".tsv": "tsv", ".jsonl": "jsonl"}
 DELIMITERS = {"csv": ",", "tsv": "\t"}
 _BLOCK = 1 << 16
+# A line longer than this is not a row of names (a binary file, /dev/zero): refused as it is read,
+# before it fills memory. A name is at most `readings.MAX_NAME_LENGTH` characters.
+MAX_LINE = 1 << 20
 _BREAK = {bytes: re.compile(rb"\r\n|\r|\n"), str: re.compile(r"\r\n|\r|\n")}
 _BREAK_KEPT = {bytes: re.compile(rb"(?<=\r\n)|(?<=\r)(?!\n)|(?<=\n)"), str: re.compile(r"(?<=\r\n)|(?<=\r)(?!\n)|(?<=\n)")}
 
@@ -40,6 +43,7 @@ def split_lines(stream: IO, keep_ends: bool = False) -> Iterator[bytes | str]:
     files), read in blocks, so a file with no LF at all is not read whole as one line."""
     read = getattr(stream, "read1", stream.read)
     carry: list = []  # the start of a line whose end is not read yet
+    carried = 0
     after_cr = False  # the last block ended in CR: an LF opening the next one is the same line end
     while block := read(_BLOCK):
         cr, lf = (b"\r", b"\n") if isinstance(block, bytes) else ("\r", "\n")
@@ -49,11 +53,18 @@ def split_lines(stream: IO, keep_ends: bool = False) -> Iterator[bytes | str]:
         parts = (_BREAK_KEPT if keep_ends else _BREAK)[type(block)].split(block)
         if len(parts) > 1:
             yield block[:0].join([*carry, parts[0]])
-            carry = []
+            carry, carried = [], 0
             yield from parts[1:-1]
         carry.append(parts[-1])
+        carried += len(parts[-1])
+        if carried > MAX_LINE:
+            raise LineTooLong
     if any(carry):
         yield carry[0][:0].join(carry)
+
+
+class LineTooLong(Exception):
+    """A line past `MAX_LINE`, raised while it is read."""
 
 
 class Lines:
@@ -73,6 +84,9 @@ class Lines:
             line = next(self.stream)
         except UnicodeDecodeError as err:
             raise fail(self.where, self.n + 1, f"not valid UTF-8 ({err.reason})") from None
+        except LineTooLong:
+            raise fail(self.where, self.n + 1, f"a line longer than {MAX_LINE:,} characters: not a file of "
+                                               "names (a binary file?)") from None
         self.n += 1
         if isinstance(line, bytes):
             try:
@@ -99,6 +113,9 @@ def read_table(lines: Lines, column: str, delimiter: str) -> tuple[list[str], It
             try:
                 row = next(reader, None)
             except csv.Error as err:
+                if "field larger than field limit" in str(err):
+                    raise fail(lines.where, start, f"a field longer than {csv.field_size_limit():,} characters: "
+                                                   "not a name (a binary file, or a quote never closed?)") from None
                 raise fail(lines.where, start, f"malformed row ({err})") from None
             if row != []:
                 return start, row
@@ -146,7 +163,7 @@ def read_jsonl(lines: Lines, column: str) -> tuple[None, Iterator[Row]]:
 def read_rows(stream: IO, where: str, input_format: str, column: str) -> tuple[list[str] | None, Iterator[Row]]:
     """The header and rows of `stream` in `input_format`."""
     table = input_format in DELIMITERS
-    lines = Lines(stream, where, universal=input_format == "text" or table, keep_ends=table)
+    lines = Lines(stream, where, universal=True, keep_ends=table)
     if input_format == "jsonl":
         return read_jsonl(lines, column)
     if input_format == "text":

@@ -29,6 +29,16 @@ def _cell(value: Any) -> str:
     return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
 
 
+# A spreadsheet runs a cell that begins with one of these as a formula (=HYPERLINK(...), +cmd|...,
+# @SUM(1)); such cells are written with a leading apostrophe, which spreadsheets show as text.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def inert(cell: str) -> str:
+    """`cell` as a spreadsheet will not run it (CSV/TSV output only; JSONL keeps values as they are)."""
+    return "'" + cell if cell.startswith(FORMULA_STARTS) else cell
+
+
 def _result_names(names: list[str], header: list[str], where: str, line: int) -> list[str]:
     """The result columns, prefixed with ``predicted_`` when the input already has one of their
     names (a labelled ``name,label`` file, say), so no input column is overwritten."""
@@ -40,18 +50,21 @@ def _result_names(names: list[str], header: list[str], where: str, line: int) ->
     return names
 
 
+SET_COLUMN = "prediction_set"  # with a coverage: the set's labels, best first ("|" between them in CSV/TSV)
+
+
 class TableWriter:
-    def __init__(self, out: IO[str], delimiter: str, top_k: int, where: str):
+    def __init__(self, out: IO[str], delimiter: str, top_k: int, where: str, sets: bool = False):
         self.csv = csv.writer(out, delimiter=delimiter, lineterminator="\n")
         # csv quotes a lone "\r" only when it is part of the line terminator; QUOTE_ALL such rows.
         self.quote_all = csv.writer(out, delimiter=delimiter, lineterminator="\n", quoting=csv.QUOTE_ALL)
-        self.top_k, self.where, self.header, self.keys = top_k, where, None, set()
+        self.top_k, self.where, self.header, self.keys, self.sets = top_k, where, None, set(), sets
 
     def start(self, header: list[str], line: int = 1) -> None:
         extra = [c for i in range(1, self.top_k + 1) for c in (f"top{i}_label", f"top{i}_probability")]
-        results = _result_names([*RESULT_COLUMNS, *extra], header, self.where, line)
+        results = _result_names([*RESULT_COLUMNS, *extra, *[SET_COLUMN] * self.sets], header, self.where, line)
         self.header, self.keys = header, set(header)
-        self.csv.writerow([*header, *results])
+        self.csv.writerow([inert(c) for c in [*header, *results]])
 
     def write(self, line: int, row: Any, p: Any) -> None:
         if isinstance(row, dict):
@@ -64,9 +77,12 @@ class TableWriter:
             row = [_cell(row.get(k, "")) for k in self.header]
         top = [x for q in p.predictions for x in (q["label"], f"{q['probability']:.6f}")]
         top += [""] * (2 * self.top_k - len(top))
+        if self.sets:
+            top.append("|".join(p.prediction_set or ()))
         writer = self.quote_all if any("\r" in cell for cell in row) else self.csv
-        writer.writerow([*row, p.label or "", "" if p.probability is None else f"{p.probability:.6f}",
-                           "true" if p.abstained else "false", p.reason or "", p.normalized, *top])
+        probability = "" if p.probability is None else f"{p.probability:.6f}"
+        cells = [*row, p.label or "", probability, "true" if p.abstained else "false", p.reason or "", p.normalized, *top]
+        writer.writerow([inert(c) for c in cells])
 
     def finish(self, column: str) -> None:
         if self.header is None:
@@ -76,23 +92,24 @@ class TableWriter:
 class JsonWriter:
     FIELDS = (*RESULT_COLUMNS, "predictions")
 
-    def __init__(self, out: IO[str], top_k: int, where: str):
+    def __init__(self, out: IO[str], top_k: int, where: str, sets: bool = False):
         self.out, self.where, self.header, self.fields = out, where, None, None
+        self.all_fields = [*self.FIELDS, *[SET_COLUMN] * sets]
 
     def start(self, header: list[str], line: int = 1) -> None:
         self.header = header
-        self.fields = _result_names(list(self.FIELDS), header, self.where, line)
+        self.fields = _result_names(self.all_fields, header, self.where, line)
 
     def write(self, line: int, row: Any, p: Any) -> None:
         if isinstance(row, dict):
             if self.fields is None:
-                self.fields = _result_names(list(self.FIELDS), list(row), self.where, line)
+                self.fields = _result_names(self.all_fields, list(row), self.where, line)
             elif not row.keys().isdisjoint(self.fields):
                 clash = next(k for k in row if k in self.fields)
                 raise fail(self.where, line, f"key {clash!r} is also a result field; rename it")
         else:
             row = dict(zip(self.header, row))
-        values = (p.label, p.probability, p.abstained, p.reason, p.normalized, p.predictions)
+        values = (p.label, p.probability, p.abstained, p.reason, p.normalized, p.predictions, p.prediction_set)
         row.update(zip(self.fields, values))
         self.out.write(json.dumps(row, ensure_ascii=False) + "\n")
 
@@ -100,10 +117,11 @@ class JsonWriter:
         pass
 
 
-def make_writer(out: IO[str], output_format: str, top_k: int, where: str) -> TableWriter | JsonWriter:
+def make_writer(out: IO[str], output_format: str, top_k: int, where: str,
+                sets: bool = False) -> TableWriter | JsonWriter:
     if output_format == "jsonl":
-        return JsonWriter(out, top_k, where)
-    return TableWriter(out, {"csv": ",", "tsv": "\t"}[output_format], top_k, where)
+        return JsonWriter(out, top_k, where, sets)
+    return TableWriter(out, {"csv": ",", "tsv": "\t"}[output_format], top_k, where, sets)
 
 
 def output_format_of(dest: Source) -> str | None:

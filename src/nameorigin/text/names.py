@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import string
+import unicodedata
 
 from unidecode import unidecode
 
@@ -31,6 +32,21 @@ SUFFIXES = frozenset({"jr", "jr.", "sr", "sr.", "ii", "iii", "iv", "v"})
 def normalize(name: str) -> str:
     """Transliterate to ASCII and trim, as the tutorial does before looking characters up."""
     return unidecode(name).strip()
+
+
+def compatible(name: str) -> str:
+    """Compatibility-normalised (NFKC), less invisible format characters: fullwidth ＳＭＩＴＨ, bold
+    𝐌𝐞𝐫𝐤𝐞𝐥 and halfwidth ｷﾑﾗ are the letters they look like, and a zero-width space is no word
+    break. Read before the script is, so styled Latin is not taken for a foreign script."""
+    if name.isascii():
+        return name
+    return "".join(c for c in unicodedata.normalize("NFKC", name) if unicodedata.category(c) != "Cf")
+
+
+def unprintable(text: str) -> bool:
+    """Whether `text` holds a control or format character: a label with a tab or a line end would
+    break every table and line that names it."""
+    return any(unicodedata.category(c) in ("Cc", "Cf", "Zl", "Zp") for c in text)
 
 
 def in_alphabet(text: str) -> bool:
@@ -82,8 +98,10 @@ def family_last(text: str) -> str:
 
 
 def _in_capitals(word: str) -> bool:
+    """A family name written in capitals (MERKEL, LI), not initials (J.R.R., H.G., BB)."""
     letters = [c for c in word if c.isalpha()]
-    return len(letters) >= 2 and all(c.isupper() for c in letters)
+    initials = "." in word or (len(letters) <= 3 and not any(c in "AEIOUY" for c in letters))
+    return len(letters) >= 2 and all(c.isupper() for c in letters) and not initials
 
 
 def surname_index(words: list[str], family_first: bool) -> int:

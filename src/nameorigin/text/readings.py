@@ -14,7 +14,7 @@ import re
 from functools import lru_cache
 from typing import NamedTuple
 
-from .names import clean, family_last, fold_case, normalize, uncomma
+from .names import clean, compatible, family_last, fold_case, normalize, uncomma
 from .scripts import HAN, KANA, script_of
 
 _LONG_O = re.compile(r"ou(?![aeiu])")
@@ -103,6 +103,7 @@ def prepare(name: str, case: str = "words") -> Prepared:
     """
     if not isinstance(name, str):
         return Prepared("", "not a string")
+    name = compatible(name)
     if len(name) > MAX_NAME_LENGTH:  # before any reading: a dictionary's work grows with the text
         return Prepared("", f"longer than {MAX_NAME_LENGTH} characters")
     script = script_of(name)

@@ -34,7 +34,8 @@ OTHER = "Other"
 
 def script_of(name: str) -> str | None:
     """The script most of `name`'s letters are in, None for plain ASCII. Kana anywhere makes a
-    name Japanese-script: Japanese mixes kana with Han characters, Chinese never does."""
+    name Japanese-script: Japanese mixes kana with Han characters, Chinese never does. A script
+    that limits the answer outweighs the open ones: in `Kim 민준` the Hangul is the evidence."""
     if name.isascii():
         return None
     scripts = Counter(unicodedata.name(c, "?").split(" ", 1)[0] for c in name if c.isalpha())
@@ -43,7 +44,8 @@ def script_of(name: str) -> str | None:
     for kana in ("HIRAGANA", "KATAKANA"):
         if kana in scripts:
             return kana
-    return scripts.most_common(1)[0][0]
+    closed = Counter({script: n for script, n in scripts.items() if script not in OPEN})
+    return (closed or scripts).most_common(1)[0][0]
 
 
 def allowed_labels(script: str | None) -> tuple[str, ...] | None:

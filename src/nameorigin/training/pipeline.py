@@ -9,7 +9,7 @@ a signal continues with ``nameorigin train --resume OUT``.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -28,6 +28,7 @@ from ..inference.logits import predict_logits
 from ..inference.scoring import Calibration
 from ..models.ngrams import round_like_storage
 from . import distributed, trainstate
+from .answersets import answer_set_metadata
 from .calibration import fit_temperature
 from .members import fit_members
 from .train import History, Log, stderr_log
@@ -54,6 +55,11 @@ class RunOptions:
     save_every: int = 0
     meta: dict | None = None
     precision: str = "fp32"
+
+    def bound_to(self, fingerprint: str) -> "RunOptions":
+        """These options with the training data's fingerprint kept in the state, so that a resumed
+        run refuses data changed in between (its splits would be redrawn)."""
+        return replace(self, meta={**(self.meta or {}), "fingerprint": fingerprint})
 
     @property
     def hint(self) -> str:
@@ -95,6 +101,7 @@ def train(config: Config, corpus: Corpus, *, device: str = "auto", progress: boo
     n_labels = len(corpus.label_names)
     train_part = corpus.subset(split.train, encoded=True)  # a CSV corpus's stays arrays; val/test: strings
     val = corpus.subset(split.val) if len(split.val) else None
+    run = run.bound_to(corpus.fingerprint)
     model, history = fit_members(config, train_part, val, n_labels=n_labels, device=device, progress=progress,
                                  log_every=log_every, log=log, options=run.fit_options())
     round_like_storage(model)
@@ -120,6 +127,8 @@ def tutorial_metadata(corpus: Corpus, result: TrainResult, score_test: bool = Tr
         "corpus": {"fingerprint": corpus.fingerprint, "n_names": len(corpus), "n_skipped": len(corpus.skipped)},
         "temperature": result.temperature, "logit_bias": result.logit_bias, "history": result.history.to_dict(),
     }
+    val = corpus.subset(result.split.val) if len(result.split.val) else None
+    meta.update(answer_set_metadata(result.model, meta, val, corpus.labels[result.split.train], "tutorial validation"))
     if not score_test:
         return meta
     test_names, test_labels = corpus.subset(result.split.test)
@@ -187,7 +196,7 @@ def resume_and_save(out: str, *, device: str = "auto", progress: bool = True, lo
     """Continue the run whose state sits beside `out`. Of the flags a run was started with,
     only the device and the progress display may be given again; any other that disagrees with
     the saved run is an error."""
-    _, meta = trainstate.read(trainstate.state_path(out))
+    _, meta = trainstate.read(trainstate.state_path(out))  # checked: its config is valid
     config = Config.from_dict(meta["config"])
     started = meta.get("run") or {}
     for key, value in (given or {}).items():

@@ -278,7 +278,8 @@ class Trainer:
         try:
             return Progress(**{**fields, "history": History(**fields["history"])})
         except TypeError as err:
-            raise trainstate.StateError(f"{self.state}: the training state does not match this run ({err})") from None
+            raise trainstate.StateError(f"{self.state}: the training state does not match this run "
+                                        f"({trainstate.one_line(err)})") from None
 
 
 def fit(model: nn.Module, config: Config, train: tuple[list[str], np.ndarray] | Sampler,

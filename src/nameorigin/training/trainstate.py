@@ -10,6 +10,7 @@ state file from anywhere can be read safely; a damaged or foreign one is a one-l
 from __future__ import annotations
 
 import json
+import math
 import os
 import random
 from pathlib import Path
@@ -60,10 +61,47 @@ def read(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
             meta = json.loads(header["state"])
             tensors = {key: handle.get_tensor(key) for key in handle.keys()}
     except (SafetensorError, OSError, ValueError, KeyError, RecursionError) as err:
-        raise StateError(f"{path}: damaged training state ({str(err)[:200]})") from None
-    if not isinstance(meta, dict):
-        raise StateError(f"{path}: damaged training state (its metadata is not an object)")
+        raise StateError(f"{path}: damaged training state ({one_line(err)})") from None
+    problem = _problem(tensors, meta)
+    if problem:
+        raise StateError(f"{path}: damaged training state ({problem})")
     return tensors, meta
+
+
+def one_line(err: BaseException) -> str:
+    """An exception's message on one line, at most 200 characters (torch's span several)."""
+    return " ".join(str(err).split())[:200]
+
+
+def _problem(tensors: dict[str, torch.Tensor], meta: Any) -> str | None:
+    """What makes a state impossible to continue from, checked as strictly as a checkpoint is,
+    or None: a state is a file anyone may have edited."""
+    from ..config import Config
+
+    if not isinstance(meta, dict):
+        return "its metadata is not an object"
+    try:
+        config = Config.from_dict(meta["config"]).validate()
+    except Exception as err:  # noqa: BLE001 - any field of any type: the message says which
+        return f"its config: {one_line(err)}"
+    progress = meta.get("progress")
+    if not isinstance(progress, dict):
+        return "no progress record"
+    counts = {"epoch": (1, config.epochs), "position": (0, 10**9), "step": (0, 10**12), "epoch_rows": (0, 10**12)}
+    for key, (low, high) in counts.items():
+        value = progress.get(key)
+        if type(value) is not int or not low <= value <= high:
+            return f"progress.{key} must be a whole number from {low} to {high}, not {value!r}"
+    for key in ("epoch_loss", "best_score"):
+        if not isinstance(progress.get(key), (int, float)) or not math.isfinite(progress[key]):
+            return f"progress.{key} must be a finite number, not {progress.get(key)!r}"
+    run = meta.get("run") or {}
+    if not isinstance(run, dict) or type(run.get("save_every", 0) or 0) is not int or (run.get("save_every") or 0) < 0:
+        return "run.save_every must be a whole number, 0 or more"
+    for key, tensor in tensors.items():
+        if tensor.is_floating_point() and not torch.isfinite(tensor).all():
+            return f"NaN or infinite values in {key}"
+    return None
 
 
 def prefixed(tensors: dict[str, torch.Tensor], prefix: str) -> dict[str, torch.Tensor]:
@@ -89,7 +127,13 @@ def capture(trainer, progress: dict) -> tuple[dict[str, torch.Tensor], dict[str,
 
 
 def apply(trainer, tensors: dict[str, torch.Tensor], meta: dict[str, Any]) -> dict:
-    """Put `capture`'s state back into a freshly built `train.Trainer`; returns its progress."""
+    """Put `capture`'s state back into a freshly built `train.Trainer`, if it was saved from the
+    same training data; returns its progress."""
+    saved, now = (meta.get("run") or {}).get("fingerprint"), trainer.run_meta.get("fingerprint")
+    if saved is not None and now is not None and saved != now:
+        raise StateError(f"{trainer.state}: the training data changed since the run began (fingerprint differs), "
+                         "so its splits would be redrawn and test names could leak into training; restore the "
+                         "data, or start the run afresh")
     opt = trainer.optimizer
     try:
         trainer.model.load_state_dict(prefixed(tensors, "model"))
@@ -107,7 +151,7 @@ def apply(trainer, tensors: dict[str, torch.Tensor], meta: dict[str, Any]) -> di
         random.setstate(_tuples(meta["python_random"]))
         return dict(meta["progress"])
     except (KeyError, TypeError, ValueError, RuntimeError) as err:
-        raise StateError(f"{trainer.state}: the training state does not match this run ({str(err)[:200]})") from None
+        raise StateError(f"{trainer.state}: the training state does not match this run ({one_line(err)})") from None
 
 
 def _lists(value):

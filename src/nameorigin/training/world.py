@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+
 import numpy as np
 import torch
 
@@ -9,6 +11,7 @@ from ..config import Config
 from ..data.world import WorldData, load_world
 from ..inference.logits import predict_logits
 from ..models.ngrams import round_like_storage
+from .answersets import answer_set_metadata, world_train_labels
 from .calibration import ece_temperature
 from .members import fit_members
 from .train import Log, stderr_log
@@ -44,15 +47,20 @@ def train_world(config: Config, data: str | None, wiki: str | None, locales: str
             f"precision {r.precision:.3f}): {dict(r.changed.most_common(12))}")
     val = world.validation()
     sampler = world.sampler(config.tutorial_repeat, config.surname_share, config.locale_repeat)
+    if run is not None:
+        sources = [world.people.fingerprint, world.tutorial.fingerprint, world.locales and world.locales.fingerprint]
+        run = run.bound_to(hashlib.sha256(repr(sources).encode()).hexdigest())
     model, history = fit_members(config, sampler, val, n_labels=len(world.labels), device=device, progress=progress,
                                  log_every=log_every, log=log, options={} if run is None else run.fit_options())
     model = model.cpu()
     round_like_storage(model)
     temperature, one_word = calibrate(model, val, log) if config.calibrate else (1.0, None)
-    return model, {
+    meta = {
         "config": config.to_dict(), "labels": world.labels, "split": world.tutorial_split.describe(),
         "corpus": {"fingerprint": world.tutorial.fingerprint, "n_names": len(world.tutorial),
                    "n_skipped": len(world.tutorial.skipped)},
         "world": world.describe(), "temperature": temperature, "one_word_temperature": one_word,
         "logit_bias": None, "history": history.to_dict(),
-    }, world
+    }
+    meta.update(answer_set_metadata(model, meta, val, world_train_labels(world, config), "world validation"))
+    return model, meta, world

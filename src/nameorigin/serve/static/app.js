@@ -2,7 +2,7 @@
 // Everything is built with DOM calls and textContent, so a name is always shown as text.
 "use strict";
 
-const state = { explain: false, labels: [] };
+const state = { explain: false, labels: [], coverage: null };
 
 function el(tag, className, text) {
   const node = document.createElement(tag);
@@ -118,6 +118,11 @@ function card(p) {
   article.append(title);
   if (p.abstained) article.append(el("p", "abstained", `Not guessed: ${p.reason}`));
   if (p.predictions.length) article.append(bars(p.predictions));
+  if (Array.isArray(p.prediction_set) && state.coverage) {
+    const set = el("p", "prediction-set", `${Math.round(100 * state.coverage)} % prediction set: `);
+    set.append(el("strong", "", p.prediction_set.join(", ")));
+    article.append(set);
+  }
   if (state.explain && p.predictions.length) article.append(explainView(p.name));
   return article;
 }
@@ -140,7 +145,10 @@ async function predict(event) {
       names,
       top_k: Number(document.getElementById("top-k").value) || 3,
       min_confidence: Number(document.getElementById("min-confidence").value) || 0,
+      level: document.getElementById("level").value,
     };
+    state.coverage = Number(document.getElementById("coverage").value) || null;
+    if (state.coverage) body.coverage = state.coverage;
     const answer = await getJSON("/v1/predict", {
       method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body),
     });
