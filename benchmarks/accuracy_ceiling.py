@@ -25,12 +25,13 @@ import numpy as np
 import torch
 
 from nameorigin.config import PRESETS
-from nameorigin.data import load_corpus, split_corpus
-from nameorigin.evaluate import macro_f1
+from nameorigin.data.corpus import load_corpus, split_corpus
+from nameorigin.evaluation.metrics import macro_f1
 from nameorigin.models import build_model
-from nameorigin.predict import predict_logits
-from nameorigin.pipeline import tune_logit_bias
-from nameorigin.train import fit, seed_everything
+from nameorigin.inference.classifier import predict_logits
+from nameorigin.training.pipeline import tune_logit_bias
+from nameorigin.training.train import fit
+from nameorigin.device import seed_everything
 
 BLEND_WEIGHTS = np.round(np.arange(0.0, 1.001, 0.1), 2)
 

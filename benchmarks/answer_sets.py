@@ -21,12 +21,12 @@ import argparse
 
 import numpy as np
 
-from nameorigin import priors
-from nameorigin.answers import AnswerOptions, answer, conformal_of, train_mix_of
 from nameorigin.config import Config
-from nameorigin.data import load_corpus, split_corpus
-from nameorigin.groups import Grouping
-from nameorigin.predict import load_model
+from nameorigin.data.corpus import load_corpus, split_corpus
+from nameorigin.inference import priors
+from nameorigin.inference.answers import AnswerOptions, answer, conformal_of, train_mix_of
+from nameorigin.inference.classifier import load_model
+from nameorigin.inference.groups import Grouping
 
 LEVELS = (0.8, 0.9, 0.95)
 SHIFTED = ("Spanish", "Portuguese")
@@ -35,7 +35,7 @@ SHIFTED = ("Spanish", "Portuguese")
 def test_sets(clf, data: str | None, wiki: str | None, locales: str | None) -> dict:
     meta = clf.metadata
     if meta.config.corpus == "world":
-        from nameorigin.world import check_world_fingerprints, load_world
+        from nameorigin.data.world import check_world_fingerprints, load_world
 
         world = load_world(Config.from_dict(meta["config"]), data, wiki, locales, training=False)
         check_world_fingerprints(world, meta)

@@ -33,7 +33,7 @@ from pathlib import Path
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "names"
 LOAD = """
 import json, resource, sys, time
-from nameorigin.data import load_corpus
+from nameorigin.data.corpus import load_corpus
 start = time.perf_counter()
 corpus = load_corpus(sys.argv[1], progress=False)
 loaded = time.perf_counter()

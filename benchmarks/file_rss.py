@@ -28,7 +28,7 @@ DRIVER = """
 import json, sys, time
 import torch
 from nameorigin import stream
-from nameorigin.predict import load_model
+from nameorigin.inference.classifier import load_model
 model, src, dest, chunk, threads = sys.argv[1:]
 if int(threads):
     torch.set_num_threads(int(threads))

@@ -22,7 +22,8 @@ from pathlib import Path
 
 import torch
 
-from nameorigin.predict import Classifier, bundled_path
+from nameorigin.inference.classifier import Classifier
+from nameorigin.checkpoint.bundled import bundled_path
 
 
 def train_seconds(device: str, precision: str, data: str, wiki: str) -> tuple[float, float]:

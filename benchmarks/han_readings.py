@@ -17,10 +17,10 @@ import argparse
 import numpy as np
 
 from nameorigin import load_model
-from nameorigin.localedata import read_table
-from nameorigin.calibration import expected_calibration_error
-from nameorigin.readings import romanize
-from nameorigin.scripts import HAN, script_of
+from nameorigin.data.localedata import read_table
+from nameorigin.evaluation.metrics import expected_calibration_error
+from nameorigin.text.readings import romanize
+from nameorigin.text.scripts import HAN, script_of
 
 TRUSTS = (0.5, 0.7, 0.8, 0.9, 0.95, 1.0)
 

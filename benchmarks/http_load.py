@@ -201,7 +201,7 @@ def main() -> None:
         client_main(args)
         return
     if args.model is None:
-        from nameorigin.predict import default_model_path
+        from nameorigin.checkpoint.bundled import default_model_path
 
         if not (default_model_path() / "model.json").is_file():
             parser.error("--model is required (there is no bundled model yet)")

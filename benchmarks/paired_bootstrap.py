@@ -19,8 +19,8 @@ import numpy as np
 import torch
 
 from nameorigin import checkpoint
-from nameorigin.logits import predict_logits
-from nameorigin.world import WorldData, load_world
+from nameorigin.inference.logits import predict_logits
+from nameorigin.data.world import WorldData, load_world
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 

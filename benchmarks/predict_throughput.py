@@ -68,9 +68,9 @@ def reference_loop(clf, names: list[str], min_seconds: float) -> tuple[float, in
     softmax. Runs over `names` (cycling) for at least `min_seconds` and 200 names."""
     import torch
 
-    from nameorigin.data import encode
-    from nameorigin.models import ScratchRNN
-    from nameorigin.readings import prepare
+    from nameorigin.data.encoded import encode
+    from nameorigin.models.tutorial import ScratchRNN
+    from nameorigin.text.readings import prepare
     from train_speed import one_hot, reference_logits
 
     model = clf.model.eval()
@@ -170,7 +170,8 @@ def main() -> None:
 
     import torch
 
-    from nameorigin.predict import default_model_path, load_model
+    from nameorigin.checkpoint.bundled import default_model_path
+    from nameorigin.inference.classifier import load_model
 
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -193,7 +194,7 @@ def main() -> None:
     backends = [("torch", clf)]
     if not args.skip_onnx:
         try:
-            from nameorigin.onnx_backend import load_onnx_classifier
+            from nameorigin.inference.onnx import load_onnx_classifier
 
             backends.append(("onnx", load_onnx_classifier(model, threads=args.threads or None)))
         except Exception as err:  # missing onnxruntime, or an architecture that does not export

@@ -22,7 +22,7 @@ import argparse
 import numpy as np
 from revisions import WORLD_V1, load
 
-from nameorigin.localedata import read_table
+from nameorigin.data.localedata import read_table
 
 SEED = 2  # the full names made for the test part, as `world.PART_SEEDS["test"]`
 

@@ -8,7 +8,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from nameorigin.predict import Classifier, load_model
+from nameorigin.inference.classifier import Classifier, load_model
 
 WORLD_V1 = "git:3d020bd"
 ROOT = Path(__file__).resolve().parents[1]

@@ -11,7 +11,7 @@ time, start-up included, is what is compared.
     python benchmarks/train_speed.py --compare-optim --skip-reference ...   # optimizers side by side
 
 ``--compare-optim`` also times `nameorigin train` with ``torch.optim.AdamW(fused=True)``,
-``torch.nn.utils.clip_grad_norm_`` and ``OneCycleLR`` in place of `nameorigin.optim`, the two
+``torch.nn.utils.clip_grad_norm_`` and ``OneCycleLR`` in place of `nameorigin.training.optim`, the two
 runs alternating, each through the same launcher (the installed command's `cli.run`), so the only
 difference between them is the optimizer code, its imports included.
 """
@@ -35,8 +35,11 @@ import torch.nn.functional as F
 from torch import nn
 
 from nameorigin.config import Config
-from nameorigin.data import N_CHARS, encode, load_corpus, split_corpus
-from nameorigin.models import RecurrentClassifier, ScratchRNN
+from nameorigin.text.names import N_CHARS
+from nameorigin.data.encoded import encode
+from nameorigin.data.corpus import load_corpus, split_corpus
+from nameorigin.models.recurrent import RecurrentClassifier
+from nameorigin.models.tutorial import ScratchRNN
 
 
 def one_hot(name: str) -> torch.Tensor:
@@ -113,12 +116,12 @@ def nameorigin_run(arch: str, data: str, epochs: int, seed: int, extra: list[str
 
 
 # Both optimizer variants start the same way: PyTorch imported as the command imports it, then
-# nameorigin.train, then (for torch.optim only) its optimizer, clipping and schedule swapped.
+# nameorigin.training.train, then (for torch.optim only) its optimizer, clipping and schedule swapped.
 _LAUNCHER = """
 import sys
 from nameorigin import cli
 cli.import_pytorch()
-import nameorigin.train as train
+import nameorigin.training.train as train
 if {torch_optim!r}:
     import torch
 
@@ -150,12 +153,12 @@ def optimizer_run(torch_optim: bool, arch: str, data: str, epochs: int, seed: in
 
 
 def compare_optimizers(arch: str, data: str, epochs: int, seed: int, repeats: int) -> None:
-    """nameorigin.optim against torch.optim, whole process, alternating, median of `repeats`."""
+    """nameorigin.training.optim against torch.optim, whole process, alternating, median of `repeats`."""
     runs: dict[bool, list[tuple[float, float]]] = {False: [], True: []}
     for _ in range(repeats):
         for torch_optim in (False, True):
             runs[torch_optim].append(optimizer_run(torch_optim, arch, data, epochs, seed))
-    for torch_optim, label in ((False, "nameorigin.optim"), (True, "torch.optim fused")):
+    for torch_optim, label in ((False, "nameorigin.training.optim"), (True, "torch.optim fused")):
         times = [sec for _, sec in runs[torch_optim]]
         accuracies = sorted({acc for acc, _ in runs[torch_optim]})
         print(f"{arch:<5} {label:<22} {accuracies[0]:>8.4f} {statistics.median(times):>8.1f} "
@@ -175,7 +178,7 @@ def main() -> None:
                         help="runs of nameorigin train, the median time is reported (a few seconds "
                              "swing more from run to run than the reference loop's minutes)")
     parser.add_argument("--compare-optim", action="store_true",
-                        help="also time nameorigin train with torch.optim in place of nameorigin.optim")
+                        help="also time nameorigin train with torch.optim in place of nameorigin.training.optim")
     parser.add_argument("extra", nargs="*", help="extra flags for nameorigin train (after --)")
     args = parser.parse_args()
 

@@ -24,10 +24,10 @@ import numpy as np
 import torch
 
 from nameorigin import checkpoint
-from nameorigin.logits import predict_logits
-from nameorigin.wiki import FAMILY_FIRST, FORMS, load_people, split_people
-from nameorigin.wikibuild import read_mapping
-from nameorigin.world import load_world
+from nameorigin.inference.logits import predict_logits
+from nameorigin.data.wiki import FAMILY_FIRST, FORMS, load_people, split_people
+from nameorigin.data.wikibuild import read_mapping
+from nameorigin.data.world import load_world
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 

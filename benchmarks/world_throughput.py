@@ -23,9 +23,9 @@ from pathlib import Path
 import torch
 from revisions import load
 
-from nameorigin.data import load_corpus
-from nameorigin.predict import Classifier
-from nameorigin.wiki import load_people
+from nameorigin.data.corpus import load_corpus
+from nameorigin.inference.classifier import Classifier
+from nameorigin.data.wiki import load_people
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 

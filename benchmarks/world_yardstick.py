@@ -23,7 +23,7 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 
 from nameorigin.config import PRESETS
-from nameorigin.world import WorldData, load_world
+from nameorigin.data.world import WorldData, load_world
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 

@@ -79,7 +79,7 @@ def locales_table(tmp_path_factory) -> Path:
     if importlib.util.find_spec("faker") is None or importlib.util.find_spec("mimesis") is None:
         require_data(Path("/nonexistent/faker-and-mimesis"), "the locale lists (faker, mimesis)",
                      "pip install -e '.[locales]'")
-    from nameorigin.locales import build_table
+    from nameorigin.data.locales import build_table
 
     out = tmp_path_factory.mktemp("locales-real") / "locales.tsv"
     build_table(out)
@@ -105,7 +105,7 @@ def pytest_configure(config):
 def tiny_model(small_corpus, tmp_path_factory) -> Path:
     """A small GRU checkpoint trained on `small_corpus` with a validation split and calibration."""
     from nameorigin.config import Config
-    from nameorigin.pipeline import train_and_save
+    from nameorigin.training.pipeline import train_and_save
 
     out = tmp_path_factory.mktemp("tiny") / "model"
     config = Config(arch="gru", hidden_size=24, num_layers=1, epochs=3, batch_size=16, lr=1e-2,
@@ -136,7 +136,7 @@ FIXTURE = {
 
 
 def _locale_entries() -> list:
-    from nameorigin.locales import Entry
+    from nameorigin.data.locales import Entry
 
     out = []
     for (label, locale), (family, given) in FIXTURE.items():
@@ -148,7 +148,7 @@ def _locale_entries() -> list:
 @pytest.fixture(scope="session")
 def locale_file(tmp_path_factory) -> Path:
     """A small locale table written by the real curation, for world runs."""
-    from nameorigin.locales import curate, write_table
+    from nameorigin.data.locales import curate, write_table
 
     out = tmp_path_factory.mktemp("locales") / "locales.tsv"
     write_table(curate(_locale_entries()), out)

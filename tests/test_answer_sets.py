@@ -10,12 +10,13 @@ import sys
 import numpy as np
 import pytest
 
-from nameorigin import checkpoint, priors
+from nameorigin import checkpoint
 from nameorigin.cli import main
 from nameorigin.conformal import Conformal, Scores, prediction_sets
 from nameorigin.errors import CheckpointError, NameOriginError
-from nameorigin.groups import Grouping
-from nameorigin.predict import load_model
+from nameorigin.inference import priors
+from nameorigin.inference.classifier import load_model
+from nameorigin.inference.groups import Grouping
 
 NAMES = ["Qin", "Nakamura", "Papadopoulos", "Ivanov", "Tanaka", "Wang", "Petrov", "Georgiou"]
 
@@ -109,7 +110,7 @@ def test_few_calibration_names_give_every_label_at_high_coverage():
 
 
 def test_a_trained_model_gives_nested_sets_that_cover_its_test_names(tiny_model, small_corpus):
-    from nameorigin.data import load_corpus, split_corpus
+    from nameorigin.data.corpus import load_corpus, split_corpus
 
     clf = load_model(tiny_model)
     assert clf.metadata.conformal is not None and clf.metadata.label_prior is not None

@@ -12,10 +12,11 @@ import numpy as np
 import pytest
 import torch
 
-from nameorigin import encoded
+from nameorigin.data import encoded
 from nameorigin.config import resolve
-from nameorigin.data import build_corpus, encode, load_corpus, read_pairs, split_corpus
-from nameorigin.encoded import EncodedNames, batch_source
+from nameorigin.data.corpus import build_corpus, load_corpus, read_pairs, split_corpus
+from nameorigin.data.encoded import encode
+from nameorigin.data.encoded import EncodedNames, batch_source
 from nameorigin.errors import DataError
 
 TUTORIAL_FINGERPRINT = "9777a479692642c957b8ed3b8a077ffcc6396c1f1b194c1198d0f4031bc47c60"
@@ -42,7 +43,7 @@ def big_csv(names_dir, tmp_path_factory):
 
 
 def _train(corpus, config):
-    from nameorigin.pipeline import train, tutorial_metadata
+    from nameorigin.training.pipeline import train, tutorial_metadata
 
     result = train(config, corpus, device="cpu", progress=False, log=lambda _m: None)
     meta = tutorial_metadata(corpus, result)
@@ -107,7 +108,7 @@ def test_batches_are_padded_to_their_own_longest_name():
 
 def test_training_on_encoded_names_never_pads_the_whole_corpus(monkeypatch):
     from nameorigin.models import build_model
-    from nameorigin.train import fit
+    from nameorigin.training.train import fit
 
     names = EncodedNames.from_names(["Qin", "Li", "Zhang", "Ivanov", "Petrov", "X" * 1000] * 4)
     labels = np.array([0, 0, 0, 1, 1, 1] * 4)
@@ -120,7 +121,7 @@ def test_training_on_encoded_names_never_pads_the_whole_corpus(monkeypatch):
 def test_a_malformed_row_names_its_line_across_blocks(tmp_path, monkeypatch):
     """With 16-byte blocks every row spans blocks; lines end in LF, CRLF and lone CR, and a quoted
     field holds a line break: the rows, and the line an error names, are the whole file's."""
-    from nameorigin import sources
+    from nameorigin.data import sources
 
     monkeypatch.setattr(sources, "_CHUNK", 16)
     head = 'name,label\r\nQin,Chinese\rIvanov,Russian\n"Smith,\r\nJr",English\r\n' + "Petrov,Russian\n" * 20

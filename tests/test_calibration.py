@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 import torch
 
-from nameorigin.calibration import ece_temperature, expected_calibration_error, fit_temperature, reliability
+from nameorigin.training.calibration import ece_temperature, fit_temperature
+from nameorigin.evaluation.metrics import expected_calibration_error, reliability
 
 
 def test_temperature_undoes_known_overconfidence():
@@ -47,7 +48,7 @@ def test_reliability_bins_count_every_prediction():
 def test_headline_metrics_agree_with_scikit_learn():
     from sklearn.metrics import accuracy_score, f1_score, top_k_accuracy_score
 
-    from nameorigin.evaluate import headline
+    from nameorigin.evaluation.metrics import headline
 
     rng = np.random.default_rng(0)
     n_labels = 7

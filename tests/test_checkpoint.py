@@ -7,7 +7,7 @@ import torch
 
 from nameorigin import checkpoint
 from nameorigin.config import Config
-from nameorigin.data import encode
+from nameorigin.data.encoded import encode
 from nameorigin.errors import CheckpointError
 from nameorigin.models import build_model
 
@@ -61,7 +61,7 @@ def test_saving_replaces_only_an_earlier_checkpoint(tmp_path):
 
 
 def test_train_refuses_the_folder_before_any_work(tmp_path):
-    from nameorigin.pipeline import train_and_save
+    from nameorigin.training.pipeline import train_and_save
 
     (tmp_path / "thesis.txt").write_text("years of work")
     with pytest.raises(CheckpointError, match="not a nameorigin checkpoint"):
@@ -206,7 +206,7 @@ def test_a_symlinked_out_keeps_the_link_and_replaces_its_target(tmp_path):
 
 @pytest.mark.parametrize("name", ["tutorial", "world"])
 def test_a_bundled_checkpoint_saved_again_is_byte_identical(tmp_path, name):
-    from nameorigin.predict import bundled_path
+    from nameorigin.checkpoint.bundled import bundled_path
 
     source = bundled_path(name)
     model, meta = checkpoint.load(source)
@@ -258,11 +258,11 @@ def test_a_temperature_that_overflows_the_logits_is_refused(tmp_path, temperatur
     ({}, ["A", "B", "C", "D"], r"does not match its architecture \(wrong shape head.bias, head.weight\)"),
 ])
 def test_sizes_are_checked_against_the_weights_before_building(tmp_path, monkeypatch, config, labels, message):
-    import nameorigin.models
+    import nameorigin.checkpoint
 
     _save(tmp_path / "ckpt")
     _edit(config, **({"labels": labels} if labels else {}))(tmp_path / "ckpt")
-    monkeypatch.setattr(nameorigin.models, "build_model", lambda *a: pytest.fail("built the network"))
+    monkeypatch.setattr(nameorigin.checkpoint, "build_model", lambda *a: pytest.fail("built the network"))
     with pytest.raises(CheckpointError, match=message):
         checkpoint.load(tmp_path / "ckpt")
 

@@ -6,8 +6,9 @@ import zipfile
 import numpy as np
 import pytest
 
-from nameorigin.data import (ALPHABET, build_corpus, encode, load_corpus, normalize, read_pairs,
-                             split_corpus)
+from nameorigin.text.names import ALPHABET
+from nameorigin.data.corpus import build_corpus, load_corpus, normalize, read_pairs, split_corpus
+from nameorigin.data.encoded import encode
 from nameorigin.errors import DataError
 
 LANGUAGES = ["Arabic", "Chinese", "Czech", "Dutch", "English", "French", "German", "Greek", "Irish",
@@ -177,7 +178,7 @@ def test_a_path_that_is_neither_folder_nor_file_is_named_for_what_it_is():
 
 
 def test_stratified_holdout_gives_each_class_its_share_by_largest_remainder():
-    from nameorigin.data import stratified_holdout
+    from nameorigin.data.corpus import stratified_holdout
 
     strata = np.repeat(["a", "b", "c"], [53, 31, 16])
     held = stratified_holdout(strata, 0.2, seed=3)
@@ -230,13 +231,13 @@ def test_a_zip_whose_headers_understate_its_sizes_is_refused(tmp_path):
 
 
 def test_too_many_members_files_or_names_are_refused(tmp_path, monkeypatch):
-    from nameorigin import sources
+    from nameorigin.data import sources
 
     monkeypatch.setattr(sources, "MAX_FILES", 3)
     many = {f"data/names/L{i}.txt": "Qin\n" for i in range(4)}
     with pytest.raises(DataError, match="4 members, more than the 3"):
         read_pairs(_zip(tmp_path / "many.zip", many))
-    monkeypatch.setattr("nameorigin.data.MAX_FILES", 3)
+    monkeypatch.setattr("nameorigin.data.corpus.MAX_FILES", 3)
     with pytest.raises(DataError, match="4 .Label..txt files, more than the 3"):
         read_pairs(_names_folder(tmp_path, **{f"L{i}": "Qin\n" for i in range(4)}))
     monkeypatch.setattr(sources, "MAX_NAMES", 5)
@@ -278,7 +279,7 @@ def test_only_regular_files_are_read_from_a_corpus_folder(tmp_path, kind):
     else:
         os.mkfifo(folder / "Chinese.txt")
     limit = lambda: resource.setrlimit(resource.RLIMIT_AS, (2 << 30, 2 << 30))  # noqa: E731
-    proc = subprocess.run([sys.executable, "-c", "import sys; from nameorigin.data import read_pairs; "
+    proc = subprocess.run([sys.executable, "-c", "import sys; from nameorigin.data.corpus import read_pairs; "
                            "from pathlib import Path; read_pairs(Path(sys.argv[1]))", str(folder)],
                           capture_output=True, text=True, timeout=60, preexec_fn=limit,
                           env={**os.environ, "OMP_NUM_THREADS": "1"})
@@ -299,7 +300,7 @@ def test_a_folder_named_like_a_class_file_is_status_2(tmp_path, capsys):
 def test_a_csv_table_has_wider_bounds_than_a_folder_or_zip(tmp_path, monkeypatch):
     """A CSV/TSV file is streamed into arrays, so it may hold far more than a folder of
     [Label].txt files; it is still bounded."""
-    from nameorigin import sources
+    from nameorigin.data import sources
 
     assert (sources.MAX_TABLE_NAMES, sources.MAX_TABLE_BYTES) == (20_000_000, 2 << 30)
     monkeypatch.setattr(sources, "MAX_NAMES", 5)

@@ -11,8 +11,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from nameorigin.data import load_corpus
-from nameorigin.download import cache_dir
+from nameorigin.data.corpus import load_corpus
+from nameorigin.data.download import cache_dir
 from nameorigin.errors import DataError
 
 
@@ -108,7 +108,7 @@ def test_offline_error_says_how_to_work_offline(tmp_path):
 
 
 def test_a_download_too_large_for_a_corpus_is_refused(server, monkeypatch):
-    from nameorigin import download
+    from nameorigin.data import download
 
     monkeypatch.setattr(download, "MAX_DOWNLOAD", 10_000)
     monkeypatch.setenv("NAMEORIGIN_DATA_URL", f"{server}/data.zip")

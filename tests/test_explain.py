@@ -12,7 +12,7 @@ import pytest
 from nameorigin.cli import main
 from nameorigin.config import ARCHS, Config
 from nameorigin.models import build_model
-from nameorigin.predict import Classifier, load_model
+from nameorigin.inference.classifier import Classifier, load_model
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 FIELDS = {"name", "normalized", "abstained", "reason", "steps", "model_revision"}

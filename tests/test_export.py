@@ -14,12 +14,13 @@ pytest.importorskip("onnxruntime")
 
 from nameorigin import checkpoint  # noqa: E402
 from nameorigin.config import Config  # noqa: E402
-from nameorigin.data import ALPHABET, encode  # noqa: E402
+from nameorigin.text.names import ALPHABET  # noqa: E402
+from nameorigin.data.encoded import encode  # noqa: E402
 from nameorigin.errors import NameOriginError  # noqa: E402
-from nameorigin.export import command, export_onnx, exportable, to_onnx_bytes  # noqa: E402
+from nameorigin.checkpoint.onnx import export_onnx, exportable, to_onnx_bytes  # noqa: E402
 from nameorigin.models import build_model  # noqa: E402
-from nameorigin.onnx_backend import OnnxModel, load_onnx_classifier  # noqa: E402
-from nameorigin.predict import Classifier, load_model, predict_logits  # noqa: E402
+from nameorigin.inference.onnx import OnnxModel, load_onnx_classifier  # noqa: E402
+from nameorigin.inference.classifier import Classifier, load_model, predict_logits  # noqa: E402
 
 # Names of every length from 1 to 20 in one batch, shuffled so the lengths are mixed, plus two that
 # the alphabet's punctuation and spaces reach: 22 names, unlike the 3-name export example.
@@ -39,7 +40,7 @@ CHECKPOINTS = {
 
 @pytest.fixture(scope="module", params=sorted(CHECKPOINTS))
 def trained(request, small_corpus, tmp_path_factory):
-    from nameorigin.pipeline import train_and_save
+    from nameorigin.training.pipeline import train_and_save
 
     out = tmp_path_factory.mktemp("export") / request.param
     train_and_save(CHECKPOINTS[request.param], str(out), data=str(small_corpus), progress=False,
@@ -185,12 +186,13 @@ def test_user_errors_are_clear(tiny_model, tmp_path):
 
 
 def test_command(tiny_model, tmp_path, capsys):
+    from nameorigin.cli.commands import cmd_export
     from nameorigin.cli.model_args import add_export
 
     parser = argparse.ArgumentParser()
     add_export(parser.add_subparsers(dest="command"))
     out = tmp_path / "m.onnx"
-    command(parser.parse_args(["export", "--model", str(tiny_model), "--format", "onnx", "--out", str(out)]))
+    cmd_export(parser.parse_args(["export", "--model", str(tiny_model), "--format", "onnx", "--out", str(out)]))
     assert capsys.readouterr().out.strip() == str(out)
     assert out.is_file()
     for bad in (["export", "--model", str(tiny_model)], ["export", "--out", str(out), "--format", "tflite"]):
@@ -231,7 +233,7 @@ def test_an_export_that_answers_nan_is_refused_without_the_onnx_package(tiny_mod
 
 
 def test_export_checks_the_metadata_it_writes(tiny_model, tmp_path):
-    from nameorigin.export import export_model
+    from nameorigin.checkpoint.onnx import export_model
 
     model, meta = checkpoint.load(tiny_model)
     with pytest.raises(NameOriginError, match="'temperature' must be a positive number"):

@@ -6,10 +6,12 @@ import pytest
 import torch
 
 from nameorigin.config import Config
-from nameorigin.data import encode
-from nameorigin.fast import SigmoidRecurrence, fast_model, supports
-from nameorigin.models import Ensemble, RecurrentClassifier, ScratchRNN, build_model
-from nameorigin.predict import predict_logits
+from nameorigin.data.encoded import encode
+from nameorigin.models.fast import SigmoidRecurrence, fast_model, supports
+from nameorigin.models.recurrent import Ensemble, RecurrentClassifier
+from nameorigin.models.tutorial import ScratchRNN
+from nameorigin.models import build_model
+from nameorigin.inference.classifier import predict_logits
 
 NAMES = ["O", "Li", "Qin", "Nguyen", "Abramovich", "Ng", "Schwarzenegger-Montgomery", "Xu", "D'Arcy", "Ma"]
 

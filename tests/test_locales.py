@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 
 from nameorigin.errors import DataError
-from nameorigin.locales import BORROWED, IMMIGRANT, LOCALES, NOT_A_NAME, SCOTTISH, SCRIPT, Entry, curate, part_of
-from nameorigin.localedata import read_table
-from nameorigin.readings import japanese, romanize
+from nameorigin.data.locales import BORROWED, IMMIGRANT, LOCALES, NOT_A_NAME, SCOTTISH, SCRIPT, Entry, curate, part_of
+from nameorigin.data.localedata import read_table
+from nameorigin.text.readings import japanese, romanize
 
 def test_every_tradition_the_issue_names_is_mapped_to_its_label():
     for locale in ("tr_TR", "sv_SE", "da_DK", "no_NO", "fi_FI", "hu_HU", "ro_RO", "lt_LT", "lv_LV", "et_EE",
@@ -100,7 +100,7 @@ def test_han_names_are_read_as_users_see_them_read_whatever_their_label(locale_f
     """A Chinese name in Han characters is scored on its Japanese reading (`Classifier`), so the
     network must learn how Chinese names sound in it; full names keep one script, and Chinese
     ones are written without a space."""
-    from nameorigin.readings import prepare
+    from nameorigin.text.readings import prepare
 
     table = read_table(locale_file)
     i = table.written.index("王")
@@ -130,7 +130,7 @@ def test_a_damaged_table_is_refused_in_one_line(tmp_path, text, problem):
 
 
 def test_the_teacher_relabels_diaspora_names_but_never_out_of_other(locale_file, monkeypatch):
-    from nameorigin import relabel as module
+    from nameorigin.data import relabel as module
 
     table = read_table(locale_file)
     monkeypatch.setattr(module, "MIN_KNOWN", 5)
@@ -146,7 +146,7 @@ def test_the_teacher_relabels_diaspora_names_but_never_out_of_other(locale_file,
 def test_a_family_first_tradition_is_never_relabelled(locale_file, monkeypatch):
     """Wikipedia writes East Asian people in either order, so their "family name" may be a given
     name the teacher misreads (Toru, Hiroshi): such people keep their label."""
-    from nameorigin import relabel as module
+    from nameorigin.data import relabel as module
 
     table = read_table(locale_file)
     monkeypatch.setattr(module, "MIN_KNOWN", 5)

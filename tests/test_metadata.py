@@ -10,8 +10,9 @@ import pytest
 from nameorigin.checkpoint import METADATA, _json_bytes
 from nameorigin.config import Config
 from nameorigin.errors import CheckpointError
-from nameorigin.metadata import JSONError, ModelMeta, parse_json
-from nameorigin.predict import bundled_path
+from nameorigin.checkpoint.metadata import ModelMeta
+from nameorigin.jsontext import JSONError, parse_json
+from nameorigin.checkpoint.bundled import bundled_path
 
 MINIMAL = {"config": {"arch": "gru", "hidden_size": 16}, "labels": ["A", "B", "C"]}
 

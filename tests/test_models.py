@@ -4,8 +4,10 @@ import pytest
 import torch
 
 from nameorigin.config import Config
-from nameorigin.data import encode
-from nameorigin.models import ScratchRNN, build_model, reverse_padded
+from nameorigin.data.encoded import encode
+from nameorigin.models.tutorial import RNNCell, ScratchRNN
+from nameorigin.models import build_model
+from nameorigin.models.recurrent import reverse_padded
 
 NAMES = ["Qin", "Slaveya", "Fernando", "O'Neal", "Li", "Abdullah-Khan", "Mike"]
 
@@ -50,6 +52,22 @@ def test_scratch_rnn_logits_come_from_the_last_input_and_previous_state(fast):
     expected = model.in2output(torch.cat([x[2:3], h], dim=1))
     with torch.no_grad():
         torch.testing.assert_close(model(chars, lengths), expected)
+
+
+@pytest.mark.parametrize("fast", [True, False])
+def test_scratch_rnn_is_the_tutorials_cell_run_one_character_at_a_time(fast):
+    """The tutorial's loop, ``output, hidden = rnn(x, hidden)`` per character, with the cell loaded
+    from the batched model's weights (the same parameter names), gives the batched logits."""
+    torch.manual_seed(0)
+    model = ScratchRNN(59, 8, 3, fast=fast).eval()
+    cell = RNNCell(59, 8, 3)
+    cell.load_state_dict(model.state_dict())
+    for name in NAMES:
+        hidden = torch.zeros(1, 8)
+        for x in torch.nn.functional.one_hot(encode([name])[0][0], 59).float():
+            output, hidden = cell(x.unsqueeze(0), hidden)
+        with torch.no_grad():
+            torch.testing.assert_close(model(*encode([name])), output, atol=1e-6, rtol=0)
 
 
 @pytest.mark.parametrize("fast", [True, False])

@@ -2,8 +2,8 @@
 
 import torch
 
-from nameorigin.data import encode
-from nameorigin.ngrams import MAX_ORDER, NgramBag, ngram_buckets
+from nameorigin.data.encoded import encode
+from nameorigin.models.ngrams import MAX_ORDER, NgramBag, ngram_buckets
 
 ORDERS = range(2, MAX_ORDER + 1)  # the default bag's n-gram lengths
 
@@ -49,7 +49,7 @@ def test_buckets_stay_in_range_and_zero_marks_padding():
 
 def test_long_ngrams_hash_as_exact_integer_arithmetic_says():
     """The largest codes there are (8-grams of the last character): int64 must not overflow."""
-    from nameorigin.ngrams import _BASE, _MIX, _PRIME
+    from nameorigin.models.ngrams import _BASE, _MIX, _PRIME
 
     name, n_buckets = "'" * 10, 2**24
     chars, lengths = encode([name])
@@ -76,7 +76,7 @@ def test_a_saved_model_answers_as_it_did_before_saving(tmp_path):
     from nameorigin import checkpoint
     from nameorigin.config import Config
     from nameorigin.models import build_model
-    from nameorigin.ngrams import round_like_storage
+    from nameorigin.models.ngrams import round_like_storage
 
     torch.manual_seed(0)
     config = Config(arch="gru", hidden_size=8, num_layers=1, embedding_dim=4, ngram_dim=6, ngram_buckets=301)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from nameorigin.optim import AdamW, OneCycle, clip_grad_norm
+from nameorigin.training.optim import AdamW, OneCycle, clip_grad_norm
 
 
 def _model():

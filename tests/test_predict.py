@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from nameorigin import load_model
-from nameorigin.readings import prepare
+from nameorigin.text.readings import prepare
 
 
 @pytest.fixture(scope="module")
@@ -137,7 +137,7 @@ def test_any_unicode_string_gets_a_prediction_or_an_abstention(clf, name):
 
 
 def test_batches_respect_the_padding_budget_and_keep_every_row():
-    from nameorigin.logits import length_sorted_batches
+    from nameorigin.inference.logits import length_sorted_batches
 
     lengths = np.array([3, 200, 5, 5, 4, 9, 3] * 100)
     batches = length_sorted_batches(lengths, budget=64)

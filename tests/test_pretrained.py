@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from nameorigin import checkpoint
-from nameorigin.predict import BUNDLED, bundled_path, default_model_path
+from nameorigin.checkpoint.bundled import BUNDLED, bundled_path, default_model_path
 
 CARD = Path(__file__).resolve().parents[1] / "MODEL_CARD.md"
 
@@ -24,8 +24,8 @@ def test_revision_file_and_model_card_name_the_shipped_files(name):
 
 
 def test_tutorial_metrics_and_fingerprint_match_the_corpus(names_dir):
-    from nameorigin.data import load_corpus
-    from nameorigin.evaluate import evaluate_checkpoint
+    from nameorigin.data.corpus import load_corpus
+    from nameorigin.evaluation.evaluate import evaluate_checkpoint
 
     meta = checkpoint.read_metadata(bundled_path("tutorial"))
     assert meta["corpus"]["fingerprint"] == load_corpus(names_dir).fingerprint
@@ -38,7 +38,7 @@ def test_tutorial_metrics_and_fingerprint_match_the_corpus(names_dir):
 def test_world_metrics_match_every_corpus(names_dir, wiki_file, locales_table):
     """The figures the model card gives, rebuilt from the Wikipedia file, the tutorial corpus and
     the locale table built from the pinned faker and mimesis."""
-    from nameorigin.evaluate import evaluate_checkpoint
+    from nameorigin.evaluation.evaluate import evaluate_checkpoint
 
     meta = checkpoint.read_metadata(bundled_path("world"))
     report = evaluate_checkpoint(None, str(names_dir), str(wiki_file), str(locales_table))

@@ -81,7 +81,7 @@ def test_report_refuses_a_missing_checkpoint_and_a_foreign_corpus(tiny_model, sm
 def test_evaluate_and_report_work_on_a_two_label_model(names_dir, tmp_path, capsys):
     from nameorigin.cli import main
     from nameorigin.config import Config
-    from nameorigin.pipeline import train_and_save
+    from nameorigin.training.pipeline import train_and_save
 
     corpus = tmp_path / "two.csv"
     rows = [f"{name},{label}" for label in ("Chinese", "Korean")
@@ -198,7 +198,7 @@ def test_reproduce_refuses_a_folder_holding_other_files(small_corpus, tmp_path):
 
 def test_report_takes_a_bundled_model_by_name(names_dir, tmp_path, monkeypatch):
     """`--model tutorial`, as --help says; the report goes to ./nameorigin-report, not into the package."""
-    from nameorigin.bundled import bundled_path
+    from nameorigin.checkpoint.bundled import bundled_path
 
     monkeypatch.chdir(tmp_path)
     path = write_report("tutorial", data=names_dir)
@@ -251,7 +251,7 @@ def test_a_label_is_shown_as_text_in_the_report():
 
 
 def test_a_label_with_a_control_character_is_refused_for_training(tmp_path):
-    from nameorigin.data import load_corpus
+    from nameorigin.data.corpus import load_corpus
     from nameorigin.errors import DataError
 
     (tmp_path / "names.csv").write_text("name,label\nSchmidt,Eng\tlish\nQin,Chinese\n", encoding="utf-8")

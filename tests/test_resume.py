@@ -93,10 +93,10 @@ def _state(tmp_path: Path, run_meta: dict | None = None):
     """A real state of a small run at its start, written and read back: (trainer, path, tensors, meta)."""
     import numpy as np
 
-    from nameorigin import trainstate
+    from nameorigin.training import trainstate
     from nameorigin.config import Config
     from nameorigin.models import build_model
-    from nameorigin.train import Progress, Trainer
+    from nameorigin.training.train import Progress, Trainer
 
     config = Config(arch="gru", hidden_size=8, num_layers=1, epochs=3, batch_size=4)
     names, labels = ["Abe", "Li", "Novak", "Rossi"], np.asarray([0, 1, 0, 1])
@@ -120,7 +120,7 @@ def _state(tmp_path: Path, run_meta: dict | None = None):
     (lambda t, m: next(v for k, v in t.items() if k.startswith("model.")).fill_(float("nan")), "NaN or infinite"),
 ])
 def test_a_tampered_state_is_refused_in_one_line(tmp_path, edit, problem):
-    from nameorigin import trainstate
+    from nameorigin.training import trainstate
 
     _, path, tensors, meta = _state(tmp_path)
     edit(tensors, meta)
@@ -131,7 +131,7 @@ def test_a_tampered_state_is_refused_in_one_line(tmp_path, edit, problem):
 
 
 def test_a_state_of_other_shapes_is_refused_in_one_line(tmp_path):
-    from nameorigin import trainstate
+    from nameorigin.training import trainstate
 
     _, path, tensors, meta = _state(tmp_path)
     tensors = {k: (v[:1] if k.startswith("model.") and v.dim() else v) for k, v in tensors.items()}
@@ -145,7 +145,7 @@ def test_a_state_of_other_shapes_is_refused_in_one_line(tmp_path):
 
 def test_a_run_refuses_to_resume_on_changed_data(small_corpus, tmp_path):
     """Names added to the corpus would redraw the test split mid-run: the state binds the data."""
-    from nameorigin import trainstate
+    from nameorigin.training import trainstate
 
     trainer, path, tensors, meta = _state(tmp_path, run_meta={"fingerprint": "a"})
     trainer.run_meta = {"fingerprint": "b"}

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from nameorigin.scripts import allowed_labels, script_of
+from nameorigin.text.scripts import allowed_labels, script_of
 
 
 @pytest.mark.parametrize("name, script, allowed", [

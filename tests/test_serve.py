@@ -26,7 +26,7 @@ httpx = pytest.importorskip("httpx")
 pytest.importorskip("fastapi")
 pytest.importorskip("uvicorn")
 
-from nameorigin.predict import Prediction  # noqa: E402
+from nameorigin.inference.classifier import Prediction  # noqa: E402
 from nameorigin.serve import create_app  # noqa: E402
 from nameorigin.serve.batcher import MicroBatcher  # noqa: E402
 from nameorigin.serve.limits import RequestGuard  # noqa: E402
@@ -368,7 +368,7 @@ def test_ctrl_c_stops_the_server_cleanly(tiny_model, tmp_path):
 
 
 def test_a_server_whose_startup_fails_is_an_error_not_exit_0(monkeypatch):
-    import nameorigin.predict
+    import nameorigin.inference.classifier
     import nameorigin.serve.app
     from nameorigin.errors import NameOriginError
 
@@ -377,7 +377,7 @@ def test_a_server_whose_startup_fails_is_an_error_not_exit_0(monkeypatch):
             await receive()
             await send({"type": "lifespan.startup.failed", "message": "broken on purpose"})
 
-    monkeypatch.setattr(nameorigin.predict, "load_model", lambda *a, **k: FakeClassifier())
+    monkeypatch.setattr(nameorigin.inference.classifier, "load_model", lambda *a, **k: FakeClassifier())
     monkeypatch.setattr(nameorigin.serve.app, "create_app", lambda *a, **k: broken_app)
     with pytest.raises(NameOriginError, match="did not start"):
         nameorigin.serve.serve(None, "127.0.0.1", 0)
@@ -516,7 +516,7 @@ def test_min_confidence_over_get_and_post(client):
 
 
 def test_groups_sets_and_priors_over_get_and_post(tiny_model):
-    from nameorigin.predict import load_model
+    from nameorigin.inference.classifier import load_model
 
     one, many, plain, greek = asgi_requests(
         create_app(load_model(tiny_model), batching=False),
@@ -827,14 +827,14 @@ def test_a_connection_that_sends_nothing_is_closed(strict_server):
 def test_threads_option_sets_pytorch_threads_only_when_asked(monkeypatch):
     import torch
 
-    import nameorigin.predict
+    import nameorigin.inference.classifier
     from nameorigin.errors import NameOriginError
     from nameorigin.serve import serve
 
     def stop(*args, **kwargs):
         raise NameOriginError("stop before listening")
 
-    monkeypatch.setattr(nameorigin.predict, "load_model", stop)
+    monkeypatch.setattr(nameorigin.inference.classifier, "load_model", stop)
     before = torch.get_num_threads()
     other = 2 if before == 1 else 1
     try:
@@ -866,7 +866,7 @@ def test_serve_options_reach_the_server(monkeypatch):
 
 SLOW_SERVER = """
 import sys, time
-import nameorigin.predict as predict
+import nameorigin.inference.classifier as predict
 
 real = predict.load_model
 

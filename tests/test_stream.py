@@ -22,7 +22,7 @@ from nameorigin import stream
 from nameorigin.cli import main
 from nameorigin.cli.model_args import add_file_options
 from nameorigin.errors import NameOriginError
-from nameorigin.predict import load_model
+from nameorigin.inference.classifier import load_model
 from nameorigin.stream.writers import inert
 
 RESULT = ["label", "probability", "abstained", "reason", "normalized",
@@ -144,7 +144,7 @@ def test_empty_input_gives_header_only_output(clf, fmt, data, expected):
 
 
 def test_stdin_to_stdout_in_a_pipe(model_dir):
-    driver = ("import argparse, sys; from nameorigin import stream; from nameorigin.predict import load_model\n"
+    driver = ("import argparse, sys; from nameorigin import stream; from nameorigin.inference.classifier import load_model\n"
               "from nameorigin.cli.model_args import add_file_options\n"
               "p = argparse.ArgumentParser(); p.add_argument('--model'); p.add_argument('--top-k', type=int, "
               "default=3); add_file_options(p); args = p.parse_args()\n"

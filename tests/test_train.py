@@ -4,9 +4,9 @@ import numpy as np
 import torch
 
 from nameorigin.config import PRESETS, Config
-from nameorigin.data import load_corpus
-from nameorigin.pipeline import train
-from nameorigin.train import length_batches
+from nameorigin.data.corpus import load_corpus
+from nameorigin.training.pipeline import train
+from nameorigin.training.train import length_batches
 
 
 def _weights(model):
@@ -41,7 +41,7 @@ def test_length_batches_cover_every_row_once_with_similar_lengths():
 
 
 def test_logit_bias_is_kept_at_zero_unless_it_helps_macro_f1():
-    from nameorigin.pipeline import tune_logit_bias
+    from nameorigin.training.pipeline import tune_logit_bias
 
     prior = np.array([0.9, 0.1])
     labels = np.array([0] * 9 + [1])
@@ -80,7 +80,7 @@ def test_a_diverging_run_stops_at_the_first_non_finite_loss(small_corpus, tmp_pa
 def test_running_out_of_memory_is_an_error_that_says_what_to_lower(small_corpus, tmp_path, monkeypatch):
     import pytest
 
-    from nameorigin import members, pipeline
+    from nameorigin.training import members, pipeline
     from nameorigin.config import Config
     from nameorigin.errors import NameOriginError
 

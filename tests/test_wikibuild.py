@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from nameorigin.errors import DataError
-from nameorigin.wikibuild import PICKLE_MEMBER, build_wiki
+from nameorigin.data.wikibuild import PICKLE_MEMBER, build_wiki
 
 
 def make_wheel(path: Path, payload: bytes) -> Path:

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 import torch
 
-from nameorigin.names import fold_case, surname_index, uncomma
-from nameorigin.wiki import people_from_rows, split_people
+from nameorigin.text.names import fold_case, surname_index, uncomma
+from nameorigin.data.wiki import people_from_rows, split_people
 
 
 @pytest.fixture(scope="session")
@@ -37,7 +37,7 @@ def test_comma_form_is_read_in_reading_order():
 
 
 def test_a_family_name_written_first_in_capitals_is_read_last():
-    from nameorigin.names import family_last
+    from nameorigin.text.names import family_last
 
     assert family_last("MERKEL Angela") == "Angela MERKEL"
     assert family_last("DE GAULLE Charles") == "Charles DE GAULLE"
@@ -72,7 +72,7 @@ def test_a_label_outside_ascii_is_fingerprinted_like_any_other():
 
 
 def test_split_keeps_every_family_on_one_side(wiki_slice):
-    from nameorigin.wiki import load_people
+    from nameorigin.data.wiki import load_people
 
     people = load_people(wiki_slice)
     split = split_people(people, seed=42, test_size=0.1, val_size=0.05)
@@ -87,7 +87,7 @@ def test_split_keeps_every_family_on_one_side(wiki_slice):
 @pytest.fixture(scope="session")
 def tiny_world(wiki_slice, small_corpus, locale_file, tmp_path_factory) -> Path:
     from nameorigin.config import PRESETS
-    from nameorigin.pipeline import train_and_save
+    from nameorigin.training.pipeline import train_and_save
 
     out = tmp_path_factory.mktemp("world") / "model"
     config = PRESETS["world"][0].updated(hidden_size=16, embedding_dim=8, head_size=16, ngram_buckets=4096,
@@ -99,7 +99,7 @@ def tiny_world(wiki_slice, small_corpus, locale_file, tmp_path_factory) -> Path:
 
 def test_world_run_answers_other_and_scores_every_test_set(tiny_world, wiki_slice, small_corpus, locale_file):
     from nameorigin import load_model
-    from nameorigin.evaluate import evaluate_checkpoint
+    from nameorigin.evaluation.evaluate import evaluate_checkpoint
 
     clf = load_model(tiny_world)
     assert "Other" in clf.labels and "Russian" in clf.labels
@@ -128,10 +128,10 @@ def test_names_of_one_word_have_their_own_temperature(tiny_world):
     import torch
 
     from nameorigin import load_model
-    from nameorigin.logits import predict_logits
+    from nameorigin.inference.logits import predict_logits
 
     clf = load_model(tiny_world)
-    several, one = clf.temperature, clf.one_word_temperature
+    several, one = clf.calibration.temperature, clf.calibration.one_word_temperature
     assert one is not None and one != several
     logits = predict_logits(clf.model, ["merkel", "angela merkel"])
     expected = torch.softmax(logits / torch.tensor([[one], [several]]), dim=1).numpy()
@@ -141,7 +141,7 @@ def test_names_of_one_word_have_their_own_temperature(tiny_world):
 def test_evaluating_a_world_model_on_another_corpus_is_refused(tiny_world, names_dir, small_corpus, wiki_slice,
                                                               locale_file, tmp_path):
     from nameorigin.errors import DataError, NameOriginError
-    from nameorigin.evaluate import evaluate_checkpoint
+    from nameorigin.evaluation.evaluate import evaluate_checkpoint
 
     with pytest.raises(NameOriginError, match="not the one the model was trained on"):
         evaluate_checkpoint(str(tiny_world), str(names_dir), str(wiki_slice), str(locale_file))
@@ -157,21 +157,21 @@ def test_evaluating_a_world_model_on_another_corpus_is_refused(tiny_world, names
 def test_an_onnx_export_keeps_both_temperatures(tiny_world, tmp_path):
     pytest.importorskip("onnxruntime")
     from nameorigin import load_model
-    from nameorigin.export import export_onnx
-    from nameorigin.onnx_backend import load_onnx_classifier
+    from nameorigin.checkpoint.onnx import export_onnx
+    from nameorigin.inference.onnx import load_onnx_classifier
 
     clf = load_model(tiny_world)
     exported = load_onnx_classifier(export_onnx(tiny_world, tmp_path / "world.onnx"))
-    assert exported.one_word_temperature == clf.one_word_temperature
+    assert exported.calibration.one_word_temperature == clf.calibration.one_word_temperature
     names = ["Merkel", "Angela Merkel", "Nguyen Van An", "Sharma"]
     np.testing.assert_allclose(exported.predict_proba(names), clf.predict_proba(names), rtol=0, atol=1e-5)
 
 
 def test_surname_share_is_the_share_of_people_read_by_family_name_alone(wiki_slice, small_corpus):
     from nameorigin.config import PRESETS
-    from nameorigin.data import load_corpus
-    from nameorigin.wiki import load_people
-    from nameorigin.world import WorldData
+    from nameorigin.data.corpus import load_corpus
+    from nameorigin.data.wiki import load_people
+    from nameorigin.data.world import WorldData
 
     world = WorldData.build(PRESETS["world"][0], load_corpus(str(small_corpus), progress=False),
                             load_people(wiki_slice))
@@ -190,8 +190,8 @@ def test_surname_share_is_the_share_of_people_read_by_family_name_alone(wiki_sli
 def test_a_world_run_can_leave_its_test_parts_for_evaluate(wiki_slice, small_corpus, tmp_path):
     """Without the locale lists (--locale-repeat 0), as world v1 was trained."""
     from nameorigin.config import PRESETS
-    from nameorigin.evaluate import evaluate_checkpoint
-    from nameorigin.pipeline import train_and_save
+    from nameorigin.evaluation.evaluate import evaluate_checkpoint
+    from nameorigin.training.pipeline import train_and_save
 
     config = PRESETS["world"][0].updated(hidden_size=8, embedding_dim=4, head_size=0, ngram_buckets=512,
                                          epochs=1, batch_size=64, locale_repeat=0, relabel=False)
@@ -206,7 +206,7 @@ def test_world_ensemble_members_are_trained_each_on_its_own(wiki_slice, small_co
     """Member 0 of `--ensemble 2` is the very model a single run trains, and member 1 another:
     fitted through the vote together, each would have leant on the other instead."""
     from nameorigin.config import PRESETS
-    from nameorigin.world import train_world
+    from nameorigin.training.world import train_world
 
     config = PRESETS["world"][0].updated(hidden_size=8, embedding_dim=4, head_size=8, ngram_buckets=512,
                                          epochs=1, batch_size=256, calibrate=False, locale_repeat=0, relabel=False)
@@ -222,7 +222,7 @@ def test_world_ensemble_members_are_trained_each_on_its_own(wiki_slice, small_co
 
 def test_an_epoch_reads_the_locale_lists_and_the_relabelled_people(wiki_slice, small_corpus, locale_file):
     from nameorigin.config import PRESETS
-    from nameorigin.world import load_world
+    from nameorigin.data.world import load_world
 
     world = load_world(PRESETS["world"][0], str(small_corpus), str(wiki_slice), str(locale_file), progress=False)
     names, labels = world.sampler(1, 0.3, locale_repeat=2)(np.random.default_rng(0))
@@ -243,7 +243,7 @@ def test_an_epoch_reads_the_locale_lists_and_the_relabelled_people(wiki_slice, s
 def test_a_world_run_without_the_locale_table_says_how_to_build_it(wiki_slice, small_corpus, monkeypatch):
     from nameorigin.config import PRESETS
     from nameorigin.errors import DataError
-    from nameorigin.world import load_world
+    from nameorigin.data.world import load_world
 
     monkeypatch.delenv("NAMEORIGIN_LOCALES", raising=False)
     with pytest.raises(DataError, match="build-locales"):
@@ -254,8 +254,8 @@ def test_a_name_in_han_characters_is_scored_on_its_japanese_reading(tiny_world):
     """田中 read in Mandarin is "Tian Zhong", which reads as Chinese whatever the name: the
     choice between Chinese and Japanese is made on the Japanese reading, Tanaka."""
     from nameorigin import load_model
-    from nameorigin.readings import prepare
-    from nameorigin.scripts import transliteration_trust
+    from nameorigin.text.readings import prepare
+    from nameorigin.text.scripts import transliteration_trust
 
     clf = load_model(tiny_world)
     p = prepare("田中", clf.case)

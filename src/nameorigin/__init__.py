@@ -12,7 +12,7 @@ __all__ = ["__version__", "load_model", "Classifier", "Prediction"]
 def __getattr__(name: str):
     # Importing the package stays cheap (no torch) until a model is actually needed.
     if name in ("load_model", "Classifier", "Prediction"):
-        from . import predict
+        from .inference import classifier
 
-        return getattr(predict, name)
+        return getattr(classifier, name)
     raise AttributeError(f"module 'nameorigin' has no attribute {name!r}")

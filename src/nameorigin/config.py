@@ -10,6 +10,7 @@ from dataclasses import asdict, dataclass, fields, replace
 ARCHS = ("rnn", "gru", "lstm", "gru-cell", "lstm-cell")
 SCHEDULES = ("constant", "onecycle")
 SPLITS = ("seed", "dedup")
+PRECISIONS = ("fp32", "bf16")
 MAX_SEED = 2**32 - 1  # NumPy's seeds are 0 to 2**32 - 1
 
 
@@ -141,6 +142,7 @@ PRESETS: dict[str, tuple[Config, str]] = {
         "split by family name, best validation epoch kept, calibrated on validation",
     ),
 }
+REPRODUCE_PRESETS = ("reference-rnn", "reference-gru", "default")  # `nameorigin reproduce`'s runs
 
 
 def resolve(preset: str | None, arch: str | None, **overrides) -> Config:

@@ -13,9 +13,9 @@ import random
 import numpy as np
 import torch
 
+from .config import PRECISIONS
 from .errors import NameOriginError
 
-PRECISIONS = ("fp32", "bf16")
 
 
 def seed_everything(seed: int) -> None:

@@ -9,7 +9,7 @@ is removed by the next write of the same file once that process is gone.
 The rename replaces whatever sits at the path, so it must only ever replace a regular file: a
 symlink is followed (the file it points to is replaced, the link stays), and a device, FIFO or
 socket (``/dev/null``, a named pipe a reader waits on) is written in place, since a rename would
-swap it for a plain file (``--output /dev/null`` run as root replaced the system's).
+swap it for a plain file (as root, ``--output /dev/null`` would replace the system's).
 
 Errors split the way the command's exit status does: a path that can't be written at all (no such
 folder, no permission, a folder where a file should go) is an `OutputError`, a user's mistake

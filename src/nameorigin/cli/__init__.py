@@ -36,7 +36,7 @@ def import_pytorch() -> None:
 
     Every command needs PyTorch, and its import builds hundreds of thousands of objects that live
     as long as the process. Left alone, the collector walks them all in the full collections the
-    import itself sets off (0.2 s here) and in every later one; frozen, they are skipped.
+    import itself sets off and in every later one; frozen, they are skipped.
     """
     was_enabled = gc.isenabled()
     gc.disable()
@@ -165,7 +165,7 @@ def run() -> None:
     """The installed ``nameorigin`` command: `main`, then the quickest clean exit.
 
     Once a command is done, what is left is the interpreter tearing itself and PyTorch's
-    libraries down: 0.2-0.3 s here that change nothing. So the exit handlers run, the output is
+    libraries down, which changes nothing. So the exit handlers run, the output is
     flushed and the process ends with ``os._exit``. The exit is the ordinary one when a thread
     the interpreter would wait for is still alive, or when a profiler or tracer is watching and
     reports at the end. Because of ``os._exit``, call `main`, not this, from other Python code.

@@ -8,8 +8,9 @@ import sys
 import time
 from collections.abc import Callable
 
-from .. import explain, report, serve, stream
+from .. import report, serve, stream
 from ..errors import NameOriginError
+from ..inference import explain
 from .train_args import resume_given, train_overrides
 
 
@@ -39,7 +40,7 @@ def _config(args: argparse.Namespace):
 
 
 def cmd_train(args: argparse.Namespace) -> None:
-    from ..pipeline import resume_and_save, train_and_save
+    from ..training.pipeline import resume_and_save, train_and_save
 
     started = time.perf_counter()
     log = (lambda s: None) if args.quiet else (lambda s: print(s, file=sys.stderr))
@@ -64,14 +65,14 @@ def cmd_train(args: argparse.Namespace) -> None:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> None:
-    from ..evaluate import evaluate_checkpoint, format_report
+    from ..evaluation.evaluate import evaluate_checkpoint, format_report
 
     result = evaluate_checkpoint(args.model, args.data, args.wiki, args.locales)
     print(json.dumps(result, indent=2) if args.json else format_report(result))
 
 
 def cmd_predict(args: argparse.Namespace) -> None:
-    from ..predict import load_model
+    from ..inference.classifier import load_model
 
     if args.input is None and not args.names:
         raise NameOriginError("give at least one NAME, or --input FILE")
@@ -101,7 +102,7 @@ def cmd_predict(args: argparse.Namespace) -> None:
 def answer_prior(args: argparse.Namespace, clf) -> object:
     """``--prior`` read (JSON, a file, or "auto"), and every answer option checked against the
     model before any name is read, so a bad one is one line and no partial output."""
-    from ..priors import read_prior
+    from ..inference.priors import read_prior
 
     prior = None if args.prior is None else read_prior(args.prior)
     clf.check_answers(args.level, args.coverage, None if prior == "auto" else prior)
@@ -109,7 +110,7 @@ def answer_prior(args: argparse.Namespace, clf) -> object:
 
 
 def cmd_calibrate_sets(args: argparse.Namespace) -> None:
-    from ..setcalibration import calibrate_sets
+    from ..training.setcalibration import calibrate_sets
 
     meta = calibrate_sets(args.model, args.data, args.wiki, args.locales)
     sets = f"prediction sets calibrated on {meta['conformal']['source']}" if "conformal" in meta else "no prediction sets"
@@ -117,13 +118,15 @@ def cmd_calibrate_sets(args: argparse.Namespace) -> None:
 
 
 def cmd_export(args: argparse.Namespace) -> None:
-    from .. import export
+    """Export to ONNX and print the file's path."""
+    from ..checkpoint.bundled import model_path
+    from ..checkpoint.onnx import export_onnx
 
-    export.command(args)
+    print(export_onnx(model_path(args.model), args.out))
 
 
 def cmd_explain(args: argparse.Namespace) -> None:
-    from ..predict import load_model
+    from ..inference.classifier import load_model
 
     if args.plot is not None:
         explain.check_plot_path(args.plot)
@@ -138,14 +141,14 @@ def cmd_explain(args: argparse.Namespace) -> None:
 
 def cmd_data(args: argparse.Namespace) -> None:
     if args.data_command == "build-locales":
-        from ..locales import build_table
+        from ..data.locales import build_table
 
         curated = build_table(args.out)
         print(f"wrote {len(curated.rows)} names to {args.out}", file=sys.stderr)
         for reason, n in curated.dropped.most_common():
             print(f"  {n:>6} dropped: {reason}; e.g. {', '.join(curated.examples[reason][:4])}", file=sys.stderr)
         return
-    from ..wikibuild import build_wiki
+    from ..data.wikibuild import build_wiki
 
     n = build_wiki(args.wheel, args.out)
     print(f"wrote {n} people to {args.out}", file=sys.stderr)

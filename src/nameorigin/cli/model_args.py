@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import argparse
 
-from .. import explain, serve
+from .. import serve
 from ..argtypes import positive_int, probability
+from ..inference import explain
 from ..stream import INPUT_FORMATS, OUTPUT_FORMATS
 from .answer_args import add_answer_options
 from .options import BULK_THREADS, add_data, add_locales, add_model, add_quiet, add_threads, add_wiki

@@ -7,13 +7,11 @@ from typing import Any
 
 from ..argtypes import (class_weight, finite_non_negative_float, fraction, non_negative_float, non_negative_int,
                         positive_float, positive_int, probability, seed)
-from ..config import ARCHS, FAST, PRESETS, SCHEDULES, SPLITS
-from ..names import CASES
-from ..report import REPRODUCE_PRESETS
+from ..config import ARCHS, FAST, PRECISIONS, PRESETS, REPRODUCE_PRESETS, SCHEDULES, SPLITS
+from ..text.names import CASES
 from .options import BULK_THREADS, add_data, add_device, add_locales, add_quiet, add_threads, add_wiki
 
 ON_OFF = argparse.BooleanOptionalAction
-PRECISIONS = ("fp32", "bf16")  # device.PRECISIONS; that module imports PyTorch, which parsing must not
 
 # (flag, add_argument options): the flags a preset's values give way to. Each one's Config field is
 # its name with '_' for '-'; its default is None, "not given", so that the preset's value stands.

@@ -18,10 +18,10 @@ from .page import CONFUSION_PNG, F1_PNG, LOSS_PNG, PNGS, RELIABILITY_PNG, REPORT
 from .plots import (plot_compare_confusion, plot_compare_f1, plot_confusion, plot_history, plot_per_class_f1,
                     plot_reliability)
 from .reproduce import (COMPARE_CONFUSION_PNG, COMPARE_F1_PNG, COMPARISON_MD, PUBLISHED_ACCURACY,
-                        REFERENCE_PRESETS, REPRODUCE_PRESETS, preset_config, reproduce, stderr_log)
+                        REFERENCE_PRESETS, preset_config, reproduce, stderr_log)
 
 __all__ = ["COMPARE_CONFUSION_PNG", "COMPARE_F1_PNG", "COMPARISON_MD", "CONFUSION_PNG", "F1_PNG", "LOSS_PNG",
-           "PNGS", "PUBLISHED_ACCURACY", "REFERENCE_PRESETS", "RELIABILITY_PNG", "REPORT_MD", "REPRODUCE_PRESETS",
+           "PNGS", "PUBLISHED_ACCURACY", "REFERENCE_PRESETS", "RELIABILITY_PNG", "REPORT_MD",
            "format_table", "plot_compare_confusion", "plot_compare_f1", "plot_confusion", "plot_history",
            "plot_per_class_f1", "plot_reliability", "preset_config", "report_command", "reproduce",
            "reproduce_command", "write_report"]

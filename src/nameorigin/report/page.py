@@ -100,7 +100,7 @@ def report_into(model_dir: Path, out: Path, data) -> tuple[Path, dict]:
     """Score the checkpoint and write its report into `out` (already checked), whole or not at
     all; return report.md's path and the scores."""
     from ..checkpoint import read_metadata
-    from ..evaluate import score_checkpoint
+    from ..evaluation.evaluate import score_checkpoint
 
     meta = read_metadata(model_dir)
     report, proba, labels = score_checkpoint(str(model_dir), data)
@@ -127,7 +127,7 @@ def write_report(model_dir: str | os.PathLike | None, out_dir: str | os.PathLike
     """Score the checkpoint `model_dir` on its test split (rebuilt from `data`) and write the four
     plots and ``report.md`` to `out_dir` (default ``<model_dir>/report``; for a bundled model, which
     lives inside the package, ``nameorigin-report``). Returns report.md's path."""
-    from ..bundled import model_path
+    from ..checkpoint.bundled import model_path
 
     bundled = model_dir is None or model_path(model_dir) != Path(model_dir)
     model_dir = model_path(model_dir)

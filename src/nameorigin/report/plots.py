@@ -161,7 +161,7 @@ def plot_per_class_f1(report: dict, path: Path, title: str = "") -> Path:
 def plot_reliability(proba: np.ndarray, labels: np.ndarray, path: Path, title: str = "",
                      n_bins: int = 15) -> Path:
     """Accuracy per confidence bin against the diagonal, and how many predictions each bin holds."""
-    from ..calibration import expected_calibration_error, reliability
+    from ..evaluation.metrics import expected_calibration_error, reliability
 
     bins = reliability(proba, labels, n_bins)
     ece = expected_calibration_error(proba, labels, n_bins)

@@ -10,7 +10,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Callable
 
-from ..config import FAST, PRESETS
+from ..config import FAST, PRESETS, REPRODUCE_PRESETS
 from ..errors import NameOriginError
 from .markdown import render_comparison, short_split
 from .page import check_out_dir, make_out_dir, report_into, write_text
@@ -22,7 +22,6 @@ COMPARE_F1_PNG = "compare_f1.png"
 COMPARE_CONFUSION_PNG = "compare_confusion.png"
 COMPARISON_MD = "comparison.md"
 REFERENCE_PRESETS = ("reference-rnn", "reference-gru")
-REPRODUCE_PRESETS = ("reference-rnn", "reference-gru", "default")
 # Test accuracy the reference pipeline reports for its two models (shared/reference, 2 epochs).
 PUBLISHED_ACCURACY = {"reference-rnn": 0.722471, "reference-gru": 0.814150}
 
@@ -51,8 +50,8 @@ def reproduce(out_dir: str | os.PathLike, data: str | os.PathLike | None = None,
     """Train each preset into ``out_dir/<preset>`` on the seed split, write its report, then
     ``comparison.md`` and side-by-side figures. Returns the comparison table's rows."""
     from ..checkpoint import check_replaceable
-    from ..data import load_corpus
-    from ..pipeline import train_and_save
+    from ..data.corpus import load_corpus
+    from ..training.pipeline import train_and_save
 
     presets = list(presets)
     if not presets:

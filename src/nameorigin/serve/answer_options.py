@@ -1,5 +1,5 @@
 """The HTTP options for answers beyond one label: ``level``, ``coverage`` and ``prior``
-(`nameorigin.answers`), checked against the model before any name is queued."""
+(`nameorigin.inference.answers`), checked against the model before any name is queued."""
 
 from __future__ import annotations
 
@@ -8,10 +8,10 @@ from typing import TYPE_CHECKING
 from starlette.exceptions import HTTPException
 
 from ..errors import NameOriginError
-from ..priors import read_prior
+from ..inference.priors import read_prior
 
 if TYPE_CHECKING:
-    from ..predict import Classifier
+    from ..inference.classifier import Classifier
 
 
 def answer_options(classifier: "Classifier", answers: dict | None) -> dict:

@@ -9,6 +9,7 @@ import asyncio
 import gc
 from contextlib import asynccontextmanager
 from dataclasses import fields
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -26,7 +27,7 @@ from .batcher import MicroBatcher, ModelThread
 from .limits import REQUEST_TIMEOUT_S, LimitExceeded, Limits, RequestGuard, model_chars
 
 if TYPE_CHECKING:
-    from ..predict import Classifier, Prediction
+    from ..inference.classifier import Classifier, Prediction
 
 STATIC = Path(__file__).with_name("static")
 PREDICT_PARAMS = ("name", "top_k", "min_confidence", "level", "coverage", "prior")
@@ -64,16 +65,11 @@ class Service:
         answers = answer_options(self.classifier, answers)
         if self.batcher is not None and not answers:
             return self.batcher.submit(names, top_k, min_confidence, costs)
-        return self.model.submit(_predict, self.classifier, names, top_k, min_confidence, answers)
+        return self.model.submit(partial(self.classifier.predict, **(answers or {})), names, top_k, min_confidence)
 
     def explain(self, name: str, top_k: int) -> asyncio.Future:
         model_chars([name], self.limits, "name")
         return self.model.submit(self.classifier.explain, name, top_k)
-
-
-def _predict(classifier: "Classifier", names: list[str], top_k: int, min_confidence: float,
-             answers: dict | None = None) -> "list[Prediction]":
-    return classifier.predict(names, top_k=top_k, min_confidence=min_confidence, **(answers or {}))
 
 
 def _as_dict(prediction: "Prediction") -> dict:

@@ -18,7 +18,7 @@ from itertools import groupby
 from typing import TYPE_CHECKING, Any, Callable
 
 if TYPE_CHECKING:
-    from ..predict import Classifier, Prediction
+    from ..inference.classifier import Classifier, Prediction
 
 SHUTTING_DOWN = "the server is shutting down"
 

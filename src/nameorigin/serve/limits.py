@@ -17,7 +17,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 from urllib.parse import unquote_to_bytes
 
-from ..names import normalize
+from ..text.names import normalize
 
 MAX_NAMES = 1000
 MAX_BODY_BYTES = 64 * 1024

@@ -91,7 +91,7 @@ def serve(model_path: str | os.PathLike | None = None, host: str = DEFAULT_HOST,
         from .protocol import guarded_protocol
     except ImportError:
         raise NameOriginError("`nameorigin serve` needs FastAPI and uvicorn: pip install 'nameorigin[serve]'") from None
-    from ..predict import load_model
+    from ..inference.classifier import load_model
 
     if host.startswith("[") and host.endswith("]"):
         host = host[1:-1]  # an IPv6 address as written in a URL

@@ -48,9 +48,9 @@ from typing import IO, Any
 
 from tqdm import tqdm
 
-from ..answers import apply_prior
 from ..errors import NameOriginError
-from ..priors import AUTO
+from ..inference.answers import apply_prior
+from ..inference.priors import AUTO
 from .readers import DELIMITERS, EXTENSIONS, INPUT_FORMATS, Source, describe, input_format_of, open_source, read_rows
 from .writers import OUTPUT_FORMATS, RESULT_COLUMNS, make_writer, open_dest, output_format_of
 

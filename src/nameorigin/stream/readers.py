@@ -16,8 +16,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
 
+from ..jsontext import JSONError, parse_json
 from ..errors import NameOriginError
-from ..metadata import JSONError, parse_json
 
 INPUT_FORMATS = ("text", "csv", "tsv", "jsonl")
 EXTENSIONS = {".txt": "text", ".csv": "csv", ".tsv": "tsv", ".jsonl": "jsonl"}

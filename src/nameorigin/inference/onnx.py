@@ -1,0 +1,134 @@
+"""Predictions with onnxruntime instead of PyTorch: ``load_model(..., backend="onnx")``.
+
+`OnnxModel` runs an exported network (see `export`) and is a drop-in for the PyTorch one inside
+`predict.predict_logits`; `load_onnx_classifier` builds a `predict.Classifier` on it, from an
+``.onnx`` file written by ``nameorigin export`` or from a checkpoint folder (exported in memory).
+
+An ``.onnx`` file is checked as a checkpoint is: its metadata by `ModelMeta.from_dict`, the width
+of its output against its labels, its weights for NaN, infinities and absurd magnitudes (where
+the onnx package is installed to read them), and its network by one small batch that must give
+finite logits. The batch alone is not enough: onnxruntime's GRU clamps what goes into its gates,
+so NaN recurrent weights give finite, wrong logits.
+
+onnxruntime is an optional extra, so `predict.load_model` finds this module by name only when
+the backend is asked for.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from .. import __version__, checkpoint
+from ..checkpoint.metadata import ModelMeta
+from ..checkpoint.onnx import (FORMAT, FORMAT_VERSION, METADATA_KEYS, OPTIONAL_KEYS, OUTPUT, open_session,
+                               require_onnx, run, to_onnx_bytes)
+from ..checkpoint.weights import MAX_WEIGHT
+from ..data.encoded import encode
+from ..errors import NameOriginError
+from ..jsontext import JSONError, parse_json
+from ..text.names import ALPHABET
+from .classifier import Classifier
+
+# The batch an .onnx file's network must answer with finite logits before it is used.
+_PROBE = ["A", "Li", "Novak", "O'Neil-Smith", "van der Berg"]
+
+
+class OnnxModel:
+    """An exported network run by onnxruntime on the CPU, callable like the PyTorch model:
+    ``model(chars, lengths) -> logits`` with torch tensors in and out.
+
+    ``eval()`` and ``parameters()`` are there only so `predict.predict_logits` can treat it as an
+    ``nn.Module`` on the CPU. `threads` sets onnxruntime's intra-op threads (None: its default,
+    one per physical core).
+    """
+
+    def __init__(self, model: str | os.PathLike | bytes, threads: int | None = None):
+        self.session = open_session(model, threads)
+        self.props: dict[str, str] = dict(self.session.get_modelmeta().custom_metadata_map)
+
+    def __call__(self, chars: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        return torch.from_numpy(run(self.session, chars, lengths))
+
+    forward = __call__
+
+    def eval(self) -> "OnnxModel":
+        return self
+
+    def parameters(self) -> Iterator[torch.Tensor]:
+        yield torch.empty(0)  # on the CPU, which is where onnxruntime's inputs come from
+
+    def metadata(self, where: str | os.PathLike = "the ONNX model") -> ModelMeta:
+        """The checkpoint metadata stored in the file (labels, temperature, logit_bias, revision,
+        config, metrics), checked as a checkpoint's is; refuses files nameorigin did not write.
+        `where` names the file in messages."""
+        props = self.props
+        if props.get("format") != FORMAT:
+            raise NameOriginError(f"{where}: not a nameorigin ONNX export (its metadata has no labels); "
+                                  "export it with `nameorigin export`")
+        if props.get("format_version") != str(FORMAT_VERSION):
+            raise NameOriginError(f"{where}: ONNX export format {props.get('format_version')} is not supported by "
+                                  f"nameorigin {__version__} (it reads format {FORMAT_VERSION})")
+        if props.get("alphabet") != ALPHABET:
+            raise NameOriginError(f"{where}: the ONNX model was trained on a different alphabet")
+        try:
+            decoded = {key: parse_json(props[key]) for key in METADATA_KEYS}
+            decoded.update({key: parse_json(props[key]) for key in OPTIONAL_KEYS if key in props})
+        except KeyError as err:
+            raise NameOriginError(f"{where}: damaged nameorigin ONNX metadata (no {err})") from None
+        except JSONError as err:
+            raise NameOriginError(f"{where}: damaged nameorigin ONNX metadata ({err})") from None
+        return ModelMeta.from_dict(decoded, where)
+
+
+def _check_weights(path: Path) -> None:
+    """Refuse NaN, infinite or absurdly large weights in an exported file, as `weights.check_values`
+    does a checkpoint's. Reading them needs the onnx package, which onnxruntime does not."""
+    try:
+        import onnx
+        from onnx import numpy_helper
+    except ImportError:
+        return
+    try:
+        initializers = onnx.load(str(path)).graph.initializer
+    except Exception as err:  # onnxruntime read it, so this is not expected; say what it was
+        raise NameOriginError(f"{path}: not a readable ONNX model ({str(err).strip()[:200]})") from None
+    for tensor in initializers:
+        values = numpy_helper.to_array(tensor)
+        if values.dtype.kind == "f" and not (np.isfinite(values).all() and np.abs(values).max(initial=0) <= MAX_WEIGHT):
+            raise NameOriginError(f"{path}: tensor {tensor.name!r} holds NaN, infinite or absurdly large values; "
+                                  "export it again with `nameorigin export`")
+
+
+def _check_file(runner: OnnxModel, meta: ModelMeta, path: Path) -> None:
+    """An exported network must score as many labels as its metadata names, hold sane weights and
+    answer finite logits."""
+    width = next(o.shape for o in runner.session.get_outputs() if o.name == OUTPUT)[-1]
+    if isinstance(width, int) and width != len(meta.labels):
+        raise NameOriginError(f"{path}: the network scores {width} labels but its metadata names "
+                              f"{len(meta.labels)}; export it again with `nameorigin export`")
+    _check_weights(path)
+    logits = runner(*encode(_PROBE)).numpy()
+    if logits.shape != (len(_PROBE), len(meta.labels)) or not np.isfinite(logits).all():
+        raise NameOriginError(f"{path}: the network answers NaN or infinite logits (damaged weights); "
+                              "export it again with `nameorigin export`")
+
+
+def load_onnx_classifier(path: str | os.PathLike, threads: int | None = None, **options: Any) -> Classifier:
+    """A `predict.Classifier` whose network runs in onnxruntime: from an exported ``.onnx`` file,
+    or from a checkpoint folder (exported in memory, nothing written). `options` go to `Classifier`."""
+    require_onnx("onnxruntime")
+    path = Path(path)
+    if path.is_dir():
+        model, meta = checkpoint.load(path)
+        runner = OnnxModel(to_onnx_bytes(model), threads)
+        return Classifier(runner, meta, checkpoint.revision(path), **options)
+    runner = OnnxModel(path, threads)
+    meta = runner.metadata(path)
+    _check_file(runner, meta, path)
+    return Classifier(runner, meta, meta.revision or "", **options)
