@@ -79,10 +79,10 @@ def locales_table(tmp_path_factory) -> Path:
     if importlib.util.find_spec("faker") is None or importlib.util.find_spec("mimesis") is None:
         require_data(Path("/nonexistent/faker-and-mimesis"), "the locale lists (faker, mimesis)",
                      "pip install -e '.[locales]'")
-    from nameorigin.data.locales import build_table
+    from nameorigin.cli import main
 
     out = tmp_path_factory.mktemp("locales-real") / "locales.tsv"
-    build_table(out)
+    assert main(["data", "build-locales", "--out", str(out)]) == 0  # the documented command, once a run
     return out
 
 
