@@ -102,7 +102,7 @@ class LocaleTable:
 
 
 def _east_asian(written: str) -> bool:
-    return not written.isascii() and script_of(written) in JAPANESE_SCRIPTS
+    return script_of(written) in JAPANESE_SCRIPTS  # None for ASCII
 
 
 def reading(name: str, label: str) -> str:

@@ -79,11 +79,11 @@ def check_report_dir(out: Path) -> None:
         recorded = json.loads((out / MANIFEST).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         recorded = None
-    found = _digests(out)
-    if not isinstance(recorded, dict) or any(recorded.get(name) != digest for name, digest in found.items()):
-        changed = next((n for n, d in found.items() if not isinstance(recorded, dict) or recorded.get(n) != d), MANIFEST)
-        raise NameOriginError(f"{out}: holds {changed!r}, which no nameorigin report wrote there; choose another "
-                              "--out, or empty the folder")
+    valid = isinstance(recorded, dict)
+    foreign = [name for name, digest in _digests(out).items() if not valid or recorded.get(name) != digest]
+    if foreign or not valid:
+        raise NameOriginError(f"{out}: holds {(foreign or [MANIFEST])[0]!r}, which no nameorigin report wrote there; "
+                              "choose another --out, or empty the folder")
 
 
 def _swap_in(staged: Path, out: Path) -> None:

@@ -68,12 +68,12 @@ class LineTooLong(Exception):
 
 
 class Lines:
-    """The decoded lines of a binary or text stream, counted for error messages. With
-    `universal`, a lone CR ends a line too (see `split_lines`); else lines keep their ends, as
-    the csv module needs them."""
+    """The decoded lines of a binary or text stream, split by `split_lines` (a lone CR ends a
+    line too, and a line past `MAX_LINE` is refused as it is read), counted for error messages.
+    With `keep_ends`, lines keep their ends, as the csv module needs them."""
 
-    def __init__(self, stream: IO, where: str, universal: bool = False, keep_ends: bool = False):
-        self.stream = split_lines(stream, keep_ends) if universal else iter(stream)
+    def __init__(self, stream: IO, where: str, keep_ends: bool = False):
+        self.stream = split_lines(stream, keep_ends)
         self.where, self.n = where, 0
 
     def __iter__(self) -> "Lines":
@@ -163,7 +163,7 @@ def read_jsonl(lines: Lines, column: str) -> tuple[None, Iterator[Row]]:
 def read_rows(stream: IO, where: str, input_format: str, column: str) -> tuple[list[str] | None, Iterator[Row]]:
     """The header and rows of `stream` in `input_format`."""
     table = input_format in DELIMITERS
-    lines = Lines(stream, where, universal=True, keep_ends=table)
+    lines = Lines(stream, where, keep_ends=table)
     if input_format == "jsonl":
         return read_jsonl(lines, column)
     if input_format == "text":

@@ -96,7 +96,8 @@ def _problem(tensors: dict[str, torch.Tensor], meta: Any) -> str | None:
         if not isinstance(progress.get(key), (int, float)) or not math.isfinite(progress[key]):
             return f"progress.{key} must be a finite number, not {progress.get(key)!r}"
     run = meta.get("run") or {}
-    if not isinstance(run, dict) or type(run.get("save_every", 0) or 0) is not int or (run.get("save_every") or 0) < 0:
+    save_every = (run.get("save_every") or 0) if isinstance(run, dict) else None
+    if type(save_every) is not int or save_every < 0:
         return "run.save_every must be a whole number, 0 or more"
     for key, tensor in tensors.items():
         if tensor.is_floating_point() and not torch.isfinite(tensor).all():
