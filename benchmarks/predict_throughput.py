@@ -68,7 +68,7 @@ def reference_loop(clf, names: list[str], min_seconds: float) -> tuple[float, in
     softmax. Runs over `names` (cycling) for at least `min_seconds` and 200 names."""
     import torch
 
-    from nameorigin.data.encoded import encode
+    from nameorigin.models.tensors import encode
     from nameorigin.models.tutorial import ScratchRNN
     from nameorigin.text.readings import prepare
     from train_speed import one_hot, reference_logits

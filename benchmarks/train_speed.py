@@ -36,7 +36,7 @@ from torch import nn
 
 from nameorigin.config import Config
 from nameorigin.text.names import N_CHARS
-from nameorigin.data.encoded import encode
+from nameorigin.models.tensors import encode
 from nameorigin.data.corpus import load_corpus, split_corpus
 from nameorigin.models.recurrent import RecurrentClassifier
 from nameorigin.models.tutorial import ScratchRNN

@@ -12,11 +12,11 @@ import numpy as np
 import pytest
 import torch
 
-from nameorigin.data import encoded
 from nameorigin.config import resolve
 from nameorigin.data.corpus import build_corpus, load_corpus, read_pairs, split_corpus
-from nameorigin.data.encoded import encode
-from nameorigin.data.encoded import EncodedNames, batch_source
+from nameorigin.data.encoded import EncodedNames
+from nameorigin.models import tensors
+from nameorigin.models.tensors import batch_source, encode
 from nameorigin.errors import DataError
 
 TUTORIAL_FINGERPRINT = "9777a479692642c957b8ed3b8a077ffcc6396c1f1b194c1198d0f4031bc47c60"
@@ -112,7 +112,7 @@ def test_training_on_encoded_names_never_pads_the_whole_corpus(monkeypatch):
 
     names = EncodedNames.from_names(["Qin", "Li", "Zhang", "Ivanov", "Petrov", "X" * 1000] * 4)
     labels = np.array([0, 0, 0, 1, 1, 1] * 4)
-    monkeypatch.setattr(encoded, "encode", lambda _names: pytest.fail("the corpus was padded whole"))
+    monkeypatch.setattr(tensors, "encode", lambda _names: pytest.fail("the corpus was padded whole"))
     config = replace(resolve(None, "gru").validate(), epochs=1, hidden_size=8, batch_size=4)
     history = fit(build_model(config, 2), config, (names, labels), n_labels=2, progress=False, log=lambda _m: None)
     assert len(history.train_loss) == 1

@@ -7,7 +7,7 @@ import torch
 
 from nameorigin import checkpoint
 from nameorigin.config import Config
-from nameorigin.data.encoded import encode
+from nameorigin.models.tensors import encode
 from nameorigin.errors import CheckpointError
 from nameorigin.models import build_model
 
@@ -258,11 +258,11 @@ def test_a_temperature_that_overflows_the_logits_is_refused(tmp_path, temperatur
     ({}, ["A", "B", "C", "D"], r"does not match its architecture \(wrong shape head.bias, head.weight\)"),
 ])
 def test_sizes_are_checked_against_the_weights_before_building(tmp_path, monkeypatch, config, labels, message):
-    import nameorigin.checkpoint
+    import nameorigin.models
 
     _save(tmp_path / "ckpt")
     _edit(config, **({"labels": labels} if labels else {}))(tmp_path / "ckpt")
-    monkeypatch.setattr(nameorigin.checkpoint, "build_model", lambda *a: pytest.fail("built the network"))
+    monkeypatch.setattr(nameorigin.models, "build_model", lambda *a: pytest.fail("built the network"))
     with pytest.raises(CheckpointError, match=message):
         checkpoint.load(tmp_path / "ckpt")
 

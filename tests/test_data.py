@@ -8,7 +8,7 @@ import pytest
 
 from nameorigin.text.names import ALPHABET
 from nameorigin.data.corpus import build_corpus, load_corpus, normalize, read_pairs, split_corpus
-from nameorigin.data.encoded import encode
+from nameorigin.models.tensors import encode
 from nameorigin.errors import DataError
 
 LANGUAGES = ["Arabic", "Chinese", "Czech", "Dutch", "English", "French", "German", "Greek", "Irish",

@@ -12,6 +12,7 @@ import pytest
 from nameorigin.cli import main
 from nameorigin.config import ARCHS, Config
 from nameorigin.models import build_model
+from nameorigin.models.tensors import as_runtime
 from nameorigin.inference.classifier import Classifier, load_model
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -75,7 +76,7 @@ def test_a_name_in_a_script_that_limits_the_labels_is_read_as_typed_and_keeps_th
 def test_every_architecture_can_be_explained(arch):
     labels = ["A", "B", "C"]
     model = build_model(Config(arch=arch, hidden_size=8, num_layers=1), len(labels))
-    result = Classifier(model, {"labels": labels}).explain("Qin", top_k=2)
+    result = Classifier(as_runtime(model), {"labels": labels}).explain("Qin", top_k=2)
     assert [s["prefix"] for s in result["steps"]] == ["Q", "Qi", "Qin"]
     assert all(len(s["predictions"]) == 2 for s in result["steps"])
 

@@ -15,12 +15,14 @@ pytest.importorskip("onnxruntime")
 from nameorigin import checkpoint  # noqa: E402
 from nameorigin.config import Config  # noqa: E402
 from nameorigin.text.names import ALPHABET  # noqa: E402
-from nameorigin.data.encoded import encode  # noqa: E402
+from nameorigin.models.tensors import encode  # noqa: E402
 from nameorigin.errors import NameOriginError  # noqa: E402
 from nameorigin.checkpoint.onnx import export_onnx, exportable, to_onnx_bytes  # noqa: E402
 from nameorigin.models import build_model  # noqa: E402
 from nameorigin.inference.onnx import OnnxModel, load_onnx_classifier  # noqa: E402
-from nameorigin.inference.classifier import Classifier, load_model, predict_logits  # noqa: E402
+from nameorigin.inference.classifier import Classifier, load_model  # noqa: E402
+from nameorigin.models.tensors import module_logits  # noqa: E402
+from nameorigin.runtime.batches import network_logits  # noqa: E402
 
 # Names of every length from 1 to 20 in one batch, shuffled so the lengths are mixed, plus two that
 # the alphabet's punctuation and spaces reach: 22 names, unlike the 3-name export example.
@@ -99,15 +101,15 @@ def test_hand_written_cells_export(config):
     chars, lengths = encode(NAMES)
     with torch.no_grad():
         expected = model(chars, lengths).numpy()
-    got = OnnxModel(to_onnx_bytes(model), threads=1)(chars, lengths).numpy()
+    got = OnnxModel(to_onnx_bytes(model), threads=1)(chars.numpy(), lengths.numpy())
     np.testing.assert_allclose(got, expected, rtol=0, atol=1e-5)
 
 
-def test_runner_is_a_drop_in_for_predict_logits(tiny_model):
+def test_runner_is_a_drop_in_network(tiny_model):
     model, _ = checkpoint.load(tiny_model)
     runner = OnnxModel(to_onnx_bytes(model), threads=1)
-    np.testing.assert_allclose(predict_logits(runner, NAMES, budget=40).numpy(),
-                               predict_logits(model, NAMES, budget=40).numpy(), rtol=0, atol=1e-5)
+    np.testing.assert_allclose(network_logits(runner, NAMES, budget=40),
+                               module_logits(model, NAMES, budget=40).numpy(), rtol=0, atol=1e-5)
 
 
 def test_checkpoint_folder_loads_without_writing_a_file(tiny_model):
@@ -243,7 +245,7 @@ def test_export_checks_the_metadata_it_writes(tiny_model, tmp_path):
 
 def test_load_model_finds_the_onnx_backend(tiny_model):
     clf = load_model(tiny_model, backend="onnx")
-    assert isinstance(clf.model, OnnxModel) and clf.revision == checkpoint.revision(tiny_model)
+    assert isinstance(clf.network, OnnxModel) and clf.revision == checkpoint.revision(tiny_model)
     assert clf.metadata["labels"] == clf.labels and clf.metadata.get("config") == checkpoint.read_metadata(
         tiny_model)["config"]
 

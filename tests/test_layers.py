@@ -17,6 +17,7 @@ LAYERS = (
     ("errors", "files", "jsontext", "config", "conformal", "argtypes", "threads", "device"),
     ("text",),
     ("data",),
+    ("runtime",),
     ("models",),
     ("checkpoint",),
     ("inference",),

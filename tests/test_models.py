@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from nameorigin.config import Config
-from nameorigin.data.encoded import encode
+from nameorigin.models.tensors import encode
 from nameorigin.models.tutorial import RNNCell, ScratchRNN
 from nameorigin.models import build_model
 from nameorigin.models.recurrent import reverse_padded

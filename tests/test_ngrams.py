@@ -2,7 +2,7 @@
 
 import torch
 
-from nameorigin.data.encoded import encode
+from nameorigin.models.tensors import encode
 from nameorigin.models.ngrams import MAX_ORDER, NgramBag, ngram_buckets
 
 ORDERS = range(2, MAX_ORDER + 1)  # the default bag's n-gram lengths
@@ -49,7 +49,7 @@ def test_buckets_stay_in_range_and_zero_marks_padding():
 
 def test_long_ngrams_hash_as_exact_integer_arithmetic_says():
     """The largest codes there are (8-grams of the last character): int64 must not overflow."""
-    from nameorigin.models.ngrams import _BASE, _MIX, _PRIME
+    from nameorigin.runtime.ngrams import BASE as _BASE, MIX as _MIX, PRIME as _PRIME
 
     name, n_buckets = "'" * 10, 2**24
     chars, lengths = encode([name])

@@ -137,7 +137,7 @@ def test_any_unicode_string_gets_a_prediction_or_an_abstention(clf, name):
 
 
 def test_batches_respect_the_padding_budget_and_keep_every_row():
-    from nameorigin.inference.logits import length_sorted_batches
+    from nameorigin.runtime.batches import length_sorted_batches
 
     lengths = np.array([3, 200, 5, 5, 4, 9, 3] * 100)
     batches = length_sorted_batches(lengths, budget=64)

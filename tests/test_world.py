@@ -128,12 +128,11 @@ def test_names_of_one_word_have_their_own_temperature(tiny_world):
     import torch
 
     from nameorigin import load_model
-    from nameorigin.inference.logits import predict_logits
 
     clf = load_model(tiny_world)
     several, one = clf.calibration.temperature, clf.calibration.one_word_temperature
     assert one is not None and one != several
-    logits = predict_logits(clf.model, ["merkel", "angela merkel"])
+    logits = torch.from_numpy(clf.logits(["merkel", "angela merkel"]))
     expected = torch.softmax(logits / torch.tensor([[one], [several]]), dim=1).numpy()
     np.testing.assert_allclose(clf.predict_proba(["Merkel", "Angela Merkel"]), expected, rtol=0, atol=1e-6)
 

@@ -1,8 +1,8 @@
 """Where a run computes, and how reproducibly: the device, the seeds.
 
-Everything runs on the CPU or on CUDA. On CUDA the hand-written kernels step aside for PyTorch's
-own fused layers (cuDNN's GRU), which are faster there; on the CPU they are the faster path
-(`fast.py`). `--precision bf16` runs the forward pass under autocast on GPUs that support it.
+Training runs on the CPU or on CUDA. On CUDA a network is scored by PyTorch's own fused layers
+(cuDNN's GRU), which are faster there; on the CPU by the numpy runtime (`models.tensors`).
+`--precision bf16` runs the forward pass under autocast on GPUs that support it.
 """
 
 from __future__ import annotations
@@ -42,7 +42,3 @@ def autocast(device: torch.device, precision: str = "fp32"):
         raise NameOriginError("--precision bf16 was asked for, but this GPU does not support bfloat16")
     return torch.autocast(device_type=device.type, dtype=torch.bfloat16)
 
-
-def use_fast_kernels(device: torch.device) -> bool:
-    """The hand-written kernels are the CPU's fast path; on CUDA PyTorch's fused layers are."""
-    return device.type == "cpu"

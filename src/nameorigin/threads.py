@@ -1,4 +1,5 @@
-"""How many threads PyTorch should run a command on, from the CPUs this process may really use.
+"""How many threads a command (PyTorch, or the numpy runtime's batches) should run on, from the
+CPUs this process may really use.
 
 PyTorch starts one OpenMP thread per core, and at the end of every operation its threads wait for
 each other, spinning. When another process holds one of those cores, each operation waits for the
@@ -109,3 +110,22 @@ def choose_threads(command: str, requested: int | None = None,
     if environ.get("OMP_NUM_THREADS", "").strip():
         return None
     return default_threads(command)
+
+
+_FORKED = False
+
+
+def _forked() -> None:
+    global _FORKED
+    _FORKED = True
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forked)
+
+
+def prediction_threads() -> int:
+    """Threads a batch of names is shared out to when the caller says nothing: the CPUs this
+    process may use (at most `MAX_BULK_THREADS`), or one in a forked child, whose siblings are the
+    parallelism (multiprocessing, Dask's process workers)."""
+    return 1 if _FORKED else min(usable_cpus(), MAX_BULK_THREADS)

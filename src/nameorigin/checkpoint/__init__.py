@@ -2,7 +2,8 @@
 
 Loading never unpickles anything, and checks that the weights are the ones the metadata describes,
 so a damaged, truncated or hand-edited checkpoint is refused with a message instead of predicting
-garbage.
+garbage. `read` gives the weights as numpy arrays, which is all prediction needs; `load` builds
+the PyTorch network and `save` writes one, for which PyTorch must be installed.
 """
 
 from __future__ import annotations
@@ -15,22 +16,23 @@ import shutil
 import tempfile
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+import numpy as np
 from safetensors import SafetensorError
-from safetensors.torch import load as from_bytes
-from safetensors.torch import save as to_bytes
-from torch import nn
+from safetensors.numpy import load as from_bytes
+from safetensors.numpy import save as to_bytes
 
 from .. import __version__
 from ..errors import CheckpointError
 from ..files import fsync_dir, umask, write_synced
 from ..jsontext import JSONError, parse_json
-from ..models import build_model
-from ..models.ngrams import stored_state
 from ..text.names import ALPHABET
 from .metadata import ModelMeta
 from .weights import architecture_problem, check_values, declared_shapes
+
+if TYPE_CHECKING:
+    from torch import nn
 
 FORMAT = "nameorigin-checkpoint"
 FORMAT_VERSION = 1
@@ -139,7 +141,9 @@ def check_replaceable(out: str | os.PathLike) -> None:
 
 def _write_folder(folder: Path, model: nn.Module, metadata: Mapping[str, Any]) -> None:
     """The checkpoint's two files in `folder`, flushed to the disk before anything is replaced."""
-    weights = to_bytes(stored_state(model))
+    from ..models.ngrams import stored_state  # PyTorch: saving a trained network
+
+    weights = to_bytes({name: tensor.numpy() for name, tensor in stored_state(model).items()})
     write_synced(folder / WEIGHTS, weights)
     meta = {"format": FORMAT, "format_version": FORMAT_VERSION, "package_version": __version__,
             "alphabet": ALPHABET, **metadata, "weights_sha256": hashlib.sha256(weights).hexdigest()}
@@ -243,10 +247,10 @@ def revision(folder: str | os.PathLike) -> str:
     return digest.hexdigest()
 
 
-def load(folder: str | os.PathLike) -> tuple[nn.Module, ModelMeta]:
-    """Rebuild the model of a checkpoint folder, in eval mode on the CPU, with its metadata.
-    Everything is checked before the network is built: the metadata, and the weights' declared
-    shapes against it; then the weights' values."""
+def read(folder: str | os.PathLike) -> tuple[dict[str, np.ndarray], ModelMeta]:
+    """The weights of a checkpoint folder as float32 numpy arrays, by name, with its metadata.
+    Everything is checked before the weights are read: the metadata, the file's hash, and the
+    weights' declared shapes against the metadata; then the weights' values."""
     folder = Path(folder)
     raw = read_metadata(folder)
     weights = folder / WEIGHTS
@@ -263,9 +267,20 @@ def load(folder: str | os.PathLike) -> tuple[nn.Module, ModelMeta]:
                               "was it written by another version of nameorigin?")
     try:
         state = from_bytes(data)
-    except SafetensorError as err:
+    except (SafetensorError, TypeError, ValueError) as err:
         raise CheckpointError(f"{weights}: damaged weights ({err})") from None
     check_values(state, weights)
+    return {name: array.astype(np.float32, copy=False) for name, array in state.items()}, meta
+
+
+def load(folder: str | os.PathLike) -> tuple[nn.Module, ModelMeta]:
+    """Rebuild the PyTorch network of a checkpoint folder, in eval mode on the CPU, with its
+    metadata, from the weights `read` checked."""
+    import torch  # PyTorch: the network as a module, for training, export and GPU inference
+
+    from ..models import build_model
+
+    state, meta = read(folder)
     model = build_model(meta.config, len(meta.labels))
-    model.load_state_dict(state)
+    model.load_state_dict({name: torch.from_numpy(array) for name, array in state.items()})
     return model.eval(), meta

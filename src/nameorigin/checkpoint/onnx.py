@@ -43,7 +43,7 @@ import torch
 from torch import nn
 
 from .. import __version__, checkpoint
-from ..data.encoded import encode
+from ..models.tensors import encode
 from ..errors import NameOriginError
 from ..files import atomic_write
 from ..models.cells import LSTMCell, ScratchLayers
@@ -199,10 +199,9 @@ def open_session(model: str | os.PathLike | bytes, threads: int | None = None):
     return session
 
 
-def run(session: Any, chars: torch.Tensor, lengths: torch.Tensor) -> np.ndarray:
-    """The logits `session` (from `open_session`) computes for a batch."""
-    feed = {"chars": chars.detach().cpu().numpy().astype(np.int64, copy=False),
-            "lengths": lengths.detach().cpu().numpy().astype(np.int64, copy=False)}
+def run(session: Any, chars: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    """The logits `session` (from `open_session`) computes for a batch (numpy arrays, or CPU tensors)."""
+    feed = {"chars": np.asarray(chars, dtype=np.int64), "lengths": np.asarray(lengths, dtype=np.int64)}
     return session.run([OUTPUT], feed)[0]
 
 

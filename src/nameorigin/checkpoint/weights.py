@@ -2,9 +2,9 @@
 values before it answers.
 
 An edited model.json can ask for a network of any size; the safetensors header says what the file
-really holds. Comparing the two costs no memory (the expected network is built on PyTorch's meta
-device), so a mismatch, or a size that would need gigabytes, is refused before anything is
-allocated. Weights that are NaN, infinite or beyond any trained magnitude would turn every answer
+really holds. Comparing the two costs no memory (`runtime.expected_shapes` computes the shapes the
+metadata's network has), so a mismatch, or a size that would need gigabytes, is refused before
+anything is allocated. Weights that are NaN, infinite or beyond any trained magnitude would turn every answer
 into NaN; they are refused too, naming the tensor.
 """
 
@@ -12,11 +12,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import torch
+import numpy as np
 
 from ..errors import CheckpointError
 from ..jsontext import parse_json
-from ..models import build_model
+from ..runtime import expected_shapes
 from .metadata import ModelMeta
 
 # Trained weights stay within a few units; past this, logits divided by the temperature overflow.
@@ -38,10 +38,8 @@ def declared_shapes(data: bytes, where: Path) -> dict[str, tuple[int, ...]]:
 
 
 def architecture_problem(meta: ModelMeta, declared: dict[str, tuple[int, ...]]) -> str | None:
-    """How the tensors a file declares differ from those the metadata's network has, if they do.
-    The network is built on PyTorch's meta device: shapes only, nothing allocated."""
-    with torch.device("meta"):
-        expected = {k: tuple(v.shape) for k, v in build_model(meta.config, len(meta.labels)).state_dict().items()}
+    """How the tensors a file declares differ from those the metadata's network has, if they do."""
+    expected = expected_shapes(meta.config, len(meta.labels))
     missing, unexpected = sorted(set(expected) - set(declared)), sorted(set(declared) - set(expected))
     wrong = sorted(k for k in set(expected) & set(declared) if expected[k] != declared[k])
     parts = [f"{what} {', '.join(keys[:3])}{' ...' if len(keys) > 3 else ''}"
@@ -49,13 +47,13 @@ def architecture_problem(meta: ModelMeta, declared: dict[str, tuple[int, ...]]) 
     return "; ".join(parts) or None
 
 
-def check_values(state: dict[str, torch.Tensor], where: Path) -> None:
+def check_values(state: dict[str, np.ndarray], where: Path) -> None:
     """Refuse weights that would make logits NaN or infinite: NaN, infinities, or magnitudes no
     training reaches (with them the logits overflow once divided by the temperature)."""
-    for name, tensor in state.items():
-        if not tensor.is_floating_point():
-            raise CheckpointError(f"{where}: tensor {name!r} holds {tensor.dtype} values, not floating point")
-        if not bool(torch.isfinite(tensor).all()):
+    for name, array in state.items():
+        if array.dtype.kind != "f":
+            raise CheckpointError(f"{where}: tensor {name!r} holds {array.dtype} values, not floating point")
+        if not np.isfinite(array).all():
             raise CheckpointError(f"{where}: tensor {name!r} holds NaN or infinite values; retrain or restore it")
-        if tensor.numel() and float(tensor.abs().max()) > MAX_WEIGHT:
+        if array.size and float(np.abs(array).max()) > MAX_WEIGHT:
             raise CheckpointError(f"{where}: tensor {name!r} holds values beyond {MAX_WEIGHT:g}; retrain or restore it")

@@ -19,7 +19,7 @@ import threading
 
 from ..errors import NameOriginError, Stopped
 from ..threads import choose_threads
-from .commands import COMMANDS, as_text, workload
+from .commands import COMMANDS, TORCH_COMMANDS, as_text, needs_torch, workload
 from .parser import build_parser, parse_args
 
 __all__ = ["COMMANDS", "Terminated", "as_text", "build_parser", "finish_output", "import_pytorch", "main",
@@ -31,17 +31,21 @@ if hasattr(signal, "SIGHUP"):
     STOP_SIGNALS[signal.SIGHUP] = "hung up"
 
 
-def import_pytorch() -> None:
-    """Import PyTorch with the garbage collector paused, then freeze what the import made.
+def import_pytorch(command: str = "this command") -> None:
+    """Import PyTorch with the garbage collector paused, then freeze what the import made; without
+    PyTorch, say in one line how to install it.
 
-    Every command needs PyTorch, and its import builds hundreds of thousands of objects that live
-    as long as the process. Left alone, the collector walks them all in the full collections the
-    import itself sets off and in every later one; frozen, they are skipped.
+    The import builds hundreds of thousands of objects that live as long as the process. Left
+    alone, the collector walks them all in the full collections the import itself sets off and in
+    every later one; frozen, they are skipped.
     """
     was_enabled = gc.isenabled()
     gc.disable()
     try:
         import torch  # noqa: F401
+    except ImportError:
+        raise NameOriginError(f"{command} needs PyTorch, which is not installed: "
+                              "pip install 'nameorigin[train]'") from None
     finally:
         gc.freeze()
         if was_enabled:
@@ -72,16 +76,15 @@ def _catch_stop_signals(command: str) -> None:
 
 
 def _set_threads(args, standalone: bool) -> None:
-    """PyTorch's threads for this command, set once here and nowhere in the library. Called from
-    other code (not `standalone`), only an explicit ``--threads`` changes the caller's setting."""
+    """The threads this command runs its model on, chosen once here and nowhere in the library:
+    ``args.threads`` for the model it loads, and PyTorch's setting when it uses PyTorch. Called
+    from other code (not `standalone`), only an explicit ``--threads`` changes the caller's setting."""
     kind = workload(args)
     if kind is None or not (standalone or args.threads is not None):
         return
-    threads = choose_threads(kind, args.threads)
-    if threads is not None:
-        import torch
-
-        torch.set_num_threads(threads)
+    args.threads = choose_threads(kind, args.threads)
+    if args.threads is not None and "torch" in sys.modules:
+        sys.modules["torch"].set_num_threads(args.threads)
 
 
 def _unwritable(err: UnicodeEncodeError) -> bool:
@@ -96,16 +99,17 @@ def _unwritable(err: UnicodeEncodeError) -> bool:
 def _run_command(args, standalone: bool) -> None:
     if standalone:
         _catch_stop_signals(args.command)
-        if "torch" not in sys.modules:
-            import_pytorch()
+    if needs_torch(args) and "torch" not in sys.modules:
+        what = args.command if args.command in TORCH_COMMANDS else f"{args.command} --backend torch"
+        import_pytorch(f"`nameorigin {what}`")
     _set_threads(args, standalone)
     COMMANDS[args.command](args)
 
 
 def main(argv: list[str] | None = None, *, standalone: bool = False) -> int:
     """Run one command and return its exit status. `standalone` says the process exists for this
-    command (the installed script, ``python -m``): PyTorch is imported as `import_pytorch` does,
-    its threads default as `nameorigin.threads` chooses, and SIGTERM or SIGHUP ends the command
+    command (the installed script, ``python -m``): the model's threads default as
+    `nameorigin.threads` chooses, and SIGTERM or SIGHUP ends the command
     like Ctrl+C."""
     args = parse_args(argv)
     try:

@@ -29,6 +29,15 @@ def workload(args: argparse.Namespace) -> str | None:
     return "predict --input" if args.command == "predict" and args.input is not None else args.command
 
 
+# Commands that build, train or export a PyTorch network: the ``train`` extra.
+TORCH_COMMANDS = frozenset({"train", "reproduce", "export", "report", "calibrate-sets"})
+
+
+def needs_torch(args: argparse.Namespace) -> bool:
+    """Whether the command needs PyTorch: to train or export, or to predict with ``--backend torch``."""
+    return args.command in TORCH_COMMANDS or getattr(args, "backend", None) == "torch"
+
+
 def _config(args: argparse.Namespace):
     """The run's config: resolved from the preset and flags once, and checked once."""
     from ..config import resolve
@@ -67,7 +76,7 @@ def cmd_train(args: argparse.Namespace) -> None:
 def cmd_evaluate(args: argparse.Namespace) -> None:
     from ..evaluation.evaluate import evaluate_checkpoint, format_report
 
-    result = evaluate_checkpoint(args.model, args.data, args.wiki, args.locales)
+    result = evaluate_checkpoint(args.model, args.data, args.wiki, args.locales, threads=args.threads)
     print(json.dumps(result, indent=2) if args.json else format_report(result))
 
 
@@ -76,7 +85,7 @@ def cmd_predict(args: argparse.Namespace) -> None:
 
     if args.input is None and not args.names:
         raise NameOriginError("give at least one NAME, or --input FILE")
-    clf = load_model(args.model, args.backend)
+    clf = load_model(args.model, args.backend, threads=args.threads)
     args.prior = answer_prior(args, clf)
     if args.input is not None:
         stream.command(args, clf)
@@ -130,7 +139,7 @@ def cmd_explain(args: argparse.Namespace) -> None:
 
     if args.plot is not None:
         explain.check_plot_path(args.plot)
-    clf = load_model(args.model)
+    clf = load_model(args.model, threads=args.threads)
     names = as_text(args.names)
     results = [clf.explain(name, top_k=args.top_k) for name in names]
     print(json.dumps(results, indent=2, ensure_ascii=False) if args.json else explain.format_table(results))

@@ -11,7 +11,7 @@ from ..stream import INPUT_FORMATS, OUTPUT_FORMATS
 from .answer_args import add_answer_options
 from .options import BULK_THREADS, add_data, add_locales, add_model, add_quiet, add_threads, add_wiki
 
-BACKENDS = ("torch", "onnx")
+BACKENDS = ("numpy", "torch", "onnx")
 EXPORT_FORMATS = ("onnx",)  # export.FORMATS; that module imports PyTorch, which parsing must not
 
 
@@ -56,9 +56,9 @@ def add_predict(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--json", action="store_true", help="print one JSON array with an object per name "
                                                        "(with --input, use --format jsonl)")
     add_quiet(p, "no progress bar with --input")
-    p.add_argument("--backend", choices=BACKENDS, default="torch",
-                   help="run the network with PyTorch or with onnxruntime (exported in memory; "
-                        "for GRU models PyTorch's own path is the faster one on CPU)")
+    p.add_argument("--backend", choices=BACKENDS, default="numpy",
+                   help="run the network on numpy (the default, and the fastest on a CPU), PyTorch "
+                        "(for a GPU; pip install 'nameorigin[train]') or onnxruntime")
     add_threads(p, f"1 for NAMEs and, with --input, {BULK_THREADS}")
     add_answer_options(p)
     p.add_argument("names", nargs="*", metavar="NAME", help="names to predict (or none, with --input)")

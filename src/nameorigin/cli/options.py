@@ -45,4 +45,4 @@ def add_quiet(p: argparse.ArgumentParser, what: str = "no progress bars or logs"
 def add_threads(p: argparse.ArgumentParser, default: str) -> None:
     """``--threads``; `default` says what the command runs on without it (see `nameorigin.threads`)."""
     p.add_argument("--threads", type=thread_count, metavar="N",
-                   help=f"PyTorch threads (default: $OMP_NUM_THREADS if set, else {default}; {THREADS_WHY})")
+                   help=f"threads the model runs on (default: $OMP_NUM_THREADS if set, else {default}; {THREADS_WHY})")

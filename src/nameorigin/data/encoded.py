@@ -6,7 +6,8 @@ name as an int64 matrix costs 8 bytes a cell for every name: millions of names, 
 alphabet indices back to back in one uint8 buffer with int64 offsets, about a byte a character
 and 8 a name, and builds a padded tensor only for the rows a batch asks for.
 
-`encode` is the list-of-strings form of the same encoding, which prediction and small corpora use.
+`text.names.encode` is the list-of-strings form of the same encoding, which prediction and small
+corpora use.
 """
 
 from __future__ import annotations
@@ -16,35 +17,13 @@ import itertools
 from collections.abc import Callable, Iterable, Iterator
 
 import numpy as np
-import torch
 
-from ..text.names import ALPHABET
+from ..text.names import ALPHABET, LOOKUP
 
-# Byte -> character index, -1 for bytes outside the alphabet; lets encoding work on whole arrays.
-LOOKUP = np.full(256, -1, dtype=np.int64)
-for _i, _c in enumerate(ALPHABET):
-    LOOKUP[ord(_c)] = _i
 # Character index -> its ASCII byte: for decoding, and for sorting in the order strings sort in.
 ASCII = np.frombuffer(ALPHABET.encode("ascii"), dtype=np.uint8)
 # Rows handled at a time where a step makes index arrays of a chunk's characters: bounds memory.
 _ROWS = 1 << 18
-
-
-def encode(names: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
-    """Pack normalized names into a right-padded index matrix and their lengths.
-
-    Padding uses index 0; models read each name only up to its own length, so the pad value
-    never reaches a prediction. Every name must be non-empty and inside `ALPHABET`.
-    """
-    lengths = np.fromiter(map(len, names), dtype=np.int64, count=len(names))
-    if len(names) == 0 or lengths.min() == 0:
-        raise ValueError("encode() needs at least one name and no empty names")
-    codes = LOOKUP[np.frombuffer("".join(names).encode("ascii"), dtype=np.uint8)]
-    if (codes < 0).any():
-        raise ValueError("encode() got a character outside the alphabet")
-    padded = np.zeros((len(names), int(lengths.max())), dtype=np.int64)
-    padded[np.arange(padded.shape[1]) < lengths[:, None]] = codes
-    return torch.from_numpy(padded), torch.from_numpy(lengths)
 
 
 def spans(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
@@ -106,7 +85,7 @@ class EncodedNames:
 
     def decode(self, rows: np.ndarray | None = None) -> list[str]:
         """The names at `rows` (all of them by default) as strings: for the small parts (validation,
-        test) that are scored through `logits.predict_logits`."""
+        test) that are scored through `models.tensors.module_logits`."""
         part = self if rows is None else self.subset(rows)
         text = ASCII[part.codes].tobytes().decode("ascii")
         bounds = part.offsets.tolist()
@@ -126,15 +105,15 @@ class EncodedNames:
         parts = [self.gather(rows[i:i + _ROWS]) for i in range(0, len(rows), _ROWS)]
         return EncodedNames.join([codes for codes, _ in parts], [lengths for _, lengths in parts])
 
-    def padded(self, rows: np.ndarray | torch.Tensor, width: int | None = None) -> torch.Tensor:
+    def padded(self, rows: np.ndarray, width: int | None = None) -> np.ndarray:
         """The names at `rows` as a right-padded int64 index matrix `width` wide (by default their
-        longest): the values `encode` gives for them, built for these rows alone."""
-        rows = rows.numpy() if isinstance(rows, torch.Tensor) else np.asarray(rows, dtype=np.int64)
+        longest): the values `text.names.encode` gives for them, built for these rows alone."""
+        rows = np.asarray(rows, dtype=np.int64)
         codes, lengths = self.gather(rows)
         width = int(lengths.max(initial=0)) if width is None else width
         out = np.zeros((len(rows), width), dtype=np.int64)
         out[np.arange(width) < lengths[:, None]] = codes
-        return torch.from_numpy(out)
+        return out
 
     def ranks(self) -> np.ndarray:
         """Each name's rank among the distinct names in string order (0 for the first): what
@@ -220,14 +199,3 @@ def fingerprint(names: EncodedNames, labels: np.ndarray, label_names: list[str])
         out[spans(at + prefix_len[lab], lengths)] = ASCII[codes]
         digest.update(out)
     return digest.hexdigest()
-
-
-def batch_source(names: list[str] | EncodedNames) -> tuple[Callable[[torch.Tensor, int], torch.Tensor],
-                                                            torch.Tensor]:
-    """``(take, lengths)`` for training: ``take(rows, width)`` is those rows' padded index matrix.
-    A list is encoded whole, as it always was; an `EncodedNames` pads each batch on its own, so no
-    corpus-wide matrix exists."""
-    if isinstance(names, EncodedNames):
-        return names.padded, torch.from_numpy(names.lengths)
-    chars, lengths = encode(names)
-    return (lambda rows, width: chars[rows, :width]), lengths

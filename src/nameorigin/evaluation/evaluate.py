@@ -1,8 +1,8 @@
-"""Metrics for a classifier on labelled names, computed with scikit-learn.
+"""Metrics for a classifier on labelled names.
 
 Accuracy alone flatters a model on this corpus (about half of it is Russian), so the report always
-carries macro-F1 and per-class figures next to it. The figures training records are computed with
-numpy alone, in `metrics`.
+carries macro-F1 and per-class figures next to it. Everything is computed with numpy (`metrics`),
+so evaluating needs no training stack; a test holds the figures to scikit-learn's.
 """
 
 from __future__ import annotations
@@ -10,49 +10,37 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Callable
 
 import numpy as np
-import torch
 
 from ..inference.groups import Grouping
-from ..inference.logits import predict_logits
 from ..inference.scoring import Calibration
 from ..text.scripts import OTHER
-from .metrics import expected_calibration_error
+from .metrics import expected_calibration_error, headline
 
 if TYPE_CHECKING:
     from ..data.world import WorldData
 
 
 def metrics(y_true: np.ndarray, proba: np.ndarray, labels: list[str]) -> dict:
-    """Accuracy, macro-F1, top-3 accuracy, per-class precision/recall/F1 and the confusion matrix.
+    """Accuracy, macro-F1, top-3 accuracy, ECE, per-class precision/recall/F1 and the confusion
+    matrix (rows true, columns predicted). A class never predicted has precision 0, one never
+    true recall 0; top-3 accuracy is top-k with k = min(3, number of labels), as in `headline`."""
+    y_true, n = np.asarray(y_true), len(labels)
+    confusion = np.bincount(y_true * n + proba.argmax(axis=1), minlength=n * n).reshape(n, n)
+    tp, predicted, support = np.diag(confusion), confusion.sum(axis=0), confusion.sum(axis=1)
 
-    Top-3 accuracy is top-k with k = min(3, number of labels), as in `headline`: with three labels
-    or fewer every label is among the top k, so it is 1.0 by definition. That case is set directly
-    because scikit-learn refuses a 2-column score matrix for two labels.
-    """
-    from sklearn.metrics import (accuracy_score, confusion_matrix, f1_score,
-                                 precision_recall_fscore_support, top_k_accuracy_score)
+    def ratio(top: np.ndarray, bottom: np.ndarray) -> np.ndarray:
+        return np.divide(top, bottom, out=np.zeros(n), where=bottom > 0)
 
-    from .metrics import expected_calibration_error
-
-    ids = np.arange(len(labels))
-    k = min(3, len(labels))
-    top3 = 1.0 if k >= len(labels) else float(top_k_accuracy_score(y_true, proba, k=k, labels=ids))
-    y_pred = proba.argmax(axis=1)
-    precision, recall, f1, support = precision_recall_fscore_support(
-        y_true, y_pred, labels=ids, zero_division=0)
+    precision, recall, f1 = ratio(tp, predicted), ratio(tp, support), ratio(2 * tp, predicted + support)
     return {
-        "n_test": int(len(y_true)),
-        "accuracy": float(accuracy_score(y_true, y_pred)),
+        **headline(y_true, proba),
         "group_accuracy": group_accuracy(y_true, proba, labels),
-        "macro_f1": float(f1_score(y_true, y_pred, labels=ids, average="macro", zero_division=0)),
-        "top3_accuracy": top3,
-        "ece": expected_calibration_error(proba, y_true),
         "per_class": {
             label: {"precision": float(p), "recall": float(r), "f1": float(f), "support": int(s)}
             for label, p, r, f, s in zip(labels, precision, recall, f1, support)
         },
         "labels": list(labels),
-        "confusion": confusion_matrix(y_true, y_pred, labels=ids).tolist(),
+        "confusion": confusion.tolist(),
     }
 
 
@@ -89,15 +77,15 @@ def score_checkpoint(model: str | None = None, data=None, clf=None) -> tuple[dic
 
 
 def evaluate_checkpoint(model: str | None = None, data=None, wiki: str | None = None,
-                        locales: str | None = None) -> dict:
+                        locales: str | None = None, threads: int | None = None) -> dict:
     """A checkpoint's metrics on its own test split; for a `world` model, on each of its test sets
     (the headline figures are those of the Wikipedia test people's full names)."""
     from ..inference.classifier import load_model
 
-    clf = load_model(model)
+    clf = load_model(model, threads=threads)
     if clf.metadata.get("config", {}).get("corpus") != "world":
         return score_checkpoint(model, data, clf)[0]
-    sets = evaluate_world(clf.model, clf.metadata, data, wiki, locales)
+    sets = evaluate_world(clf.logits, clf.metadata, data, wiki, locales)
     report = dict(sets["wiki_full"])
     report.update(model=str(model or "bundled world"), model_revision=clf.revision, temperature=clf.calibration.temperature,
                   one_word_temperature=clf.calibration.one_word_temperature, test_sets=sets)
@@ -124,13 +112,15 @@ def format_report(report: dict) -> str:
     return "\n".join(lines)
 
 
+# (prepared names) -> logits
+Logits = Callable[[list[str]], np.ndarray]
 # (names) -> (calibrated probabilities, uncalibrated probabilities)
 Scorer = Callable[[list[str]], tuple[np.ndarray, np.ndarray]]
 
 
-def network_scorer(model: torch.nn.Module, calibration: Calibration) -> Scorer:
+def network_scorer(logits_of: Logits, calibration: Calibration) -> Scorer:
     def score(names: list[str]) -> tuple[np.ndarray, np.ndarray]:
-        logits = predict_logits(model, names)
+        logits = logits_of(names)
         return calibration.proba(logits, names), calibration.uncalibrated(logits)
 
     return score
@@ -150,10 +140,10 @@ def score_sets(score: Scorer, data: WorldData) -> dict:
     return report
 
 
-def world_test_sets(model, data, calibration: Calibration) -> dict:
+def world_test_sets(logits_of: Logits, data, calibration: Calibration) -> dict:
     """A world model's test sets, scored once: the full metrics by set, and the headline figures
     (the Wikipedia test people's full names) as a checkpoint records them."""
-    test = score_sets(network_scorer(model, calibration), data)
+    test = score_sets(network_scorer(logits_of, calibration), data)
     headline_ = {k: test["wiki_full"][k] for k in ("n_test", "accuracy", "macro_f1", "top3_accuracy", "ece",
                                                    "ece_uncalibrated")}
     summary = {name: {k: v for k, v in scores.items() if k not in ("confusion", "labels")}
@@ -161,7 +151,7 @@ def world_test_sets(model, data, calibration: Calibration) -> dict:
     return {"metrics": headline_, "test_sets": summary}
 
 
-def evaluate_world(model: torch.nn.Module, meta: dict, data: str | None, wiki: str | None,
+def evaluate_world(logits_of: Logits, meta: dict, data: str | None, wiki: str | None,
                    locales: str | None = None) -> dict:
     """A world checkpoint's metrics on every test set, rebuilt from both corpora; a corpus other
     than the one it was trained on is refused."""
@@ -170,5 +160,5 @@ def evaluate_world(model: torch.nn.Module, meta: dict, data: str | None, wiki: s
 
     world = load_world(Config.from_dict(meta["config"]), data, wiki, locales, training=False)
     check_world_fingerprints(world, meta)
-    return score_sets(network_scorer(model, Calibration.from_metadata(meta)), world)
+    return score_sets(network_scorer(logits_of, Calibration.from_metadata(meta)), world)
 

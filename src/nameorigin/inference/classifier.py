@@ -1,7 +1,9 @@
 """Predictions for raw names, with probabilities and an explicit abstention when a name can't be read.
 
 `Classifier` wraps a trained network in the scikit-learn shape: ``labels``, ``predict`` and
-``predict_proba``. Batching, padding and normalization happen inside.
+``predict_proba``. Batching, padding and normalization happen inside. The network is the numpy
+runtime's (`nameorigin.runtime`) unless PyTorch or onnxruntime is asked for (`load_model`), so
+prediction needs neither.
 """
 
 from __future__ import annotations
@@ -9,71 +11,47 @@ from __future__ import annotations
 import os
 import tempfile
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
-import torch
-from torch import nn
 
-from .. import checkpoint
+from .. import checkpoint, runtime
 from ..checkpoint.bundled import model_path
+from ..checkpoint.metadata import ModelMeta
+from ..runtime.batches import network_logits
 from ..text.readings import Prepared, prepare
-from .answers import AnswerOptions, Answers, answer
-from .scoring import Calibration
 from ..text.scripts import allowed_labels, display, transliteration_trust
-from .logits import predict_logits
+from ..threads import prediction_threads
+from .answers import AnswerOptions, Answers, answer
+from .records import Columns, Prediction, rank
+from .scoring import Calibration
 
-
-def _one_thread_after_fork() -> None:
-    """PyTorch's OpenMP threads do not survive fork(): a child of a process that has predicted
-    would hang on its first prediction (multiprocessing's default on Linux). One thread per child
-    runs inline; the worker processes are the parallelism."""
-    torch.set_num_threads(1)
-
-
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_one_thread_after_fork)
-
-
-@dataclass
-class Prediction:
-    """One name's answer. ``label`` is None exactly when ``abstained`` is True, with a ``reason``."""
-
-    name: str
-    normalized: str
-    label: str | None
-    probability: float | None
-    predictions: list[dict]
-    abstained: bool
-    reason: str | None
-    model_revision: str
-    prediction_set: list[str] | None = None
-
-    def to_dict(self) -> dict:
-        """The fields as JSON values; ``prediction_set`` only when a coverage was asked for."""
-        out = asdict(self)
-        if out["prediction_set"] is None:
-            del out["prediction_set"]
-        return out
+BACKENDS = ("numpy", "torch", "onnx")
+# Distinct names whose answers a classifier remembers: a few MB, and the names a file repeats.
+MEMO_SIZE = 1 << 16
 
 
 class Classifier:
     """A trained name-origin model; build it with `load_model` or `Classifier.from_checkpoint`."""
 
-    def __init__(self, model: nn.Module, metadata: dict, revision: str = "", budget: int = 1 << 12):
-        self.model = model.eval()
+    def __init__(self, network: runtime.Network, metadata: ModelMeta, revision: str = "", budget: int = 1 << 12,
+                 threads: int | None = None):
+        self.network = network
         self.metadata = metadata
         self.labels: list[str] = list(metadata["labels"])
         self.revision = revision
         self.calibration = Calibration.from_metadata(metadata)
         self.case = metadata.get("config", {}).get("case", "words")
         self.budget = budget
+        self.threads = threads
+        self._memo: dict[str, tuple[Prepared, np.ndarray]] = {}
 
     @classmethod
-    def from_checkpoint(cls, folder: str | os.PathLike) -> "Classifier":
-        model, meta = checkpoint.load(folder)
-        clf = cls(model, meta, checkpoint.revision(folder))
+    def from_checkpoint(cls, folder: str | os.PathLike, threads: int | None = None) -> "Classifier":
+        """The checkpoint in `folder` on the numpy runtime; `threads` as `load_model` takes it."""
+        state, meta = checkpoint.read(folder)
+        clf = cls(runtime.build(meta.config, state, len(meta.labels)), meta, checkpoint.revision(folder),
+                  threads=threads)
         clf._files = {name: (Path(folder) / name).read_bytes() for name in (checkpoint.WEIGHTS, checkpoint.METADATA)}
         return clf
 
@@ -85,9 +63,15 @@ class Classifier:
             raise TypeError("only a Classifier loaded from a checkpoint folder can be pickled")
         return (_restore, (files, self.revision))
 
+    def logits(self, names: list[str]) -> np.ndarray:
+        """The network's logits (names, labels) for prepared names (`text.readings.prepare`),
+        before calibration."""
+        threads = self.threads if self.threads is not None else prediction_threads()
+        return network_logits(self.network, names, self.budget, threads)
+
     def _proba(self, names: list[str], allowed: np.ndarray | None = None) -> np.ndarray:
         """Calibrated class probabilities for prepared names; `allowed` masks labels per row."""
-        return self.calibration.proba(predict_logits(self.model, names, self.budget), names, allowed)
+        return self.calibration.proba(self.logits(names), names, allowed)
 
     def _script_mask(self, prepared: list[Prepared]) -> tuple[np.ndarray | None, list[Prepared]]:
         """The labels each name's script allows, and the names whose script allows none of this
@@ -139,20 +123,39 @@ class Classifier:
             raise TypeError("pass a list of names; wrap a single name in a list")
         return names if type(names) is list else list(names)
 
-    def _score(self, names: list) -> tuple[list[tuple[str, str | None]], np.ndarray]:
+    def _score(self, names: list) -> tuple[list[Prepared], np.ndarray]:
         """Prepared forms and probabilities, one row per name. Each distinct name is prepared and
-        scored once: real name lists repeat themselves (a few thousand surnames cover most people)."""
+        scored once, and remembered (up to `MEMO_SIZE` names) for later calls: real name lists
+        repeat themselves (a few thousand surnames cover most people), also across the chunks of
+        a file."""
         slots: dict = {}
         inverse = np.fromiter((slots.setdefault(n if type(n) is str else (None, i), len(slots))
                                for i, n in enumerate(names)), dtype=np.int64, count=len(names))
-        distinct = [key if type(key) is str else names[key[1]] for key in slots]
+        memo = self._memo
+        known = [memo.get(key) if type(key) is str else None for key in slots]
+        new = [i for i, hit in enumerate(known) if hit is None]
+        if new:
+            keys = list(slots)
+            fresh = self._score_distinct([keys[i] if type(keys[i]) is str else names[keys[i][1]] for i in new])
+            if len(memo) + len(new) > MEMO_SIZE:
+                memo.clear()
+            for i, hit in zip(new, fresh):
+                known[i] = hit
+                if type(keys[i]) is str:
+                    memo[keys[i]] = hit
+        prepared = [hit[0] for hit in known]
+        proba = np.stack([hit[1] for hit in known]) if known else np.zeros((0, len(self.labels)), np.float32)
+        return [prepared[i] for i in inverse], proba[inverse]
+
+    def _score_distinct(self, distinct: list) -> list[tuple[Prepared, np.ndarray]]:
+        """(prepared form, probabilities) of each of `distinct` names; NaN for those that can't be read."""
         mask, prepared = self._script_mask([prepare(n, self.case) for n in distinct])
         ok = [i for i, p in enumerate(prepared) if p.reason is None]
         proba = np.full((len(distinct), len(self.labels)), np.nan, dtype=np.float32)
         if ok:
             proba[ok] = self._proba_once([prepared[i] for i in ok], None if mask is None else mask[ok])
-        prepared = [self._reading(p, row) for p, row in zip(prepared, proba)]
-        return [prepared[i] for i in inverse], proba[inverse]
+        proba.flags.writeable = False
+        return [(self._reading(p, row), row) for p, row in zip(prepared, proba)]
 
     def _reading(self, p: Prepared, row: np.ndarray) -> Prepared:
         """A Han name shown in the reading of the answer: Japanese if that is the answer."""
@@ -200,28 +203,22 @@ class Classifier:
         (`nameorigin.conformal`); `prior` re-weights to a population's label mix, a mapping of
         label to share, or "auto" to estimate it from `names` (`nameorigin.inference.priors`).
         """
+        names = self._as_list(names)
+        return self.predict_columns(names, top_k, min_confidence, level=level, coverage=coverage,
+                                    prior=prior).records(names, self.revision)
+
+    def predict_columns(self, names: Iterable[str], top_k: int = 3, min_confidence: float = 0.0, *,
+                        level: str = "label", coverage: float | None = None, prior=None) -> Columns:
+        """`predict`'s answers as arrays, one row per name (`records.Columns`): what the file mode
+        writes, with no object per name."""
         if not (isinstance(top_k, (int, np.integer)) and top_k >= 1):
             raise ValueError(f"top_k must be an integer of at least 1, not {top_k!r}")
         if not 0 <= min_confidence <= 1:
             raise ValueError(f"min_confidence must be from 0 to 1, not {min_confidence!r}")
-        names = self._as_list(names)
-        prepared, proba = self._score(names)
+        prepared, proba = self._score(self._as_list(names))
         ans = self._answers((prepared, proba), AnswerOptions(level, coverage, prior))
-        top_k, labels = min(int(top_k), len(ans.labels)), ans.labels
-        results = []
-        for i, (name, (text, why, *_), row) in enumerate(zip(names, prepared, ans.proba)):
-            if why is not None:
-                results.append(Prediction(str(name), text, None, None, [], True, why, self.revision))
-                continue
-            best = np.argsort(-row, kind="stable")[:top_k]
-            top = [{"label": labels[j], "probability": float(row[j])} for j in best if row[j] > 0]
-            confidence = top[0]["probability"]
-            if confidence < min_confidence:
-                why = f"top probability {confidence:.3f} is below the minimum confidence {min_confidence:g}"
-            results.append(Prediction(name, text, None if why else top[0]["label"], confidence, top,
-                                      why is not None, why, self.revision,
-                                      None if ans.sets is None else [labels[j] for j in ans.sets[i]]))
-        return results
+        return rank(ans.proba, ans.labels, [p.text for p in prepared], [p.reason for p in prepared], int(top_k),
+                    min_confidence, ans.sets)
 
     def predict_frame(self, frame, column: str = "name", top_k: int = 3, min_confidence: float = 0.0):
         """A copy of a pandas DataFrame with the prediction columns added: ``predicted_label``,
@@ -267,20 +264,27 @@ def _restore(files: dict[str, bytes], revision: str) -> Classifier:
     return _RESTORED[revision]
 
 
-def load_model(path: str | os.PathLike | None = None, backend: str = "torch") -> Classifier:
+def load_model(path: str | os.PathLike | None = None, backend: str = "numpy", threads: int | None = None) -> Classifier:
     """Load a checkpoint as a `Classifier`: a folder, the name of a bundled model ("world",
     "tutorial"), or nothing for the default `world` model.
 
-    ``backend="onnx"`` runs the same network in onnxruntime (exported in memory; a ``.onnx``
-    file written by ``nameorigin export`` is accepted too), for deployments built on onnxruntime.
+    The network runs on numpy (``backend="numpy"``). ``"torch"`` runs the PyTorch network, on a
+    GPU when there is one (``pip install 'nameorigin[train]'``); ``"onnx"`` runs it in
+    onnxruntime (exported in memory; a ``.onnx`` file written by ``nameorigin export`` is accepted
+    too), for deployments built on onnxruntime. `threads`: how many threads a batch of names is
+    shared out to (default: the CPUs this process may use, at most 8; one in a forked child).
     """
+    if backend not in BACKENDS:
+        raise ValueError(f"unknown backend {backend!r}; choose from {', '.join(BACKENDS)}")
+    if threads is not None and not (isinstance(threads, (int, np.integer)) and threads >= 1):
+        raise ValueError(f"threads must be an integer of at least 1, not {threads!r}")
     path = model_path(path)
-    if backend == "onnx":
-        import importlib
+    if backend == "numpy":
+        return Classifier.from_checkpoint(path, threads)
+    import importlib
 
-        # Looked up by name: the backend builds on this module, and onnxruntime is an optional
-        # extra that importing predict must neither need nor pay for.
-        return importlib.import_module(f"{__package__}.onnx").load_onnx_classifier(path)
-    if backend != "torch":
-        raise ValueError(f"unknown backend {backend!r}; choose 'torch' or 'onnx'")
-    return Classifier.from_checkpoint(path)
+    # Looked up by name: each backend builds on this module, and needs an optional extra that
+    # importing predict must neither need nor pay for.
+    if backend == "onnx":
+        return importlib.import_module(f"{__package__}.onnx").load_onnx_classifier(path, threads)
+    return importlib.import_module(f"{__package__}.pytorch").load_torch_classifier(path, threads)

@@ -1,8 +1,8 @@
 """Predictions with onnxruntime instead of PyTorch: ``load_model(..., backend="onnx")``.
 
-`OnnxModel` runs an exported network (see `export`) and is a drop-in for the PyTorch one inside
-`predict.predict_logits`; `load_onnx_classifier` builds a `predict.Classifier` on it, from an
-``.onnx`` file written by ``nameorigin export`` or from a checkpoint folder (exported in memory).
+`OnnxModel` runs an exported network (see `export`) as a `runtime.Network`, numpy in and out;
+`load_onnx_classifier` builds a `Classifier` on it, from an ``.onnx`` file written by
+``nameorigin export`` or from a checkpoint folder (exported in memory, which needs PyTorch).
 
 An ``.onnx`` file is checked as a checkpoint is: its metadata by `ModelMeta.from_dict`, the width
 of its output against its labels, its weights for NaN, infinities and absurd magnitudes (where
@@ -17,22 +17,19 @@ the backend is asked for.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
 
 from .. import __version__, checkpoint
 from ..checkpoint.metadata import ModelMeta
 from ..checkpoint.onnx import (FORMAT, FORMAT_VERSION, METADATA_KEYS, OPTIONAL_KEYS, OUTPUT, open_session,
                                require_onnx, run, to_onnx_bytes)
 from ..checkpoint.weights import MAX_WEIGHT
-from ..data.encoded import encode
 from ..errors import NameOriginError
 from ..jsontext import JSONError, parse_json
-from ..text.names import ALPHABET
+from ..text.names import ALPHABET, encode
 from .classifier import Classifier
 
 # The batch an .onnx file's network must answer with finite logits before it is used.
@@ -40,28 +37,16 @@ _PROBE = ["A", "Li", "Novak", "O'Neil-Smith", "van der Berg"]
 
 
 class OnnxModel:
-    """An exported network run by onnxruntime on the CPU, callable like the PyTorch model:
-    ``model(chars, lengths) -> logits`` with torch tensors in and out.
-
-    ``eval()`` and ``parameters()`` are there only so `predict.predict_logits` can treat it as an
-    ``nn.Module`` on the CPU. `threads` sets onnxruntime's intra-op threads (None: its default,
-    one per physical core).
-    """
+    """An exported network run by onnxruntime on the CPU, a `runtime.Network`:
+    ``model(chars, lengths) -> logits`` with numpy arrays in and out. `threads` sets
+    onnxruntime's intra-op threads (None: its default, one per physical core)."""
 
     def __init__(self, model: str | os.PathLike | bytes, threads: int | None = None):
         self.session = open_session(model, threads)
         self.props: dict[str, str] = dict(self.session.get_modelmeta().custom_metadata_map)
 
-    def __call__(self, chars: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-        return torch.from_numpy(run(self.session, chars, lengths))
-
-    forward = __call__
-
-    def eval(self) -> "OnnxModel":
-        return self
-
-    def parameters(self) -> Iterator[torch.Tensor]:
-        yield torch.empty(0)  # on the CPU, which is where onnxruntime's inputs come from
+    def __call__(self, chars: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+        return run(self.session, chars, lengths)
 
     def metadata(self, where: str | os.PathLike = "the ONNX model") -> ModelMeta:
         """The checkpoint metadata stored in the file (labels, temperature, logit_bias, revision,
@@ -113,7 +98,7 @@ def _check_file(runner: OnnxModel, meta: ModelMeta, path: Path) -> None:
         raise NameOriginError(f"{path}: the network scores {width} labels but its metadata names "
                               f"{len(meta.labels)}; export it again with `nameorigin export`")
     _check_weights(path)
-    logits = runner(*encode(_PROBE)).numpy()
+    logits = runner(*encode(_PROBE))
     if logits.shape != (len(_PROBE), len(meta.labels)) or not np.isfinite(logits).all():
         raise NameOriginError(f"{path}: the network answers NaN or infinite logits (damaged weights); "
                               "export it again with `nameorigin export`")
@@ -127,8 +112,8 @@ def load_onnx_classifier(path: str | os.PathLike, threads: int | None = None, **
     if path.is_dir():
         model, meta = checkpoint.load(path)
         runner = OnnxModel(to_onnx_bytes(model), threads)
-        return Classifier(runner, meta, checkpoint.revision(path), **options)
+        return Classifier(runner, meta, checkpoint.revision(path), threads=1, **options)
     runner = OnnxModel(path, threads)
     meta = runner.metadata(path)
     _check_file(runner, meta, path)
-    return Classifier(runner, meta, meta.revision or "", **options)
+    return Classifier(runner, meta, meta.revision or "", threads=1, **options)

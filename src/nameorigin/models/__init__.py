@@ -20,10 +20,15 @@ from .tutorial import ScratchRNN
 
 
 def build_model(config: Config, n_labels: int) -> nn.Module:
-    """The network `config` describes, freshly initialised from the current torch seed."""
+    """The network `config` describes, freshly initialised from the current torch seed. It keeps
+    ``built_from = (config, n_labels)``, so its weights can be read into the numpy runtime
+    (`tensors.module_logits`)."""
     if config.ensemble > 1:
-        return Ensemble([build_single(config, n_labels) for _ in range(config.ensemble)])
-    return build_single(config, n_labels)
+        model = Ensemble([build_single(config, n_labels) for _ in range(config.ensemble)])
+    else:
+        model = build_single(config, n_labels)
+    model.built_from = (config, n_labels)
+    return model
 
 
 def build_single(config: Config, n_labels: int) -> nn.Module:

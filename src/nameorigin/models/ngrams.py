@@ -20,13 +20,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..text.names import ALPHABET
+from ..runtime.ngrams import BASE, MIX, PRIME, SPACE
 
 MAX_ORDER = 4  # the default bag: 2- to 4-grams
-_BASE = 61  # more than the 59 characters and the boundary mark, so a code names one n-gram
-_MIX = 2654435761  # Knuth's multiplicative hash: spreads neighbouring codes over the buckets
-_PRIME = 2147483647  # codes are reduced below it first, so the product stays inside int64
-_SPACE = ALPHABET.index(" ") + 1
 
 
 def ngram_buckets(chars: torch.Tensor, lengths: torch.Tensor, n_buckets: int, max_order: int = MAX_ORDER,
@@ -45,14 +41,14 @@ def ngram_buckets(chars: torch.Tensor, lengths: torch.Tensor, n_buckets: int, ma
     marked[:, 1:steps + 1] = chars.to(torch.int64) + 1
     marked = torch.where(positions <= lengths, marked, torch.zeros_like(marked))
     if words:
-        marked = torch.where(marked == _SPACE, torch.zeros_like(marked), marked)
+        marked = torch.where(marked == SPACE, torch.zeros_like(marked), marked)
     ids = []
     for n in range(2, max_order + 1):
         width = steps + 3 - n
         code = torch.zeros(batch, width, dtype=torch.int64, device=chars.device)
         for k in range(n):
-            code = code * _BASE + marked[:, k:k + width]
-        bucket = ((code % _PRIME) * _MIX + n) % (n_buckets - 1) + 1
+            code = code * BASE + marked[:, k:k + width]
+        bucket = ((code % PRIME) * MIX + n) % (n_buckets - 1) + 1
         inside = positions[:, :width] + n <= lengths + 2
         ids.append(torch.where(inside, bucket, torch.zeros_like(bucket)))
     return torch.cat(ids, dim=1)

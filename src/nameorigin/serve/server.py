@@ -73,13 +73,12 @@ def _server_class(host: str) -> type:
 
 
 def serve(model_path: str | os.PathLike | None = None, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, *,
-          access_log: bool = False, backend: str = "torch", threads: int | None = None, grace_s: float = GRACE_S,
+          access_log: bool = False, backend: str = "numpy", threads: int | None = None, grace_s: float = GRACE_S,
           keep_alive_s: float = KEEP_ALIVE_S, max_connections: int = MAX_CONNECTIONS,
           timeout_s: float = REQUEST_TIMEOUT_S, **limits: Any) -> None:
     """Load the model at `model_path` (None: the bundled default) and serve it until interrupted.
 
-    `backend` is "torch" or "onnx" (see `predict.load_model`); `threads` sets PyTorch's threads for
-    this process (None leaves them as they are, for a caller that embeds the server). A request
+    `backend` and `threads` are `inference.classifier.load_model`'s. A request
     head, and then its body, must each arrive within `timeout_s`; `limits` go to `create_app`. A
     missing or damaged checkpoint raises `NameOriginError` before anything listens, so a broken
     deployment fails at start-up rather than on the first request.
@@ -95,11 +94,7 @@ def serve(model_path: str | os.PathLike | None = None, host: str = DEFAULT_HOST,
 
     if host.startswith("[") and host.endswith("]"):
         host = host[1:-1]  # an IPv6 address as written in a URL
-    if threads is not None:
-        import torch
-
-        torch.set_num_threads(threads)
-    classifier = load_model(model_path, backend)
+    classifier = load_model(model_path, backend, threads=threads)
     app = create_app(classifier, **{"body_timeout_s": timeout_s, **limits})
     config = uvicorn.Config(app, host=host, port=port, access_log=access_log, log_level="info", lifespan="on",
                             http=guarded_protocol(max_connections=max_connections, head_timeout_s=timeout_s),
@@ -137,10 +132,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--grace", type=non_negative_float, default=GRACE_S, metavar="SECONDS",
                         help="on SIGTERM or Ctrl+C, how long requests in flight may finish (default: %(default)s)")
     parser.add_argument("--threads", type=thread_count, default=THREADS, metavar="N",
-                        help="PyTorch threads for the model (default: %(default)s, the fastest on a shared CPU)")
+                        help="threads the model runs on (default: %(default)s, the fastest on a shared CPU)")
     parser.add_argument("--access-log", action="store_true", help="log every request to stderr")
-    parser.add_argument("--backend", choices=("torch", "onnx"), default="torch",
-                        help="run the network with PyTorch or onnxruntime (default: %(default)s)")
+    parser.add_argument("--backend", choices=("numpy", "torch", "onnx"), default="numpy",
+                        help="run the network on numpy, PyTorch (a GPU) or onnxruntime (default: %(default)s)")
 
 
 def command(args: argparse.Namespace) -> None:

@@ -54,6 +54,10 @@ from ..inference.priors import AUTO
 from .readers import DELIMITERS, EXTENSIONS, INPUT_FORMATS, Source, describe, input_format_of, open_source, read_rows
 from .writers import OUTPUT_FORMATS, RESULT_COLUMNS, make_writer, open_dest, output_format_of
 
+# Names whose result cells are kept while a file is written: a file repeats its names, and each
+# distinct one is then scored and formatted once.
+RESULTS_KEPT = 1 << 16
+
 __all__ = ["DELIMITERS", "EXTENSIONS", "INPUT_FORMATS", "OUTPUT_FORMATS", "RESULT_COLUMNS", "command",
            "predict_file"]
 
@@ -113,11 +117,15 @@ def predict_file(clf: Any, source: Source = "-", dest: Source = "-", *, column: 
             chunk = list(itertools.islice(rows, chunk_size))  # first: a file refused at once writes nothing
             if header is not None:
                 writer.start(header)
-            written = 0
+            written, results = 0, {}
             while chunk:
-                predictions = clf.predict([name for _, _, name in chunk], top_k=top_k, **answers)
-                for (line, row, _), p in zip(chunk, predictions):
-                    writer.write(line, row, p)
+                lines, rows_, names = zip(*chunk)
+                new = [name for name in dict.fromkeys(names) if name not in results]
+                if new:
+                    if len(results) + len(new) > RESULTS_KEPT:
+                        results.clear()
+                    results.update(zip(new, writer.results(clf.predict_columns(new, top_k=top_k, **answers))))
+                writer.write(lines, rows_, [results[name] for name in names])
                 written += len(chunk)
                 bar.update(len(chunk))
                 chunk = list(itertools.islice(rows, chunk_size))

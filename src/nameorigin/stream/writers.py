@@ -16,6 +16,7 @@ from typing import IO, Any
 
 from ..errors import NameOriginError
 from ..files import atomic_write
+from ..inference.records import Columns
 from .readers import Source, fail
 
 OUTPUT_FORMATS = ("csv", "tsv", "jsonl")
@@ -32,11 +33,12 @@ def _cell(value: Any) -> str:
 # A spreadsheet runs a cell that begins with one of these as a formula (=HYPERLINK(...), +cmd|...,
 # @SUM(1)); such cells are written with a leading apostrophe, which spreadsheets show as text.
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+_FORMULA = frozenset(FORMULA_STARTS)
 
 
 def inert(cell: str) -> str:
     """`cell` as a spreadsheet will not run it (CSV/TSV output only; JSONL keeps values as they are)."""
-    return "'" + cell if cell.startswith(FORMULA_STARTS) else cell
+    return "'" + cell if cell[:1] in _FORMULA and cell else cell
 
 
 def _result_names(names: list[str], header: list[str], where: str, line: int) -> list[str]:
@@ -66,7 +68,8 @@ class TableWriter:
         self.header, self.keys = header, set(header)
         self.csv.writerow([inert(c) for c in [*header, *results]])
 
-    def write(self, line: int, row: Any, p: Any) -> None:
+    def _cells(self, line: int, row: Any) -> list[str]:
+        """An input row's cells, in the header's order (a JSONL object's keys), made inert."""
         if isinstance(row, dict):
             if self.header is None:
                 self.start(list(row), line)
@@ -75,14 +78,37 @@ class TableWriter:
                 raise fail(self.where, line, f"key {new!r} is not in the first object, and CSV/TSV output "
                                              "needs the same columns on every row")
             row = [_cell(row.get(k, "")) for k in self.header]
-        top = [x for q in p.predictions for x in (q["label"], f"{q['probability']:.6f}")]
-        top += [""] * (2 * self.top_k - len(top))
-        if self.sets:
-            top.append("|".join(p.prediction_set or ()))
-        writer = self.quote_all if any("\r" in cell for cell in row) else self.csv
-        probability = "" if p.probability is None else f"{p.probability:.6f}"
-        cells = [*row, p.label or "", probability, "true" if p.abstained else "false", p.reason or "", p.normalized, *top]
-        writer.writerow([inert(c) for c in cells])
+        return [inert(c) for c in row]
+
+    def results(self, answers: Columns) -> list[list[str]]:
+        """The result cells of each name `answers` holds, made inert."""
+        labels = [inert(label) for label in answers.labels]
+        top, probability = answers.top.tolist(), answers.top_probability.tolist()
+        k, out = answers.top.shape[1], []
+        for i, (ranked, p) in enumerate(zip(top, probability)):
+            reason = answers.reason[i]
+            shown = [x for j in range(k) if ranked[j] >= 0 for x in (labels[ranked[j]], f"{p[j]:.6f}")]
+            cells = ["" if reason else labels[ranked[0]], f"{p[0]:.6f}" if ranked[0] >= 0 else "",
+                     "false" if reason is None else "true", inert(reason) if reason else "",
+                     inert(answers.normalized[i]), *shown, *[""] * (2 * k - len(shown))]
+            if self.sets:
+                found = answers.sets is not None and ranked[0] >= 0
+                cells.append(inert("|".join(answers.labels[j] for j in answers.sets[i])) if found else "")
+            out.append(cells)
+        return out
+
+    def write(self, lines: list[int], rows: list[Any], results: list[list[str]]) -> None:
+        """A chunk of input rows, each with its `results` cells, as table rows."""
+        out = []
+        for line, row, result in zip(lines, rows, results):
+            cells = [*self._cells(line, row), *result]
+            if "\r" in "".join(cells):
+                self.csv.writerows(out)
+                self.quote_all.writerow(cells)
+                out = []
+            else:
+                out.append(cells)
+        self.csv.writerows(out)
 
     def finish(self, column: str) -> None:
         if self.header is None:
@@ -100,18 +126,24 @@ class JsonWriter:
         self.header = header
         self.fields = _result_names(self.all_fields, header, self.where, line)
 
-    def write(self, line: int, row: Any, p: Any) -> None:
-        if isinstance(row, dict):
-            if self.fields is None:
-                self.fields = _result_names(self.all_fields, list(row), self.where, line)
-            elif not row.keys().isdisjoint(self.fields):
-                clash = next(k for k in row if k in self.fields)
-                raise fail(self.where, line, f"key {clash!r} is also a result field; rename it")
-        else:
-            row = dict(zip(self.header, row))
-        values = (p.label, p.probability, p.abstained, p.reason, p.normalized, p.predictions, p.prediction_set)
-        row.update(zip(self.fields, values))
-        self.out.write(json.dumps(row, ensure_ascii=False) + "\n")
+    def results(self, answers: Columns) -> list[tuple]:
+        """The result values of each name `answers` holds."""
+        return [(p.label, p.probability, p.abstained, p.reason, p.normalized, p.predictions, p.prediction_set)
+                for p in answers.records([None] * len(answers.reason), "")]
+
+    def write(self, lines: list[int], rows: list[Any], results: list[tuple]) -> None:
+        """A chunk of input rows, each with its `results` values, as JSON objects."""
+        for line, row, values in zip(lines, rows, results):
+            if isinstance(row, dict):
+                if self.fields is None:
+                    self.fields = _result_names(self.all_fields, list(row), self.where, line)
+                elif not row.keys().isdisjoint(self.fields):
+                    clash = next(k for k in row if k in self.fields)
+                    raise fail(self.where, line, f"key {clash!r} is also a result field; rename it")
+            else:
+                row = dict(zip(self.header, row))
+            row.update(zip(self.fields, values))
+            self.out.write(json.dumps(row, ensure_ascii=False) + "\n")
 
     def finish(self, column: str) -> None:
         pass

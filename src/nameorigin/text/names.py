@@ -10,10 +10,14 @@ import re
 import string
 import unicodedata
 
+import numpy as np
 from unidecode import unidecode
 
 ALPHABET = string.ascii_letters + " .,:;-'"
 N_CHARS = len(ALPHABET)
+# Byte -> character index, -1 for bytes outside the alphabet; lets encoding work on whole arrays.
+LOOKUP = np.full(256, -1, dtype=np.int64)
+LOOKUP[np.frombuffer(ALPHABET.encode("ascii"), dtype=np.uint8)] = np.arange(N_CHARS)
 OUTSIDE_ALPHABET = re.compile("[^" + re.escape(ALPHABET) + "]")
 _SPACES = re.compile(r"\s+")
 _LETTER_RUNS = re.compile(r"[A-Za-z]+")
@@ -113,3 +117,20 @@ def surname_index(words: list[str], family_first: bool) -> int:
         if words[i].lower() not in SUFFIXES:
             return i
     return len(words) - 1
+
+
+def encode(names: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Pack normalized names into a right-padded (names, longest) index matrix and their lengths.
+
+    Padding uses index 0; models read each name only up to its own length, so the pad value
+    never reaches a prediction. Every name must be non-empty and inside `ALPHABET`.
+    """
+    lengths = np.fromiter(map(len, names), dtype=np.int64, count=len(names))
+    if len(names) == 0 or lengths.min() == 0:
+        raise ValueError("encode() needs at least one name and no empty names")
+    codes = LOOKUP[np.frombuffer("".join(names).encode("ascii"), dtype=np.uint8)]
+    if (codes < 0).any():
+        raise ValueError("encode() got a character outside the alphabet")
+    padded = np.zeros((len(names), int(lengths.max())), dtype=np.int64)
+    padded[np.arange(padded.shape[1]) < lengths[:, None]] = codes
+    return padded, lengths

@@ -21,6 +21,7 @@ from ..conformal import Conformal, Scores
 from ..inference.classifier import Classifier
 from ..inference.groups import Grouping
 from ..inference.priors import label_mix
+from ..models.tensors import as_runtime
 
 MIN_SHARE = 1e-6
 # Fewer calibration names than this of one kind (one word, several) and the kinds share one set
@@ -43,7 +44,7 @@ def answer_set_metadata(model: nn.Module, meta: Mapping[str, Any], val: tuple[li
     if val is None or not len(val[0]):
         return {"label_prior": _shares(label_mix(train_labels, len(labels)))}
     names, truth = val
-    proba = Classifier(model, dict(meta)).predict_proba(names)
+    proba = Classifier(as_runtime(model), dict(meta)).predict_proba(names)
     one = np.asarray([" " not in n for n in names])
     split = min(one.sum(), (~one).sum()) >= MIN_KIND
     several = ~one if split else np.ones(len(names), dtype=bool)

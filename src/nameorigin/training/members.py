@@ -42,4 +42,6 @@ def fit_members(config: Config, train, val, *, n_labels: int, device: str, progr
         members.append(member)
     history = histories[0]
     history.seconds = sum(h.seconds for h in histories)
-    return (members[0] if config.ensemble == 1 else Ensemble(members)), history
+    model = members[0] if config.ensemble == 1 else Ensemble(members)
+    model.built_from = (config, n_labels)
+    return model, history

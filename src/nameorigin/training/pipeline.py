@@ -24,7 +24,7 @@ from ..device import pick_device
 from ..errors import NameOriginError
 from ..evaluation.evaluate import world_test_sets
 from ..evaluation.metrics import expected_calibration_error, headline, macro_f1
-from ..inference.logits import predict_logits
+from ..models.tensors import module_logits
 from ..inference.scoring import Calibration
 from ..models.ngrams import round_like_storage
 from . import distributed, trainstate
@@ -107,7 +107,7 @@ def train(config: Config, corpus: Corpus, *, device: str = "auto", progress: boo
     round_like_storage(model)
     temperature, bias = 1.0, None
     if val is not None and (config.tune_bias or config.calibrate):
-        logits = predict_logits(model, val[0])
+        logits = module_logits(model, val[0])
         if config.tune_bias:
             prior = np.bincount(train_part[1], minlength=n_labels) / len(train_part[1])
             t, bias = tune_logit_bias(logits, val[1], prior)
@@ -132,7 +132,7 @@ def tutorial_metadata(corpus: Corpus, result: TrainResult, score_test: bool = Tr
     if not score_test:
         return meta
     test_names, test_labels = corpus.subset(result.split.test)
-    logits = predict_logits(result.model, test_names)
+    logits = module_logits(result.model, test_names)
     calibration = Calibration.from_metadata(meta)
     scores = headline(test_labels, calibration.proba(logits, test_names))
     scores["ece_uncalibrated"] = expected_calibration_error(calibration.uncalibrated(logits), test_labels)
@@ -175,7 +175,8 @@ def _train_and_save(config: Config, out: str, data: str | None, wiki: str | None
         model, metadata, world = train_world(config, data, wiki, locales, device=device, progress=progress and main,
                                              log_every=log_every, log=log, run=run)
         if main and score_test:
-            metadata.update(world_test_sets(model, world, Calibration.from_metadata(metadata)))
+            metadata.update(world_test_sets(lambda names: module_logits(model, names).numpy(), world,
+                                             Calibration.from_metadata(metadata)))
     else:
         corpus = load_corpus(data, progress=progress and main)
         if corpus.skipped:

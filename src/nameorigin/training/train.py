@@ -32,11 +32,10 @@ from tqdm import tqdm
 
 from ..config import Config
 from ..data.corpus import Sampler
-from ..data.encoded import batch_source
 from ..device import autocast
 from ..errors import NameOriginError, Stopped
 from ..evaluation.metrics import f1_of_confusion
-from ..inference.logits import predict_logits
+from ..models.tensors import batch_source, module_logits
 from . import distributed, trainstate
 from .optim import AdamW, OneCycle, clip_grad_norm
 
@@ -242,7 +241,7 @@ class Trainer:
         and the confusion matrix are added up over processes."""
         names, labels = self.val
         mine = distributed.share(np.arange(len(names)))
-        logits = predict_logits(self.model, [names[i] for i in mine])
+        logits = module_logits(self.model, [names[i] for i in mine])
         y = torch.as_tensor(labels[mine])
         n = self.n_labels
         confusion = torch.bincount(y * n + logits.argmax(1), minlength=n * n).double()

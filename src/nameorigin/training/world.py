@@ -9,7 +9,7 @@ import torch
 
 from ..config import Config
 from ..data.world import WorldData, load_world
-from ..inference.logits import predict_logits
+from ..models.tensors import module_logits
 from ..models.ngrams import round_like_storage
 from .answersets import answer_set_metadata, world_train_labels
 from .calibration import ece_temperature
@@ -22,7 +22,7 @@ def calibrate(model: torch.nn.Module, val: tuple[list[str], np.ndarray], log: Lo
     says why not likelihood alone): one for names of several words and one for names of one word
     (`scoring.name_temperatures` says why); either part missing, one for all."""
     names, labels = val
-    logits, labels = predict_logits(model, names), torch.as_tensor(labels)
+    logits, labels = module_logits(model, names), torch.as_tensor(labels)
     one = torch.tensor([" " not in n for n in names], dtype=torch.bool)
     if one.all() or not one.any():
         temperature = ece_temperature(logits, labels)
