@@ -14,6 +14,7 @@ import math
 from collections.abc import Callable
 
 from .config import MAX_SEED
+from .threads import usable_cpus
 
 MAX_CLASS_WEIGHT = 10.0
 
@@ -38,8 +39,6 @@ def positive_int(text: str) -> int:
 def threads(text: str) -> int:
     """A thread count, at most the CPUs this process can use: past them threads only wait, and a
     count in the thousands exhausts memory or crashes the thread pool before any work."""
-    from .threads import usable_cpus
-
     value, cpus = positive_int(text), usable_cpus()
     if value > cpus:
         raise argparse.ArgumentTypeError(f"must be at most {cpus}, the CPUs this process can use, got {value}")

@@ -9,8 +9,13 @@ import time
 from collections.abc import Callable
 
 from .. import report, serve, stream
+from ..checkpoint.bundled import model_path
+from ..config import resolve
 from ..errors import NameOriginError
+from ..evaluation.evaluate import evaluate_checkpoint, format_report
 from ..inference import explain
+from ..inference.classifier import load_model
+from ..inference.priors import read_prior
 from .train_args import resume_given, train_overrides
 
 
@@ -40,8 +45,6 @@ def needs_torch(args: argparse.Namespace) -> bool:
 
 def _config(args: argparse.Namespace):
     """The run's config: resolved from the preset and flags once, and checked once."""
-    from ..config import resolve
-
     try:
         return resolve(args.preset, args.arch, **train_overrides(args)).validate()
     except ValueError as err:
@@ -74,15 +77,11 @@ def cmd_train(args: argparse.Namespace) -> None:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> None:
-    from ..evaluation.evaluate import evaluate_checkpoint, format_report
-
     result = evaluate_checkpoint(args.model, args.data, args.wiki, args.locales, threads=args.threads)
     print(json.dumps(result, indent=2) if args.json else format_report(result))
 
 
 def cmd_predict(args: argparse.Namespace) -> None:
-    from ..inference.classifier import load_model
-
     if args.input is None and not args.names:
         raise NameOriginError("give at least one NAME, or --input FILE")
     clf = load_model(args.model, args.backend, threads=args.threads)
@@ -111,8 +110,6 @@ def cmd_predict(args: argparse.Namespace) -> None:
 def answer_prior(args: argparse.Namespace, clf) -> object:
     """``--prior`` read (JSON, a file, or "auto"), and every answer option checked against the
     model before any name is read, so a bad one is one line and no partial output."""
-    from ..inference.priors import read_prior
-
     prior = None if args.prior is None else read_prior(args.prior)
     clf.check_answers(args.level, args.coverage, None if prior == "auto" else prior)
     return prior
@@ -128,15 +125,12 @@ def cmd_calibrate_sets(args: argparse.Namespace) -> None:
 
 def cmd_export(args: argparse.Namespace) -> None:
     """Export to ONNX and print the file's path."""
-    from ..checkpoint.bundled import model_path
     from ..checkpoint.onnx import export_onnx
 
     print(export_onnx(model_path(args.model), args.out))
 
 
 def cmd_explain(args: argparse.Namespace) -> None:
-    from ..inference.classifier import load_model
-
     if args.plot is not None:
         explain.check_plot_path(args.plot)
     clf = load_model(args.model, threads=args.threads)

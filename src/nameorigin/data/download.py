@@ -20,6 +20,8 @@ import urllib.request
 from pathlib import Path
 from typing import IO
 
+from platformdirs import user_cache_dir
+from tqdm import tqdm
 from ..errors import DataError
 from ..files import OutputError, atomic_write
 from .sources import MAX_BYTES, MAX_FILES, verify_archive
@@ -36,8 +38,6 @@ def cache_dir() -> Path:
     explicit = os.environ.get("NAMEORIGIN_CACHE")
     if explicit:
         return Path(explicit)
-    from platformdirs import user_cache_dir
-
     return Path(user_cache_dir("nameorigin"))
 
 
@@ -59,8 +59,6 @@ def _unreachable(url: str, err: Exception) -> DataError:
 def _fetch(url: str, out: IO[bytes], progress: bool) -> None:
     """Stream `url` into `out`, refusing a body cut short or too large to be a corpus. A failed
     write to `out` (a full disk) is not a download failure, and propagates as it is."""
-    from tqdm import tqdm
-
     failures = (OSError, http.client.HTTPException, ValueError)  # URLError and socket errors are OSErrors
     try:
         response = urllib.request.urlopen(url, timeout=30)

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..config import Config
-from ..errors import DataError
+from ..errors import DataError, NameOriginError
 from ..text.names import fold_case
 from .corpus import Corpus, Sampler, Split, load_corpus, split_corpus
 from .localedata import LOCALES_ENV, LocaleTable, read_table
@@ -208,8 +208,6 @@ def load_world(config: Config, data: str | None, wiki: str | None, locales: str 
 def check_world_fingerprints(world: WorldData, meta: Mapping) -> None:
     """Refuse corpora other than the ones a world checkpoint was trained on: its splits could not
     be rebuilt from them."""
-    from ..errors import NameOriginError
-
     recorded = meta.get("world", {})
     fingerprints = [("wiki", world.people.fingerprint), ("tutorial", world.tutorial.fingerprint)]
     if world.locales is not None:

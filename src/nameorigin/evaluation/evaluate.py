@@ -7,17 +7,19 @@ so evaluating needs no training stack; a test holds the figures to scikit-learn'
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Callable
+from typing import Callable
 
 import numpy as np
 
+from ..config import Config
+from ..data.corpus import Corpus, load_corpus, split_corpus
+from ..data.world import WorldData, check_world_fingerprints, load_world
+from ..errors import NameOriginError
+from ..inference.classifier import load_model
 from ..inference.groups import Grouping
 from ..inference.scoring import Calibration
 from ..text.scripts import OTHER
 from .metrics import expected_calibration_error, headline
-
-if TYPE_CHECKING:
-    from ..data.world import WorldData
 
 
 def metrics(y_true: np.ndarray, proba: np.ndarray, labels: list[str]) -> dict:
@@ -55,10 +57,6 @@ def score_checkpoint(model: str | None = None, data=None, clf=None) -> tuple[dic
     corpus (a path or a loaded `Corpus`), with the calibrated probabilities and true labels they
     come from. A corpus other than the one the model was trained on is refused. `clf` is the
     checkpoint already loaded, if the caller has it."""
-    from ..data.corpus import Corpus, load_corpus, split_corpus
-    from ..errors import NameOriginError
-    from ..inference.classifier import load_model
-
     clf = clf if clf is not None else load_model(model)
     meta = clf.metadata
     corpus = data if isinstance(data, Corpus) else load_corpus(data)
@@ -80,8 +78,6 @@ def evaluate_checkpoint(model: str | None = None, data=None, wiki: str | None = 
                         locales: str | None = None, threads: int | None = None) -> dict:
     """A checkpoint's metrics on its own test split; for a `world` model, on each of its test sets
     (the headline figures are those of the Wikipedia test people's full names)."""
-    from ..inference.classifier import load_model
-
     clf = load_model(model, threads=threads)
     if clf.metadata.get("config", {}).get("corpus") != "world":
         return score_checkpoint(model, data, clf)[0]
@@ -155,9 +151,6 @@ def evaluate_world(logits_of: Logits, meta: dict, data: str | None, wiki: str | 
                    locales: str | None = None) -> dict:
     """A world checkpoint's metrics on every test set, rebuilt from both corpora; a corpus other
     than the one it was trained on is refused."""
-    from ..config import Config
-    from ..data.world import check_world_fingerprints, load_world
-
     world = load_world(Config.from_dict(meta["config"]), data, wiki, locales, training=False)
     check_world_fingerprints(world, meta)
     return score_sets(network_scorer(logits_of, Calibration.from_metadata(meta)), world)

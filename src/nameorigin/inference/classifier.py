@@ -8,6 +8,7 @@ prediction needs neither.
 
 from __future__ import annotations
 
+import importlib
 import os
 import tempfile
 from collections.abc import Iterable
@@ -23,6 +24,7 @@ from ..text.readings import Prepared, prepare
 from ..text.scripts import allowed_labels, display, transliteration_trust
 from ..threads import prediction_threads
 from .answers import AnswerOptions, Answers, answer
+from .explain import explain as explain_name
 from .records import Columns, Prediction, rank
 from .scoring import Calibration
 
@@ -243,9 +245,7 @@ class Classifier:
     def explain(self, name: str, top_k: int = 3) -> dict:
         """The top-k labels after each prefix of `name` as the model reads it, to show how the
         prediction forms; see `nameorigin.inference.explain.explain` for the fields."""
-        from .explain import explain
-
-        return explain(self, name, top_k)
+        return explain_name(self, name, top_k)
 
 
 _RESTORED: dict[str, Classifier] = {}
@@ -281,8 +281,6 @@ def load_model(path: str | os.PathLike | None = None, backend: str = "numpy", th
     path = model_path(path)
     if backend == "numpy":
         return Classifier.from_checkpoint(path, threads)
-    import importlib
-
     # Looked up by name: each backend builds on this module, and needs an optional extra that
     # importing predict must neither need nor pay for.
     if backend == "onnx":

@@ -18,6 +18,9 @@ from pathlib import Path
 
 from ..errors import NameOriginError
 from ..files import atomic_write, fsync_dir
+from ..checkpoint import read_metadata
+from ..checkpoint.bundled import model_path
+from ..evaluation.evaluate import score_checkpoint
 from .markdown import render_report
 from .plots import plot_confusion, plot_history, plot_per_class_f1, plot_reliability
 
@@ -99,9 +102,6 @@ def _swap_in(staged: Path, out: Path) -> None:
 def report_into(model_dir: Path, out: Path, data) -> tuple[Path, dict]:
     """Score the checkpoint and write its report into `out` (already checked), whole or not at
     all; return report.md's path and the scores."""
-    from ..checkpoint import read_metadata
-    from ..evaluation.evaluate import score_checkpoint
-
     meta = read_metadata(model_dir)
     report, proba, labels = score_checkpoint(str(model_dir), data)
     make_out_dir(out.parent)
@@ -127,8 +127,6 @@ def write_report(model_dir: str | os.PathLike | None, out_dir: str | os.PathLike
     """Score the checkpoint `model_dir` on its test split (rebuilt from `data`) and write the four
     plots and ``report.md`` to `out_dir` (default ``<model_dir>/report``; for a bundled model, which
     lives inside the package, ``nameorigin-report``). Returns report.md's path."""
-    from ..checkpoint.bundled import model_path
-
     bundled = model_dir is None or model_path(model_dir) != Path(model_dir)
     model_dir = model_path(model_dir)
     out = Path(out_dir) if out_dir is not None else Path("nameorigin-report") if bundled else model_dir / "report"

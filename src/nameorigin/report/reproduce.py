@@ -11,6 +11,8 @@ from pathlib import Path
 from typing import Callable
 
 from ..config import FAST, PRESETS, REPRODUCE_PRESETS
+from ..data.corpus import load_corpus
+from ..checkpoint import check_replaceable
 from ..errors import NameOriginError
 from .markdown import render_comparison, short_split
 from .page import check_out_dir, make_out_dir, report_into, write_text
@@ -49,8 +51,6 @@ def reproduce(out_dir: str | os.PathLike, data: str | os.PathLike | None = None,
               device: str = "auto", progress: bool = False, log: Log = stderr_log) -> list[dict]:
     """Train each preset into ``out_dir/<preset>`` on the seed split, write its report, then
     ``comparison.md`` and side-by-side figures. Returns the comparison table's rows."""
-    from ..checkpoint import check_replaceable
-    from ..data.corpus import load_corpus
     from ..training.pipeline import train_and_save
 
     presets = list(presets)

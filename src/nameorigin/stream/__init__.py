@@ -46,6 +46,7 @@ import stat
 import sys
 from typing import IO, Any
 
+import numpy as np
 from tqdm import tqdm
 
 from ..errors import NameOriginError
@@ -137,8 +138,6 @@ def auto_prior(clf: Any, source: Source, *, column: str = "name", input_format: 
                chunk_size: int = 8192) -> dict[str, float]:
     """The label mix of every name in the file `source`, as `Classifier.estimate_prior` finds it:
     a first pass over the file, which the predictions then read again."""
-    import numpy as np
-
     if not isinstance(source, (str, os.PathLike)) or str(source) == "-":
         raise NameOriginError("--prior auto reads the input twice (once to estimate its mix): give a file, not stdin")
     input_format = input_format or input_format_of(source) or "text"

@@ -12,14 +12,14 @@ from typing import Any
 
 from .. import checkpoint
 from ..config import Config
+from ..data.corpus import load_corpus, split_corpus
+from ..data.world import check_world_fingerprints, load_world
 from ..errors import NameOriginError
 from .answersets import answer_set_metadata, world_train_labels
 from .train import Log, stderr_log
 
 
 def _world_data(meta, data: str | None, wiki: str | None, locales: str | None):
-    from ..data.world import check_world_fingerprints, load_world
-
     config = Config.from_dict(meta["config"])
     world = load_world(config, data, wiki, locales, training=False)
     check_world_fingerprints(world, meta)
@@ -28,8 +28,6 @@ def _world_data(meta, data: str | None, wiki: str | None, locales: str | None):
 
 
 def _tutorial_data(meta, data: str | None):
-    from ..data.corpus import load_corpus, split_corpus
-
     corpus = load_corpus(data)
     if corpus.fingerprint != meta["corpus"]["fingerprint"]:
         raise NameOriginError(f"{corpus.source}: this is not the corpus the model was trained on (its fingerprint "

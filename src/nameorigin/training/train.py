@@ -27,6 +27,7 @@ from typing import Callable, Iterator
 import numpy as np
 import torch
 from torch import nn
+from torch.nn.parallel import DistributedDataParallel
 
 from tqdm import tqdm
 
@@ -143,8 +144,6 @@ class Trainer:
         self.scheduler = make_scheduler(self.optimizer, config, self.n_batches * config.epochs)
         self.network = model
         if distributed.world_size() > 1:
-            from torch.nn.parallel import DistributedDataParallel
-
             self.network = DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
         self.best_state: dict | None = None
         self.signal: int | None = None

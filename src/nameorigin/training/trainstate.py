@@ -20,6 +20,7 @@ import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import save
 
+from ..config import Config
 from ..errors import NameOriginError
 from ..files import atomic_write
 
@@ -76,8 +77,6 @@ def one_line(err: BaseException) -> str:
 def _problem(tensors: dict[str, torch.Tensor], meta: Any) -> str | None:
     """What makes a state impossible to continue from, checked as strictly as a checkpoint is,
     or None: a state is a file anyone may have edited."""
-    from ..config import Config
-
     if not isinstance(meta, dict):
         return "its metadata is not an object"
     try:
