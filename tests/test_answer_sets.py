@@ -115,7 +115,7 @@ def test_a_trained_model_gives_nested_sets_that_cover_its_test_names(tiny_model,
     clf = load_model(tiny_model)
     assert clf.metadata.conformal is not None and clf.metadata.label_prior is not None
     corpus = load_corpus(str(small_corpus))
-    s = clf.metadata["split"]
+    s = clf.metadata.split
     split = split_corpus(corpus, s["kind"], s["seed"], s["test_size"], s["val_size"])
     names, labels = corpus.subset(np.concatenate([split.test, split.train]))
     small, large = (clf.predict(names, coverage=c) for c in (0.8, 0.95))

@@ -27,7 +27,7 @@ def test_round_trip_gives_identical_outputs(tmp_path, arch):
     chars, lengths = encode(["Qin", "Ivanov"])
     with torch.no_grad():
         assert torch.equal(model(chars, lengths), loaded(chars, lengths))
-    assert meta["labels"] == ["A", "B", "C"] and meta["package_version"]
+    assert meta.labels == ("A", "B", "C") and meta.extra["package_version"]
     assert sorted(p.name for p in (tmp_path / "ckpt").iterdir()) == ["model.json", "model.safetensors"]
 
 
@@ -163,7 +163,7 @@ def test_a_kill_while_replacing_is_recovered_at_the_next_start(tmp_path, at, sur
     proc = subprocess.run([sys.executable, "-c", _KILL, str(tmp_path / "ckpt"), at], capture_output=True,
                           timeout=120, env={**__import__("os").environ, "OMP_NUM_THREADS": "1"})
     assert proc.returncode == 9, proc.stderr.decode()
-    assert checkpoint.load(tmp_path / "ckpt")[1]["config"]["arch"] == survivor
+    assert checkpoint.load(tmp_path / "ckpt")[1].config.arch == survivor
     _save(tmp_path / "ckpt", "rnn")
     assert [p.name for p in tmp_path.iterdir()] == ["ckpt"]
 
@@ -188,7 +188,7 @@ def test_a_swap_that_fails_or_is_interrupted_keeps_the_old_checkpoint(tmp_path, 
     with pytest.raises(type(failure)):
         _save(tmp_path / "ckpt", "gru")
     monkeypatch.undo()
-    assert checkpoint.load(tmp_path / "ckpt")[1]["config"]["arch"] == "rnn"
+    assert checkpoint.load(tmp_path / "ckpt")[1].config.arch == "rnn"
     assert [p.name for p in tmp_path.iterdir()] == ["ckpt"]
 
 

@@ -83,7 +83,7 @@ def test_file_describes_its_checkpoint(exported):
     assert [o.name for o in proto.graph.output] == ["logits"]
     clf = load_onnx_classifier(onnx_file)
     assert clf.labels == meta["labels"] and clf.revision == checkpoint.revision(folder)
-    assert clf.metadata["config"] == meta["config"]
+    assert clf.metadata.to_dict()["config"] == meta["config"]
 
 
 @pytest.mark.parametrize("config", [
@@ -239,14 +239,14 @@ def test_export_checks_the_metadata_it_writes(tiny_model, tmp_path):
 
     model, meta = checkpoint.load(tiny_model)
     with pytest.raises(NameOriginError, match="'temperature' must be a positive number"):
-        export_model(model, {**meta, "temperature": 1e-308}, tmp_path / "model.onnx")
+        export_model(model, {**meta.to_dict(), "temperature": 1e-308}, tmp_path / "model.onnx")
     assert not (tmp_path / "model.onnx").exists()
 
 
 def test_load_model_finds_the_onnx_backend(tiny_model):
     clf = load_model(tiny_model, backend="onnx")
     assert isinstance(clf.network, OnnxModel) and clf.revision == checkpoint.revision(tiny_model)
-    assert clf.metadata["labels"] == clf.labels and clf.metadata.get("config") == checkpoint.read_metadata(
+    assert list(clf.metadata.labels) == clf.labels and clf.metadata.to_dict()["config"] == checkpoint.read_metadata(
         tiny_model)["config"]
 
 

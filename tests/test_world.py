@@ -103,7 +103,7 @@ def test_world_run_answers_other_and_scores_every_test_set(tiny_world, wiki_slic
 
     clf = load_model(tiny_world)
     assert "Other" in clf.labels and "Russian" in clf.labels
-    meta = clf.metadata
+    meta = clf.metadata.to_dict()
     assert set(meta["test_sets"]) == {"wiki_full", "wiki_surname", "tutorial", "locale_full", "locale_family"}
     assert set(meta["test_sets"]["wiki_full"]["other"]) == {"precision", "recall"}
     assert "locales" in meta["world"] and meta["world"]["relabelled"]["threshold"] in (0.6, 0.7, 0.8, 0.9, 0.95, 0.98)

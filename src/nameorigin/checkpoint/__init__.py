@@ -139,10 +139,12 @@ def check_replaceable(out: str | os.PathLike) -> None:
                               "choose another --out, or empty the folder")
 
 
-def _write_folder(folder: Path, model: nn.Module, metadata: Mapping[str, Any]) -> None:
+def _write_folder(folder: Path, model: nn.Module, metadata: ModelMeta | Mapping[str, Any]) -> None:
     """The checkpoint's two files in `folder`, flushed to the disk before anything is replaced."""
     from ..models.ngrams import stored_state  # PyTorch: saving a trained network
 
+    if isinstance(metadata, ModelMeta):
+        metadata = metadata.to_dict()
     weights = to_bytes({name: tensor.numpy() for name, tensor in stored_state(model).items()})
     write_synced(folder / WEIGHTS, weights)
     meta = {"format": FORMAT, "format_version": FORMAT_VERSION, "package_version": __version__,
@@ -186,7 +188,7 @@ def _unsaved(out: str | os.PathLike, err: OSError, model: nn.Module,
                                 err.errno, model, metadata, tmp)
 
 
-def save(out: str | os.PathLike, model: nn.Module, metadata: Mapping[str, Any]) -> Path:
+def save(out: str | os.PathLike, model: nn.Module, metadata: ModelMeta | Mapping[str, Any]) -> Path:
     """Write `model` and `metadata` (config, labels, split, metrics, ...) to the folder `out`,
     replacing an earlier checkpoint there (see `check_replaceable` and `replace_dir`). A symlink
     at `out` stays, and the folder it points to is replaced. When the system refuses the write,

@@ -7,8 +7,8 @@ gigabytes or hang), and the labels, temperature and logit bias that turn logits 
 a bad value is refused at load, not answered as NaN). `to_dict` gives back the JSON it was built
 from, key for key, so loading and saving a checkpoint changes nothing in it.
 
-A `ModelMeta` also reads like the dict it came from (``meta["labels"]``, ``meta.get("config")``),
-so code written against the plain JSON keeps working; each read returns a copy.
+Code reads its fields (``meta.labels``, ``meta.config.case``); keys it does not model (a world
+model's ``world`` and ``test_sets``) are in ``meta.extra``.
 
 `jsontext.parse_json` reads such files' JSON.
 """
@@ -18,9 +18,8 @@ from __future__ import annotations
 import copy
 import math
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import MISSING, dataclass, field, fields
-from functools import cached_property
 from typing import Any
 
 from ..config import ARCHS, SIZE_LIMITS, Config
@@ -123,7 +122,7 @@ def _answer_sets_problem(data: dict[str, Any]) -> str | None:
 
 
 @dataclass(frozen=True, eq=False)
-class ModelMeta(Mapping):
+class ModelMeta:
     """A model's metadata, checked: build it with `from_dict`. ``temperature`` and ``logit_bias``
     are applied to the logits as ``(logits + logit_bias) / temperature``; names of one word take
     ``one_word_temperature`` instead where there is one (`scoring.name_temperatures`). ``revision`` is recorded
@@ -175,6 +174,11 @@ class ModelMeta(Mapping):
         given = modelled | {f"config.{key}" for key in data["config"]}
         return cls(**values, extra={k: v for k, v in data.items() if k not in modelled}, given=frozenset(given))
 
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, ModelMeta) and self.to_dict() == other.to_dict()
+
+    __hash__ = None  # equal by value, and not immutable all the way down (its dicts)
+
     def to_dict(self) -> dict[str, Any]:
         """The metadata as JSON values: the keys it was built from, and any set since."""
         out = copy.deepcopy(self.extra)
@@ -188,22 +192,6 @@ class ModelMeta(Mapping):
                     out[f.name] = (list(value) if isinstance(value, tuple) else value.to_dict()
                                    if isinstance(value, Conformal) else copy.deepcopy(value))
         return out
-
-    @cached_property
-    def _view(self) -> dict[str, Any]:
-        return self.to_dict()
-
-    def __getitem__(self, key: str) -> Any:
-        return copy.deepcopy(self._view[key])
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._view)
-
-    def __len__(self) -> int:
-        return len(self._view)
-
-    def __contains__(self, key: object) -> bool:
-        return key in self._view
 
 
 _MODELLED = frozenset(f.name for f in fields(ModelMeta)) - {"extra", "given"}

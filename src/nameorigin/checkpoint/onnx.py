@@ -214,7 +214,8 @@ def _metadata_props(meta: ModelMeta, revision: str) -> dict[str, str]:
               "revision": revision, "config": meta.to_dict()["config"], "metrics": meta.metrics or {}}
     if meta.one_word_temperature is not None:
         values["one_word_temperature"] = float(meta.one_word_temperature)
-    values.update({key: meta[key] for key in OPTIONAL_KEYS[1:] if meta.get(key) is not None})
+    data = meta.to_dict()
+    values.update({key: data[key] for key in OPTIONAL_KEYS[1:] if data.get(key) is not None})
     props = {key: json.dumps(value) for key, value in values.items()}
     props.update(format=FORMAT, format_version=str(FORMAT_VERSION), alphabet=ALPHABET, package_version=__version__)
     return props

@@ -205,10 +205,9 @@ def load_world(config: Config, data: str | None, wiki: str | None, locales: str 
     return world
 
 
-def check_world_fingerprints(world: WorldData, meta: Mapping) -> None:
-    """Refuse corpora other than the ones a world checkpoint was trained on: its splits could not
-    be rebuilt from them."""
-    recorded = meta.get("world", {})
+def check_world_fingerprints(world: WorldData, recorded: Mapping) -> None:
+    """Refuse corpora other than the ones a world checkpoint was trained on (`recorded`, its
+    metadata's ``world``): its splits could not be rebuilt from them."""
     fingerprints = [("wiki", world.people.fingerprint), ("tutorial", world.tutorial.fingerprint)]
     if world.locales is not None:
         fingerprints.append(("locales", world.locales.fingerprint))

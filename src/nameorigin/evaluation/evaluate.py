@@ -11,7 +11,7 @@ from typing import Callable
 
 import numpy as np
 
-from ..config import Config
+from ..checkpoint.metadata import ModelMeta
 from ..data.corpus import Corpus, load_corpus, split_corpus
 from ..data.world import WorldData, check_world_fingerprints, load_world
 from ..errors import NameOriginError
@@ -60,11 +60,11 @@ def score_checkpoint(model: str | None = None, data=None, clf=None) -> tuple[dic
     clf = clf if clf is not None else load_model(model)
     meta = clf.metadata
     corpus = data if isinstance(data, Corpus) else load_corpus(data)
-    if corpus.fingerprint != meta["corpus"]["fingerprint"]:
+    if corpus.fingerprint != meta.corpus["fingerprint"]:
         raise NameOriginError(f"{corpus.source}: this is not the corpus the model was trained on (its "
                               "fingerprint differs), so its test split cannot be rebuilt; pass --data with "
                               "the training corpus")
-    s = meta["split"]
+    s = meta.split
     split = split_corpus(corpus, s["kind"], s["seed"], s["test_size"], s.get("val_size", 0.0))
     names, labels = corpus.subset(split.test)
     proba = clf._proba(names)
@@ -79,7 +79,7 @@ def evaluate_checkpoint(model: str | None = None, data=None, wiki: str | None = 
     """A checkpoint's metrics on its own test split; for a `world` model, on each of its test sets
     (the headline figures are those of the Wikipedia test people's full names)."""
     clf = load_model(model, threads=threads)
-    if clf.metadata.get("config", {}).get("corpus") != "world":
+    if clf.metadata.config.corpus != "world":
         return score_checkpoint(model, data, clf)[0]
     sets = evaluate_world(clf.logits, clf.metadata, data, wiki, locales)
     report = dict(sets["wiki_full"])
@@ -147,11 +147,11 @@ def world_test_sets(logits_of: Logits, data, calibration: Calibration) -> dict:
     return {"metrics": headline_, "test_sets": summary}
 
 
-def evaluate_world(logits_of: Logits, meta: dict, data: str | None, wiki: str | None,
+def evaluate_world(logits_of: Logits, meta: ModelMeta, data: str | None, wiki: str | None,
                    locales: str | None = None) -> dict:
     """A world checkpoint's metrics on every test set, rebuilt from both corpora; a corpus other
     than the one it was trained on is refused."""
-    world = load_world(Config.from_dict(meta["config"]), data, wiki, locales, training=False)
-    check_world_fingerprints(world, meta)
+    world = load_world(meta.config, data, wiki, locales, training=False)
+    check_world_fingerprints(world, meta.extra.get("world", {}))
     return score_sets(network_scorer(logits_of, Calibration.from_metadata(meta)), world)
 

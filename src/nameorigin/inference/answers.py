@@ -8,13 +8,14 @@ level. Numpy alone: prediction needs nothing of the training stack.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from ..conformal import Conformal, check_coverage, prediction_sets
+from ..checkpoint.metadata import ModelMeta
+from ..conformal import check_coverage, prediction_sets
 from ..errors import NameOriginError
 from . import priors
 from .groups import Grouping, check_level
@@ -54,17 +55,10 @@ class Answers:
     mix: dict[str, float] | None = None
 
 
-def conformal_of(metadata: Mapping) -> Conformal | None:
-    data = getattr(metadata, "conformal", None)
-    if data is None and not hasattr(metadata, "conformal") and metadata.get("conformal") is not None:
-        data = Conformal.from_dict(metadata["conformal"])
-    return data
-
-
-def train_mix_of(metadata: Mapping, one_word: np.ndarray | None = None) -> np.ndarray | None:
+def train_mix_of(metadata: ModelMeta, one_word: np.ndarray | None = None) -> np.ndarray | None:
     """The label mix the model's answers carry: one row, or with `one_word` (which names are of one
     word) one row per name, names of one word taking ``one_word_label_prior`` where there is one."""
-    mix, single = metadata.get("label_prior"), metadata.get("one_word_label_prior")
+    mix, single = metadata.label_prior, metadata.one_word_label_prior
     if mix is None:
         return None
     mix = np.asarray(mix, dtype=np.float64)
@@ -73,7 +67,7 @@ def train_mix_of(metadata: Mapping, one_word: np.ndarray | None = None) -> np.nd
     return np.where(np.asarray(one_word)[:, None], np.asarray(single, dtype=np.float64), mix)
 
 
-def apply_prior(proba: np.ndarray, labels: Sequence[str], metadata: Mapping, prior: Any,
+def apply_prior(proba: np.ndarray, labels: Sequence[str], metadata: ModelMeta, prior: Any,
                 one_word: np.ndarray | None = None) -> tuple[np.ndarray, dict[str, float]]:
     """`proba` moved to the mix `prior` names ("auto": the mix EM estimates from `proba` itself)."""
     train = train_mix_of(metadata, one_word)
@@ -86,7 +80,7 @@ def apply_prior(proba: np.ndarray, labels: Sequence[str], metadata: Mapping, pri
     return priors.reweight(proba, mix, train), {label: float(m) for label, m in zip(labels, mix)}
 
 
-def answer(proba: np.ndarray, labels: Sequence[str], metadata: Mapping, options: AnswerOptions,
+def answer(proba: np.ndarray, labels: Sequence[str], metadata: ModelMeta, options: AnswerOptions,
            one_word: np.ndarray | None = None) -> Answers:
     """The answers `options` ask for, from a model's calibrated probabilities over `labels`;
     `one_word` says which names are of one word (default: none)."""
@@ -100,7 +94,7 @@ def answer(proba: np.ndarray, labels: Sequence[str], metadata: Mapping, options:
         proba, labels = grouping.sum(proba), list(grouping.names)
     sets = None
     if options.coverage is not None:
-        conformal = conformal_of(metadata)
+        conformal = metadata.conformal
         if conformal is None:
             raise NameOriginError(f"this model has no prediction-set calibration for coverage; {HOW_TO_ADD}")
         sets = prediction_sets(proba, conformal.thresholds(options.coverage, options.level, one_word))

@@ -40,10 +40,10 @@ class Classifier:
                  threads: int | None = None):
         self.network = network
         self.metadata = metadata
-        self.labels: list[str] = list(metadata["labels"])
+        self.labels: list[str] = list(metadata.labels)
         self.revision = revision
         self.calibration = Calibration.from_metadata(metadata)
-        self.case = metadata.get("config", {}).get("case", "words")
+        self.case = metadata.config.case
         self.budget = budget
         self.threads = threads
         self._memo: dict[str, tuple[Prepared, np.ndarray]] = {}

@@ -3,11 +3,12 @@ name's script allows."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
+from ..checkpoint.metadata import ModelMeta
 from ..runtime.networks import softmax
 
 
@@ -49,9 +50,9 @@ class Calibration:
     logit_bias: np.ndarray | None = None
 
     @classmethod
-    def from_metadata(cls, metadata: Mapping) -> "Calibration":
-        one_word, bias = metadata.get("one_word_temperature"), metadata.get("logit_bias")
-        return cls(float(metadata.get("temperature", 1.0)), None if one_word is None else float(one_word),
+    def from_metadata(cls, metadata: ModelMeta) -> "Calibration":
+        one_word, bias = metadata.one_word_temperature, metadata.logit_bias
+        return cls(float(metadata.temperature), None if one_word is None else float(one_word),
                    None if bias is None else np.asarray(bias, dtype=np.float32))
 
     def proba(self, logits: np.ndarray, names: Sequence[str], allowed: np.ndarray | None = None) -> np.ndarray:

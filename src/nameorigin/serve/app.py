@@ -261,8 +261,8 @@ def _add_info_routes(app: FastAPI, service: Service) -> None:
     async def model_info() -> dict:
         """What is being served: labels, revision, test metrics, training config and limits."""
         meta = clf.metadata
-        return {"labels": clf.labels, "revision": clf.revision, "metrics": meta.get("metrics") or {},
-                "config": meta.get("config") or {}, "limits": service.limits.public(),
+        return {"labels": clf.labels, "revision": clf.revision, "metrics": meta.metrics or {},
+                "config": meta.to_dict()["config"], "limits": service.limits.public(),
                 "explain": hasattr(clf, "explain")}
 
     @app.get("/healthz", response_model=schemas.Health, summary="Liveness")

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 from torch import nn
 
+from ..checkpoint.metadata import ModelMeta
 from ..config import Config
 from ..conformal import Conformal, Scores
 from ..inference.classifier import Classifier
@@ -29,7 +30,7 @@ MIN_SHARE = 1e-6
 MIN_KIND = 500
 
 
-def answer_set_metadata(model: nn.Module, meta: Mapping[str, Any], val: tuple[list[str], np.ndarray] | None,
+def answer_set_metadata(model: nn.Module, meta: ModelMeta, val: tuple[list[str], np.ndarray] | None,
                         train_labels: np.ndarray, source: str) -> dict[str, Any]:
     """Given validation names `val`, `model`'s ``conformal`` scores on them (label and group
     level), and the ``label_prior`` its answers carry: the mean of its probabilities there.
@@ -40,11 +41,11 @@ def answer_set_metadata(model: nn.Module, meta: Mapping[str, Any], val: tuple[li
     ones. Without `val`, the count of `train_labels` stands in. With enough names of one word and
     of several, each kind gets its own scores and mix (``one_word_label_prior``), as it has its own
     temperature."""
-    labels = list(meta["labels"])
+    labels = list(meta.labels)
     if val is None or not len(val[0]):
         return {"label_prior": _shares(label_mix(train_labels, len(labels)))}
     names, truth = val
-    proba = Classifier(as_runtime(model), dict(meta)).predict_proba(names)
+    proba = Classifier(as_runtime(model), meta).predict_proba(names)
     one = np.asarray([" " not in n for n in names])
     split = min(one.sum(), (~one).sum()) >= MIN_KIND
     several = ~one if split else np.ones(len(names), dtype=bool)

@@ -17,6 +17,7 @@ import torch
 from torch import nn
 
 from .. import checkpoint
+from ..checkpoint.metadata import ModelMeta
 from ..config import Config
 from ..data.corpus import Corpus, Split, load_corpus, split_corpus
 from ..data.localedata import LOCALES_ENV
@@ -33,6 +34,9 @@ from .calibration import fit_temperature
 from .members import fit_members
 from .train import History, Log, stderr_log
 from .world import train_world
+
+# Where a run's metadata comes from, in a message about it.
+RUN = "the run's metadata"
 
 
 @dataclass
@@ -128,12 +132,13 @@ def tutorial_metadata(corpus: Corpus, result: TrainResult, score_test: bool = Tr
         "temperature": result.temperature, "logit_bias": result.logit_bias, "history": result.history.to_dict(),
     }
     val = corpus.subset(result.split.val) if len(result.split.val) else None
-    meta.update(answer_set_metadata(result.model, meta, val, corpus.labels[result.split.train], "tutorial validation"))
+    meta.update(answer_set_metadata(result.model, ModelMeta.from_dict(meta, RUN), val, corpus.labels[result.split.train],
+                                    "tutorial validation"))
     if not score_test:
         return meta
     test_names, test_labels = corpus.subset(result.split.test)
     logits = module_logits(result.model, test_names)
-    calibration = Calibration.from_metadata(meta)
+    calibration = Calibration.from_metadata(ModelMeta.from_dict(meta, RUN))
     scores = headline(test_labels, calibration.proba(logits, test_names))
     scores["ece_uncalibrated"] = expected_calibration_error(calibration.uncalibrated(logits), test_labels)
     return {**meta, "metrics": scores}
@@ -176,7 +181,7 @@ def _train_and_save(config: Config, out: str, data: str | None, wiki: str | None
                                              log_every=log_every, log=log, run=run)
         if main and score_test:
             metadata.update(world_test_sets(lambda names: module_logits(model, names).numpy(), world,
-                                             Calibration.from_metadata(metadata)))
+                                             Calibration.from_metadata(ModelMeta.from_dict(metadata, RUN))))
     else:
         corpus = load_corpus(data, progress=progress and main)
         if corpus.skipped:

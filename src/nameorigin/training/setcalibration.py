@@ -11,7 +11,7 @@ import os
 from typing import Any
 
 from .. import checkpoint
-from ..config import Config
+from ..checkpoint.metadata import ModelMeta
 from ..data.corpus import load_corpus, split_corpus
 from ..data.world import check_world_fingerprints, load_world
 from ..errors import NameOriginError
@@ -19,20 +19,20 @@ from .answersets import answer_set_metadata, world_train_labels
 from .train import Log, stderr_log
 
 
-def _world_data(meta, data: str | None, wiki: str | None, locales: str | None):
-    config = Config.from_dict(meta["config"])
+def _world_data(meta: ModelMeta, data: str | None, wiki: str | None, locales: str | None):
+    config = meta.config
     world = load_world(config, data, wiki, locales, training=False)
-    check_world_fingerprints(world, meta)
-    relabelled = meta.get("world", {}).get("relabelled", {}).get("by_label")
+    check_world_fingerprints(world, meta.extra.get("world", {}))
+    relabelled = meta.extra.get("world", {}).get("relabelled", {}).get("by_label")
     return world.validation(), world_train_labels(world, config, relabelled), "world validation"
 
 
-def _tutorial_data(meta, data: str | None):
+def _tutorial_data(meta: ModelMeta, data: str | None):
     corpus = load_corpus(data)
-    if corpus.fingerprint != meta["corpus"]["fingerprint"]:
+    if corpus.fingerprint != meta.corpus["fingerprint"]:
         raise NameOriginError(f"{corpus.source}: this is not the corpus the model was trained on (its fingerprint "
                               "differs), so its validation part cannot be rebuilt; pass --data with the training corpus")
-    s = meta["split"]
+    s = meta.split
     split = split_corpus(corpus, s["kind"], s["seed"], s["test_size"], s.get("val_size", 0.0))
     val = corpus.subset(split.val) if len(split.val) else None
     return val, corpus.labels[split.train], "tutorial validation"

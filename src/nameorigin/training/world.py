@@ -7,6 +7,7 @@ import hashlib
 import numpy as np
 import torch
 
+from ..checkpoint.metadata import ModelMeta
 from ..config import Config
 from ..data.world import WorldData, load_world
 from ..models.tensors import module_logits
@@ -62,5 +63,6 @@ def train_world(config: Config, data: str | None, wiki: str | None, locales: str
         "world": world.describe(), "temperature": temperature, "one_word_temperature": one_word,
         "logit_bias": None, "history": history.to_dict(),
     }
-    meta.update(answer_set_metadata(model, meta, val, world_train_labels(world, config), "world validation"))
+    meta.update(answer_set_metadata(model, ModelMeta.from_dict(meta, "the run's metadata"), val,
+                                    world_train_labels(world, config), "world validation"))
     return model, meta, world
