@@ -101,16 +101,19 @@ def pytest_configure(config):
     os.environ.setdefault("TQDM_DISABLE", "1")
 
 
+# How `tiny_model` is trained: a small GRU with a validation split and calibration.
+TINY_TRAIN = ["train", "--arch", "gru", "--hidden-size", "24", "--num-layers", "1", "--epochs", "3",
+              "--batch-size", "16", "--lr", "1e-2", "--val-size", "0.2", "--calibrate", "--quiet"]
+
+
 @pytest.fixture(scope="session")
 def tiny_model(small_corpus, tmp_path_factory) -> Path:
-    """A small GRU checkpoint trained on `small_corpus` with a validation split and calibration."""
-    from nameorigin.config import Config
-    from nameorigin.training.pipeline import train_and_save
+    """The one small checkpoint every test that needs a trained model shares, trained once per
+    test run on `small_corpus` through the command line (`TINY_TRAIN`)."""
+    from nameorigin.cli import main
 
     out = tmp_path_factory.mktemp("tiny") / "model"
-    config = Config(arch="gru", hidden_size=24, num_layers=1, epochs=3, batch_size=16, lr=1e-2,
-                    val_size=0.2, calibrate=True)
-    train_and_save(config, str(out), data=str(small_corpus), progress=False, log=lambda s: None)
+    assert main([*TINY_TRAIN, "--data", str(small_corpus), "--out", str(out)]) == 0
     return out
 
 

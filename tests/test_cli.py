@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import TINY_TRAIN
 
 from nameorigin.cli import main
 
@@ -17,22 +18,17 @@ def run_cli(*args: str) -> subprocess.CompletedProcess:
                           timeout=300, env={"TQDM_DISABLE": "1", "PATH": ""})
 
 
-@pytest.fixture(scope="module")
-def trained(small_corpus, tmp_path_factory):
-    out = tmp_path_factory.mktemp("runs") / "gru"
-    proc = run_cli("train", "--arch", "gru", "--epochs", "3", "--hidden-size", "32", "--lr", "1e-2",
-                   "--data", str(small_corpus), "--out", str(out))
-    assert proc.returncode == 0, proc.stderr
-    assert "test accuracy" in proc.stdout
-    return out
+@pytest.fixture
+def trained(tiny_model):
+    return tiny_model
 
 
 def test_train_writes_a_complete_checkpoint(trained, small_corpus):
     meta = json.loads((trained / "model.json").read_text())
-    assert meta["config"]["arch"] == "gru" and meta["config"]["hidden_size"] == 32
+    assert meta["config"]["arch"] == "gru" and meta["config"]["hidden_size"] == 24
     assert meta["labels"] == ["Chinese", "Greek", "Japanese", "Russian"]
-    assert meta["split"] == {"kind": "seed", "seed": 42, "test_size": 0.1, "val_size": 0.0,
-                             "n_train": 216, "n_val": 0, "n_test": 24}
+    assert meta["split"] == {"kind": "seed", "seed": 42, "test_size": 0.1, "val_size": 0.2,
+                             "n_train": 172, "n_val": 44, "n_test": 24}
     assert len(meta["corpus"]["fingerprint"]) == 64
     assert meta["metrics"]["n_test"] == 24 and 0 <= meta["metrics"]["accuracy"] <= 1
     assert len(meta["history"]["train_loss"]) == 3
@@ -40,8 +36,7 @@ def test_train_writes_a_complete_checkpoint(trained, small_corpus):
 
 def test_a_run_with_skip_test_leaves_the_test_split_for_evaluate(trained, small_corpus, tmp_path, capsys):
     out = tmp_path / "candidate"
-    assert main(["train", "--arch", "gru", "--epochs", "3", "--hidden-size", "32", "--lr", "1e-2", "--quiet",
-                 "--data", str(small_corpus), "--out", str(out), "--skip-test"]) == 0
+    assert main([*TINY_TRAIN, "--data", str(small_corpus), "--out", str(out), "--skip-test"]) == 0
     assert "test split not scored (--skip-test)" in capsys.readouterr().out
     meta = json.loads((out / "model.json").read_text())
     same_run = json.loads((trained / "model.json").read_text())
