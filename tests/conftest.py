@@ -107,6 +107,12 @@ TINY_TRAIN = ["train", "--arch", "gru", "--hidden-size", "24", "--num-layers", "
 
 
 @pytest.fixture(scope="session")
+def tiny_train() -> list[str]:
+    """The command line `tiny_model` is trained with, less its data and output."""
+    return list(TINY_TRAIN)
+
+
+@pytest.fixture(scope="session")
 def tiny_model(small_corpus, tmp_path_factory) -> Path:
     """The one small checkpoint every test that needs a trained model shares, trained once per
     test run on `small_corpus` through the command line (`TINY_TRAIN`)."""

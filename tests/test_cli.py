@@ -8,7 +8,6 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import TINY_TRAIN
 
 from nameorigin.cli import main
 
@@ -34,9 +33,9 @@ def test_train_writes_a_complete_checkpoint(trained, small_corpus):
     assert len(meta["history"]["train_loss"]) == 3
 
 
-def test_a_run_with_skip_test_leaves_the_test_split_for_evaluate(trained, small_corpus, tmp_path, capsys):
+def test_a_run_with_skip_test_leaves_the_test_split_for_evaluate(trained, tiny_train, small_corpus, tmp_path, capsys):
     out = tmp_path / "candidate"
-    assert main([*TINY_TRAIN, "--data", str(small_corpus), "--out", str(out), "--skip-test"]) == 0
+    assert main([*tiny_train, "--data", str(small_corpus), "--out", str(out), "--skip-test"]) == 0
     assert "test split not scored (--skip-test)" in capsys.readouterr().out
     meta = json.loads((out / "model.json").read_text())
     same_run = json.loads((trained / "model.json").read_text())
