@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from nameorigin.cli import main
+from nameorigin.checkpoint.metadata import ModelMeta
 from nameorigin.config import ARCHS, Config
 from nameorigin.models import build_model
 from nameorigin.models.tensors import as_runtime
@@ -75,8 +76,9 @@ def test_a_name_in_a_script_that_limits_the_labels_is_read_as_typed_and_keeps_th
 @pytest.mark.parametrize("arch", ARCHS)
 def test_every_architecture_can_be_explained(arch):
     labels = ["A", "B", "C"]
-    model = build_model(Config(arch=arch, hidden_size=8, num_layers=1), len(labels))
-    result = Classifier(as_runtime(model), {"labels": labels}).explain("Qin", top_k=2)
+    config = Config(arch=arch, hidden_size=8, num_layers=1)
+    meta = ModelMeta.from_dict({"labels": labels, "config": config.to_dict()}, "test")
+    result = Classifier(as_runtime(build_model(config, len(labels))), meta).explain("Qin", top_k=2)
     assert [s["prefix"] for s in result["steps"]] == ["Q", "Qi", "Qin"]
     assert all(len(s["predictions"]) == 2 for s in result["steps"])
 

@@ -1,19 +1,27 @@
 """Logits for many names at once: length-sorted batches, on one thread or several.
 
 Batches of similar length waste no work on padding, and independent batches run side by side on
-a pool of threads (numpy lets go of the interpreter inside each operation), each with one BLAS
-thread, so the threads never wait for one another inside an operation.
+a pool of threads (numpy lets go of the interpreter inside each operation). BLAS runs on one
+thread throughout: its products here are small, and its own threads, spinning on a core another
+process holds, made a batch of 32 names 30 times slower on a shared machine (docs/benchmarks.md).
 """
 
 from __future__ import annotations
 
+import functools
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
-from threadpoolctl import threadpool_limits
+from threadpoolctl import ThreadpoolController
 
 from ..text.names import encode
 from .networks import Network
+
+
+@functools.cache
+def _blas() -> ThreadpoolController:
+    """The process's BLAS libraries, found once (a lookup costs 0.6 ms; a limit then costs 6 us)."""
+    return ThreadpoolController()
 
 
 def length_sorted_batches(lengths: np.ndarray, budget: int) -> list[np.ndarray]:
@@ -46,14 +54,12 @@ def network_logits(network: Network, names: list[str], budget: int = 1 << 12, th
     def run(rows: np.ndarray) -> np.ndarray:
         return network(*encode([names[i] for i in rows]))
 
-    if len(batches) == 1:
-        chunks = [run(batches[0])]
-    elif threads == 1:
-        with threadpool_limits(1, user_api="blas"):
+    with _blas().limit(limits=1, user_api="blas"):
+        if threads == 1 or len(batches) == 1:
             chunks = [run(rows) for rows in batches]
-    else:
-        with threadpool_limits(1, user_api="blas"), ThreadPoolExecutor(min(threads, len(batches))) as pool:
-            chunks = list(pool.map(run, batches))
+        else:
+            with ThreadPoolExecutor(min(threads, len(batches))) as pool:
+                chunks = list(pool.map(run, batches))
     out = np.empty((len(names), chunks[0].shape[1]), dtype=np.float32)
     out[np.concatenate(batches)] = np.concatenate(chunks)
     return out

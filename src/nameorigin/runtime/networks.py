@@ -127,7 +127,7 @@ def _single(config: Config, state: State, prefix: str) -> Network:
     directions = 2 if config.bidirectional else 1
     layers = [_layer(config.arch, [_gates(config.arch, state, f"{prefix}layers.{d}.", k) for d in range(directions)])
               for k in range(config.num_layers)]
-    table = np.matmul(chars, layers[0].w_ih) + layers[0].bias
+    table = np.matmul(chars, layers[0].w_ih) + layers[0].bias  # (directions, gates, characters, hidden)
     bag = (Bag(get("ngrams.vectors.weight"), config.ngram_buckets, config.ngram_max, config.ngram_words)
            if config.ngram_dim else None)
     mix = (np.ascontiguousarray(get("mix.weight").T), get("mix.bias")) if config.head_size else None
@@ -146,19 +146,25 @@ def _gates(arch: str, state: State, prefix: str, k: int) -> tuple[np.ndarray, ..
 
 
 def _layer(arch: str, directions: list[tuple[np.ndarray, ...]]) -> Layer:
-    """One layer with its directions stacked, its weights transposed and its biases folded."""
+    """One layer with its directions stacked, its gates split out (`recurrent.Layer`), its weights
+    transposed and its biases folded."""
     w_ih, w_hh, b_ih, b_hh = (np.stack(parts) for parts in zip(*directions))
-    w_ih, w_hh = np.ascontiguousarray(w_ih.transpose(0, 2, 1)), np.ascontiguousarray(w_hh.transpose(0, 2, 1))
-    if arch.startswith("lstm"):
-        return Layer("lstm", w_ih, w_hh, (b_ih + b_hh)[:, None, :])
-    hidden = w_hh.shape[1]
+    n_gates = 4 if arch.startswith("lstm") else 3
+    hidden = w_hh.shape[2]
+
+    def gate_major(w: np.ndarray) -> np.ndarray:  # (D, gates*H, inputs) -> (D, gates, inputs, H)
+        return np.ascontiguousarray(w.reshape(w.shape[0], n_gates, hidden, -1).transpose(0, 1, 3, 2))
+
+    def per_gate(b: np.ndarray) -> np.ndarray:  # (D, gates*H) -> (D, gates, 1, H)
+        return b.reshape(b.shape[0], n_gates, 1, hidden).copy()
+
+    w_ih, w_hh, b_ih, b_hh = gate_major(w_ih), gate_major(w_hh), per_gate(b_ih), per_gate(b_hh)
+    if n_gates == 4:
+        return Layer("lstm", w_ih, w_hh, b_ih + b_hh)
+    half = np.array([0.5, 0.5, 1.0], dtype=w_ih.dtype).reshape(1, 3, 1, 1)
     bias = b_ih.copy()
-    bias[:, :2 * hidden] += b_hh[:, :2 * hidden]
-    half = np.ones(3 * hidden, dtype=w_ih.dtype)
-    half[:2 * hidden] = 0.5
-    hidden_half = np.full(3 * hidden, 0.5, dtype=w_ih.dtype)
-    return Layer("gru", w_ih * half, w_hh * hidden_half, (bias * half)[:, None, :],
-                 0.5 * b_hh[:, None, 2 * hidden:])
+    bias[:, :2] += b_hh[:, :2]
+    return Layer("gru", w_ih * half, w_hh * 0.5, bias * half, 0.5 * b_hh[:, 2])
 
 
 def expected_shapes(config: Config, n_labels: int) -> dict[str, tuple[int, ...]]:
