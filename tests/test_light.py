@@ -75,6 +75,14 @@ def test_the_command_line_predicts_names_and_files(tmp_path):
 
 
 @light
+def test_a_report_needs_no_torch(names_dir, tmp_path):
+    pytest.importorskip("matplotlib")
+    proc = _cli("report", "--model", "tutorial", "--data", str(names_dir), "--out", str(tmp_path / "r"))
+    assert proc.returncode == 0, proc.stderr
+    assert (tmp_path / "r" / "report.md").is_file() and (tmp_path / "r" / "confusion.png").is_file()
+
+
+@light
 def test_explain_and_evaluate(names_dir):
     proc = _cli("explain", "--json", "Qin")
     assert proc.returncode == 0, proc.stderr
@@ -86,8 +94,8 @@ def test_explain_and_evaluate(names_dir):
 
 @light
 @pytest.mark.parametrize("args", [["train", "--arch", "rnn", "--out", "x"], ["export", "--model", "tutorial", "--out", "t.onnx"],
-                                  ["report", "--model", "tutorial", "--out", "r"], ["predict", "--backend", "torch", "Smith"]],
-                         ids=["train", "export", "report", "predict-backend-torch"])
+                                  ["calibrate-sets", "--model", "tutorial"], ["predict", "--backend", "torch", "Smith"]],
+                         ids=["train", "export", "calibrate-sets", "predict-backend-torch"])
 def test_commands_that_need_torch_say_how_to_get_it(args, tmp_path):
     """Where torch is installed these run (elsewhere in the suite); without it, one line and exit 2."""
     try:

@@ -35,7 +35,7 @@ def workload(args: argparse.Namespace) -> str | None:
 
 
 # Commands that build, train or export a PyTorch network: the ``train`` extra.
-TORCH_COMMANDS = frozenset({"train", "reproduce", "export", "report", "calibrate-sets"})
+TORCH_COMMANDS = frozenset({"train", "reproduce", "export", "calibrate-sets"})
 
 
 def needs_torch(args: argparse.Namespace) -> bool:
