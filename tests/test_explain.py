@@ -25,35 +25,41 @@ def clf(tiny_model):
     return load_model(tiny_model)
 
 
-def same(a: list[dict], b: list[dict]) -> bool:
-    """Equal top-k lists; probabilities to float32 rounding, which batch composition may change."""
-    return ([p["label"] for p in a] == [p["label"] for p in b]
-            and np.allclose([p["probability"] for p in a], [p["probability"] for p in b], atol=1e-6))
+def explained(clf, name: str, top_k: int = 3) -> dict:
+    """`Classifier.explain` as the JSON the command line and HTTP give."""
+    return clf.explain(name, top_k=top_k).to_dict()
+
+
+def same(a: list[dict], b: list) -> bool:
+    """Equal top-k lists (a step's, as JSON, and `predict`'s); probabilities to float32 rounding,
+    which batch composition may change."""
+    return ([p["label"] for p in a] == [p.label for p in b]
+            and np.allclose([p["probability"] for p in a], [p.probability for p in b], atol=1e-6))
 
 
 def test_one_step_per_prefix_of_the_text_the_model_reads(clf):
-    result = clf.explain("Ślusàrski")
+    result = explained(clf, "Ślusàrski")
     assert set(result) == FIELDS
     assert result["normalized"] == "Slusarski"
     assert [s["prefix"] for s in result["steps"]] == ["S", "Sl", "Slu", "Slus", "Slusa", "Slusar", "Slusars",
                                                        "Slusarsk", "Slusarski"]
-    spaced = clf.explain("van Dyke")
+    spaced = explained(clf, "van Dyke")
     assert [s["prefix"] for s in spaced["steps"]] == ["V", "Va", "Van", "Van D", "Van Dy", "Van Dyk", "Van Dyke"]
 
 
 def test_top_k_is_sorted_and_sums_to_at_most_one(clf):
-    for step in clf.explain("Qin", top_k=2)["steps"]:
+    for step in explained(clf, "Qin", top_k=2)["steps"]:
         probabilities = [p["probability"] for p in step["predictions"]]
         assert len(probabilities) == 2
         assert probabilities == sorted(probabilities, reverse=True)
         assert 0 < sum(probabilities) <= 1 + 1e-6
-    for step in clf.explain("Qin", top_k=99)["steps"]:
+    for step in explained(clf, "Qin", top_k=99)["steps"]:
         assert {p["label"] for p in step["predictions"]} == set(clf.labels)
         assert sum(p["probability"] for p in step["predictions"]) == pytest.approx(1, abs=1e-5)
 
 
 def test_each_step_is_the_prefix_scored_as_a_name_and_the_last_is_the_names_prediction(clf):
-    result = clf.explain("Papadopoulos", top_k=3)
+    result = explained(clf, "Papadopoulos", top_k=3)
     for step in result["steps"]:
         assert same(step["predictions"], clf.predict([step["prefix"]], top_k=3)[0].predictions)
     assert same(result["steps"][-1]["predictions"], clf.predict(["Papadopoulos"], top_k=3)[0].predictions)
@@ -61,7 +67,7 @@ def test_each_step_is_the_prefix_scored_as_a_name_and_the_last_is_the_names_pred
 
 
 def test_a_name_in_a_script_that_limits_the_labels_is_read_as_typed_and_keeps_that_limit(clf):
-    result = clf.explain("田中", top_k=4)
+    result = explained(clf, "田中", top_k=4)
     whole = clf.predict(["田中"])[0]  # shown in the reading of its answer: Tanaka if Japanese
     assert result["normalized"] == whole.normalized == ("Tanaka" if whole.label == "Japanese" else "Tian Zhong")
     typed = [clf.predict([p])[0].normalized for p in ("田", "田中")]
@@ -78,14 +84,14 @@ def test_every_architecture_can_be_explained(arch):
     labels = ["A", "B", "C"]
     config = Config(arch=arch, hidden_size=8, num_layers=1)
     meta = ModelMeta.from_dict({"labels": labels, "config": config.to_dict()}, "test")
-    result = Classifier(as_runtime(build_model(config, len(labels))), meta).explain("Qin", top_k=2)
+    result = Classifier(as_runtime(build_model(config, len(labels))), meta).explain("Qin", top_k=2).to_dict()
     assert [s["prefix"] for s in result["steps"]] == ["Q", "Qi", "Qin"]
     assert all(len(s["predictions"]) == 2 for s in result["steps"])
 
 
 @pytest.mark.parametrize("name", ["42", "", "🙂"])
 def test_an_unreadable_name_is_abstained_on_with_no_steps(clf, name):
-    result = clf.explain(name)
+    result = explained(clf, name)
     assert result["abstained"] is True and result["reason"]
     assert result["steps"] == []
 

@@ -31,7 +31,7 @@ def test_the_python_api_predicts_without_importing_torch():
             "r = clf.predict(['Angela Merkel', 'Robert Lewandowski'])\n"
             "p = clf.predict_proba(['Angela Merkel'])\n"
             "e = clf.explain('Merkel')\n"
-            "print(r[0].label, r[1].label, round(float(p.sum()), 4), e['steps'][-1]['prefix'], 'torch' in sys.modules)")
+            "print(r[0].label, r[1].label, round(float(p.sum()), 4), e.steps[-1].prefix, 'torch' in sys.modules)")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.split() == ["German", "Polish", "1.0", "merkel", "False"]

@@ -87,7 +87,7 @@ def test_the_world_model_answers_what_its_users_type():
     results = clf.predict(list(ANSWERS) + ["SMITH", "Smith", "smith", "田中"], top_k=2)
     assert {r.name: r.label for r in results[:len(ANSWERS)]} == ANSWERS
     assert len({r.label for r in results[-4:-1]}) == 1
-    assert {p["label"] for p in results[-1].predictions} == {"Japanese", "Chinese"}
+    assert {p.label for p in results[-1].predictions} == {"Japanese", "Chinese"}
     assert results[-1].normalized == "tanaka"
 
 

@@ -38,7 +38,7 @@ def tutorial():
 def test_tutorial_model_follows_the_script(tutorial):
     korean, arabic, han, kana, cyrillic = tutorial.predict(["김", "محمد", "田中", "たなか", "Иванов"], top_k=2)
     assert korean.label == "Korean" and arabic.label == "Arabic" and kana.label == "Japanese"
-    assert {p["label"] for p in han.predictions} == {"Chinese", "Japanese"}
+    assert {p.label for p in han.predictions} == {"Chinese", "Japanese"}
     assert cyrillic.label == "Russian" and cyrillic.normalized == "Ivanov"
 
 

@@ -26,7 +26,7 @@ httpx = pytest.importorskip("httpx")
 pytest.importorskip("fastapi")
 pytest.importorskip("uvicorn")
 
-from nameorigin.inference.classifier import Prediction  # noqa: E402
+from nameorigin.inference.records import Prediction, Ranked  # noqa: E402
 from nameorigin.serve import create_app  # noqa: E402
 from nameorigin.serve.batcher import MicroBatcher  # noqa: E402
 from nameorigin.serve.limits import RequestGuard  # noqa: E402
@@ -399,7 +399,7 @@ class FakeClassifier:
 
     def predict(self, names, top_k=3, min_confidence=0.0):
         self.calls.append(list(names))
-        top = [{"label": label, "probability": 0.25} for label in LABELS[:top_k]]
+        top = [Ranked(label, 0.25) for label in LABELS[:top_k]]
         low = 0.25 < min_confidence
         return [Prediction(n, n, None if low else "Chinese", 0.25, top, low, "below min_confidence" if low else None,
                            self.revision) for n in names]

@@ -102,7 +102,7 @@ def cmd_predict(args: argparse.Namespace) -> None:
         if r.abstained:
             print(f"{r.name}\t(abstained: {r.reason})")
         else:
-            top = ", ".join(f"{p['label']} {p['probability']:.3f}" for p in r.predictions)
+            top = ", ".join(f"{p.label} {p.probability:.3f}" for p in r.predictions)
             shown = "" if r.prediction_set is None else f"\tset {args.coverage:g}: {', '.join(r.prediction_set)}"
             print(f"{r.name}\t{top}{shown}")
 
@@ -136,7 +136,8 @@ def cmd_explain(args: argparse.Namespace) -> None:
     clf = load_model(args.model, threads=args.threads)
     names = as_text(args.names)
     results = [clf.explain(name, top_k=args.top_k) for name in names]
-    print(json.dumps(results, indent=2, ensure_ascii=False) if args.json else explain.format_table(results))
+    print(json.dumps([r.to_dict() for r in results], indent=2, ensure_ascii=False) if args.json
+          else explain.format_table(results))
     if args.plot is not None:
         explain.plot([clf.explain(name, top_k=len(clf.labels)) for name in names], clf.labels, args.plot)
         print(f"wrote {args.plot}", file=sys.stderr)

@@ -24,6 +24,7 @@ from ..text.readings import Prepared, prepare
 from ..text.scripts import allowed_labels, display, transliteration_trust
 from ..threads import prediction_threads
 from .answers import AnswerOptions, Answers, answer
+from .explain import Explanation
 from .explain import explain as explain_name
 from .records import Columns, Prediction, rank
 from .scoring import Calibration
@@ -242,9 +243,9 @@ class Classifier:
             out[name] = [getattr(r, field) for r in results]
         return out
 
-    def explain(self, name: str, top_k: int = 3) -> dict:
+    def explain(self, name: str, top_k: int = 3) -> Explanation:
         """The top-k labels after each prefix of `name` as the model reads it, to show how the
-        prediction forms; see `nameorigin.inference.explain.explain` for the fields."""
+        prediction forms (`nameorigin.inference.explain.Explanation`)."""
         return explain_name(self, name, top_k)
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import io
 import os
 from collections.abc import Iterable
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Protocol
 
@@ -23,6 +24,7 @@ from ..errors import NameOriginError
 from ..files import atomic_write, output_target
 from ..text.names import compatible
 from ..text.scripts import allowed_labels, display, script_of
+from .records import Ranked
 
 DPI = 120
 # One heatmap row per character: past this many rows in one figure the rows stop being readable.
@@ -40,60 +42,78 @@ class Scorer(Protocol):
     def predict(self, names: Iterable[str], top_k: int = 3) -> list: ...
 
 
+@dataclass
+class Step:
+    """The top labels after one prefix of the name, best first (none for a prefix that cannot be
+    read on its own, such as "'" of "'Abd")."""
+
+    prefix: str
+    predictions: list[Ranked]
+
+
+@dataclass
+class Explanation:
+    """How a prediction forms: one `Step` per prefix as the model reads the name (none when it
+    abstains); the last step is the name's own prediction. `to_dict` gives the JSON the command
+    line and HTTP print."""
+
+    name: str
+    normalized: str
+    abstained: bool
+    reason: str | None
+    steps: list[Step]
+    model_revision: str
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
 def _prefixes(text: str) -> list[str]:
     """Every prefix of `text`, shortest first; one that ends in a space reads as the one before."""
     return [text[:end] for end in range(1, len(text) + 1) if text[end - 1] != " "]
 
 
-def _typed_steps(clf: Scorer, name: str, top_k: int) -> list[dict]:
+def _typed_steps(clf: Scorer, name: str, top_k: int) -> list[Step]:
     """Steps for a name whose script limits its labels (Han, Hangul, Arabic, ...): that script is
     evidence its ASCII transliteration has lost, so each prefix of the name as typed is scored,
     script and all, and shown as the text the model reads. A character that adds nothing to
     that text (a mark the transliteration drops) adds no step."""
-    steps: list[dict] = []
+    steps: list[Step] = []
     for p in clf.predict([name[:end] for end in range(1, len(name) + 1)], top_k=top_k):
-        if p.predictions and (not steps or steps[-1]["prefix"] != p.normalized):
-            steps.append({"prefix": p.normalized, "predictions": p.predictions})
+        if p.predictions and (not steps or steps[-1].prefix != p.normalized):
+            steps.append(Step(p.normalized, p.predictions))
     return steps
 
 
-def explain(clf: Scorer, name: str, top_k: int = 3) -> dict:
-    """The top-`top_k` labels after each prefix of `name` as `clf` reads it.
-
-    Returns ``{"name", "normalized", "abstained", "reason", "steps", "model_revision"}`` where
-    each step is ``{"prefix", "predictions": [{"label", "probability"}, ...]}``, best first, as
-    `Classifier.predict` gives them. A name the classifier abstains on has no steps; a prefix
-    that cannot be scored on its own (such as "'" of "'Abd") has no predictions. The last step is
-    the name's own prediction.
-    """
+def explain(clf: Scorer, name: str, top_k: int = 3) -> Explanation:
+    """The top-`top_k` labels after each prefix of `name` as `clf` reads it, as
+    `Classifier.predict` gives them (`Explanation`)."""
     whole = clf.predict([name], top_k=top_k)[0]
-    steps: list[dict] = []
+    steps: list[Step] = []
     if whole.predictions and allowed_labels(script_of(compatible(name))) is not None:
         steps = _typed_steps(clf, name, top_k)
     elif whole.predictions:
         prefixes = _prefixes(whole.normalized)
-        steps = [{"prefix": prefix, "predictions": p.predictions}
-                 for prefix, p in zip(prefixes, clf.predict(prefixes, top_k=top_k))]
-    return {"name": whole.name, "normalized": whole.normalized, "abstained": whole.abstained,
-            "reason": whole.reason, "steps": steps, "model_revision": whole.model_revision}
+        steps = [Step(prefix, p.predictions) for prefix, p in zip(prefixes, clf.predict(prefixes, top_k=top_k))]
+    return Explanation(whole.name, whole.normalized, whole.abstained, whole.reason, steps, whole.model_revision)
 
 
-def format_table(explanations: list[dict]) -> str:
+def format_table(explanations: list[Explanation]) -> str:
     """A terminal table per name: one row per prefix, then its top labels with probabilities."""
     blocks = []
     for e in explanations:
-        if not e["steps"]:
-            blocks.append(f"{e['name']}\t(abstained: {e['reason']})")
+        if not e.steps:
+            blocks.append(f"{e.name}\t(abstained: {e.reason})")
             continue
-        head = e["name"] if e["normalized"] == e["name"] else f"{e['name']} (read as {e['normalized']})"
-        if e["abstained"]:
-            head += f"  (abstained: {e['reason']})"
-        width = max(len("prefix"), *(len(s["prefix"]) for s in e["steps"]))
-        labels = max((len(p["label"]) for s in e["steps"] for p in s["predictions"]), default=0)
+        head = e.name if e.normalized == e.name else f"{e.name} (read as {e.normalized})"
+        if e.abstained:
+            head += f"  (abstained: {e.reason})"
+        width = max(len("prefix"), *(len(s.prefix) for s in e.steps))
+        labels = max((len(p.label) for s in e.steps for p in s.predictions), default=0)
         lines = [head, f"  {'prefix':<{width}}  top labels"]
-        for s in e["steps"]:
-            cells = "   ".join(f"{p['label']:<{labels}} {p['probability']:.3f}" for p in s["predictions"])
-            lines.append(f"  {s['prefix']:<{width}}  {cells or '(nothing to read yet)'}".rstrip())
+        for s in e.steps:
+            cells = "   ".join(f"{p.label:<{labels}} {p.probability:.3f}" for p in s.predictions)
+            lines.append(f"  {s.prefix:<{width}}  {cells or '(nothing to read yet)'}".rstrip())
         blocks.append("\n".join(lines))
     return "\n\n".join(blocks)
 
@@ -118,20 +138,20 @@ def _figure() -> type:
     return Figure
 
 
-def _grid(explanation: dict, labels: list[str]) -> np.ndarray:
+def _grid(explanation: Explanation, labels: list[str]) -> np.ndarray:
     """(steps, labels) probabilities; labels a step does not list (below its top-k) are 0."""
     column = {label: j for j, label in enumerate(labels)}
-    grid = np.zeros((len(explanation["steps"]), len(labels)))
-    for i, step in enumerate(explanation["steps"]):
-        for p in step["predictions"]:
-            grid[i, column[p["label"]]] = p["probability"]
+    grid = np.zeros((len(explanation.steps), len(labels)))
+    for i, step in enumerate(explanation.steps):
+        for p in step.predictions:
+            grid[i, column[p.label]] = p.probability
     return grid
 
 
-def _added(explanation: dict) -> list[str]:
+def _added(explanation: Explanation) -> list[str]:
     """Each step's tick label: what it adds to the text read (a letter; for a name typed in
     another script, a character's transliteration), then the prefix read so far."""
-    prefixes = [step["prefix"] for step in explanation["steps"]]
+    prefixes = [step.prefix for step in explanation.steps]
     added, before = [], ""
     for prefix in prefixes:
         added.append(prefix[len(before):].strip() if prefix.startswith(before) else prefix)
@@ -149,7 +169,7 @@ def _drawable(text: str) -> bool:
     return all(font.get_char_index(ord(c)) for c in text if not c.isspace())
 
 
-def _panel(ax, explanation: dict, labels: list[str], last: bool):
+def _panel(ax, explanation: Explanation, labels: list[str], last: bool):
     grid = _grid(explanation, labels)
     image = ax.imshow(grid, cmap="viridis", vmin=0, vmax=1, aspect="auto", interpolation="nearest")
     ax.set_yticks(range(len(grid)), _added(explanation), fontfamily="monospace", fontsize=11)
@@ -164,32 +184,32 @@ def _panel(ax, explanation: dict, labels: list[str], last: bool):
         if v >= 0.05:
             ax.text(j, i, f"{v:.2f}", ha="center", va="center", fontsize=7,
                     color="black" if v > 0.6 else "white")
-    final = explanation["steps"][-1]["predictions"]
-    name, normalized = explanation["name"], explanation["normalized"]
+    final = explanation.steps[-1].predictions
+    name, normalized = explanation.name, explanation.normalized
     if not _drawable(name):  # a script the font lacks would be drawn as empty boxes
         shown = f"a name in {display(script_of(compatible(name)) or 'another')} script, read as {normalized!r}"
     else:
         shown = repr(name) + ("" if normalized == name else f", read as {normalized!r}")
-    answer = f"{final[0]['label']} {final[0]['probability']:.2f}" if final else "no answer"
+    answer = f"{final[0].label} {final[0].probability:.2f}" if final else "no answer"
     ax.set_title(f"{shown}: {answer}\n"
                  "the probability of each label after each character", fontsize=11)
     return image
 
 
-def plot(explanations: list[dict], labels: list[str], path: str | os.PathLike) -> Path:
+def plot(explanations: list[Explanation], labels: list[str], path: str | os.PathLike) -> Path:
     """A heatmap per name, characters (top to bottom, in reading order) by labels, written
     atomically to `path` as PNG. `explanations` should list every label (``top_k=len(labels)``)."""
     Figure = _figure()
-    panels = [e for e in explanations if e["steps"]]
+    panels = [e for e in explanations if e.steps]
     if not panels:
         raise NameOriginError("nothing to plot: the model abstained on every name")
-    rows = sum(len(e["steps"]) for e in panels)
+    rows = sum(len(e.steps) for e in panels)
     if rows > MAX_PLOT_ROWS:
         raise NameOriginError(f"the names have {rows} characters in all; --plot draws at most {MAX_PLOT_ROWS}")
     fig = Figure(figsize=(0.55 * len(labels) + 2.5, 0.42 * rows + 1.0 * len(panels) + 1.3), dpi=DPI,
                  layout="constrained")
     axes = fig.subplots(len(panels), 1, squeeze=False,
-                        gridspec_kw={"height_ratios": [len(e["steps"]) for e in panels]})[:, 0]
+                        gridspec_kw={"height_ratios": [len(e.steps) for e in panels]})[:, 0]
     for k, (ax, e) in enumerate(zip(axes, panels)):
         image = _panel(ax, e, labels, last=k == len(panels) - 1)
     fig.colorbar(image, ax=list(axes), label="probability", aspect=max(10, 4 * rows))

@@ -13,6 +13,14 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 
+@dataclass(frozen=True)
+class Ranked:
+    """One label of an answer, with its probability."""
+
+    label: str
+    probability: float
+
+
 @dataclass
 class Prediction:
     """One name's answer. ``label`` is None exactly when ``abstained`` is True, with a ``reason``."""
@@ -21,7 +29,7 @@ class Prediction:
     normalized: str
     label: str | None
     probability: float | None
-    predictions: list[dict]
+    predictions: list[Ranked]
     abstained: bool
     reason: str | None
     model_revision: str
@@ -64,12 +72,12 @@ class Columns:
         out = []
         for i, name in enumerate(names):
             row, p = top[i], probability[i]
-            ranked = [{"label": labels[row[j]], "probability": p[j]} for j in range(k) if row[j] >= 0]
+            ranked = [Ranked(labels[row[j]], p[j]) for j in range(k) if row[j] >= 0]
             reason = self.reason[i]
             first = ranked[0] if ranked else None
             out.append(Prediction(name if first else str(name), self.normalized[i],
-                                  None if reason or first is None else first["label"],
-                                  first["probability"] if first else None, ranked, reason is not None, reason,
+                                  None if reason or first is None else first.label,
+                                  first.probability if first else None, ranked, reason is not None, reason,
                                   revision, sets[i] if first else None))
         return out
 

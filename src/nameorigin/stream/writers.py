@@ -128,8 +128,9 @@ class JsonWriter:
 
     def results(self, answers: Columns) -> list[tuple]:
         """The result values of each name `answers` holds."""
-        return [(p.label, p.probability, p.abstained, p.reason, p.normalized, p.predictions, p.prediction_set)
-                for p in answers.records([None] * len(answers.reason), "")]
+        records = (p.to_dict() for p in answers.records([None] * len(answers.reason), ""))
+        return [(p["label"], p["probability"], p["abstained"], p["reason"], p["normalized"], p["predictions"],
+                 p.get("prediction_set")) for p in records]
 
     def write(self, lines: list[int], rows: list[Any], results: list[tuple]) -> None:
         """A chunk of input rows, each with its `results` values, as JSON objects."""
