@@ -54,14 +54,51 @@ def _isolated_env(monkeypatch, tmp_path_factory):
     monkeypatch.setenv("NAMEORIGIN_DATA_URL", "http://127.0.0.1:9/unreachable/data.zip")
 
 
-@pytest.fixture(scope="session")
-def names_dir() -> Path:
-    return require_data(NAMES_DIR, "the tutorial corpus (names/*.txt)")
+def _downloaded(tmp_path_factory) -> Path | None:
+    """With no local copy and no NAMEORIGIN_TEST_DATA: the corpus through the package's own
+    download (verified, and cached in the user's cache for later runs), unpacked to a temporary
+    folder laid out as `SHARED` is. None when it can't be had (offline): the tests then say how."""
+    import zipfile
+
+    from platformdirs import user_cache_dir
+
+    from nameorigin.data.download import OFFICIAL_URL, download
+    from nameorigin.errors import DataError
+
+    if os.environ.get("NAMEORIGIN_TEST_DATA"):
+        return None
+    archive = Path(user_cache_dir("nameorigin")) / "data.zip"
+    try:
+        if not archive.is_file():
+            download(OFFICIAL_URL, archive, progress=False)
+    except DataError:
+        return None
+    out = tmp_path_factory.mktemp("downloaded")
+    with zipfile.ZipFile(archive) as z:
+        for member in z.namelist():
+            if member.startswith("data/names/") and member.endswith(".txt"):
+                (out / "names").mkdir(exist_ok=True)
+                (out / "names" / Path(member).name).write_bytes(z.read(member))
+    (out / "data.zip").write_bytes(archive.read_bytes())
+    return out
 
 
 @pytest.fixture(scope="session")
-def data_zip() -> Path:
-    return require_data(DATA_ZIP, "the tutorial archive data.zip")
+def tutorial_data(tmp_path_factory) -> Path:
+    """The folder holding names/*.txt and data.zip: `SHARED`, or else the download."""
+    if NAMES_DIR.exists() and DATA_ZIP.exists():
+        return SHARED
+    return _downloaded(tmp_path_factory) or SHARED
+
+
+@pytest.fixture(scope="session")
+def names_dir(tutorial_data) -> Path:
+    return require_data(tutorial_data / "names", "the tutorial corpus (names/*.txt)")
+
+
+@pytest.fixture(scope="session")
+def data_zip(tutorial_data) -> Path:
+    return require_data(tutorial_data / "data.zip", "the tutorial archive data.zip")
 
 
 @pytest.fixture(scope="session")
