@@ -4,13 +4,16 @@
 `predict.predict_logits`; `load_onnx_classifier` builds a `predict.Classifier` on it, from an
 ``.onnx`` file written by ``nameorigin export`` or from a checkpoint folder (exported in memory).
 
-An ``.onnx`` file is checked as a checkpoint is: its metadata by `ModelMeta.from_dict`, the width
-of its output against its labels, its weights for NaN, infinities and absurd magnitudes (where
-the onnx package is installed to read them), and its network by one small batch that must give
-finite logits. The batch alone is not enough: onnxruntime's GRU clamps what goes into its gates,
-so NaN recurrent weights give finite, wrong logits.
+An ``.onnx`` file runs as code, like a pickle, so before onnxruntime sees it its graph is read
+with the onnx package and refused unless it is built as nameorigin's exports are
+(`checkpoint.onnx_graph`: their operators only, loops over the name's characters only). Then it
+is checked as a checkpoint is: its metadata by `ModelMeta.from_dict`, the width of its output
+against its labels, its weights for NaN, infinities and absurd magnitudes, and its network by one
+small batch that must give finite logits. The batch alone is not enough: onnxruntime's GRU clamps
+what goes into its gates, so NaN recurrent weights give finite, wrong logits. onnxruntime failing
+while it runs is a one-line `NameOriginError`, as every other refusal here.
 
-onnxruntime is an optional extra, so `predict.load_model` finds this module by name only when
+onnx and onnxruntime are an optional extra, so `predict.load_model` finds this module by name only when
 the backend is asked for.
 """
 
@@ -45,15 +48,17 @@ class OnnxModel:
 
     ``eval()`` and ``parameters()`` are there only so `predict.predict_logits` can treat it as an
     ``nn.Module`` on the CPU. `threads` sets onnxruntime's intra-op threads (None: its default,
-    one per physical core).
+    one per physical core). A graph is checked before it runs (`checkpoint.onnx_graph`) unless
+    `trusted`, for bytes this process has just exported.
     """
 
-    def __init__(self, model: str | os.PathLike | bytes, threads: int | None = None):
-        self.session = open_session(model, threads)
+    def __init__(self, model: str | os.PathLike | bytes, threads: int | None = None, *, trusted: bool = False):
+        self.session = open_session(model, threads, trusted=trusted)
+        self.where = "the ONNX model" if isinstance(model, bytes) else str(model)
         self.props: dict[str, str] = dict(self.session.get_modelmeta().custom_metadata_map)
 
     def __call__(self, chars: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-        return torch.from_numpy(run(self.session, chars, lengths))
+        return torch.from_numpy(run(self.session, chars, lengths, self.where))
 
     forward = __call__
 
@@ -88,12 +93,10 @@ class OnnxModel:
 
 def _check_weights(path: Path) -> None:
     """Refuse NaN, infinite or absurdly large weights in an exported file, as `weights.check_values`
-    does a checkpoint's. Reading them needs the onnx package, which onnxruntime does not."""
-    try:
-        import onnx
-        from onnx import numpy_helper
-    except ImportError:
-        return
+    does a checkpoint's (with the onnx package, which `open_session` has required already)."""
+    import onnx
+    from onnx import numpy_helper
+
     try:
         initializers = onnx.load(str(path)).graph.initializer
     except Exception as err:  # onnxruntime read it, so this is not expected; say what it was
@@ -122,11 +125,11 @@ def _check_file(runner: OnnxModel, meta: ModelMeta, path: Path) -> None:
 def load_onnx_classifier(path: str | os.PathLike, threads: int | None = None, **options: Any) -> Classifier:
     """A `predict.Classifier` whose network runs in onnxruntime: from an exported ``.onnx`` file,
     or from a checkpoint folder (exported in memory, nothing written). `options` go to `Classifier`."""
-    require_onnx("onnxruntime")
+    require_onnx("onnx", "onnxruntime")  # onnx reads a file's graph to check it, or exports a folder
     path = Path(path)
     if path.is_dir():
         model, meta = checkpoint.load(path)
-        runner = OnnxModel(to_onnx_bytes(model), threads)
+        runner = OnnxModel(to_onnx_bytes(model), threads, trusted=True)
         return Classifier(runner, meta, checkpoint.revision(path), **options)
     runner = OnnxModel(path, threads)
     meta = runner.metadata(path)
