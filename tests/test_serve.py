@@ -684,6 +684,90 @@ class GatedClassifier(FakeClassifier):
         return super().predict(names, top_k, min_confidence)
 
 
+class SteppedClassifier(FakeClassifier):
+    """A FakeClassifier whose calls each wait to be let through (`release`), so a test decides
+    what is queued while which call runs; it can explain, as `Classifier` does."""
+
+    def __init__(self):
+        super().__init__()
+        import threading
+
+        self.steps = threading.Semaphore(0)
+
+    async def running(self, n: int) -> None:
+        """Until the `n`th call has begun."""
+        while len(self.calls) < n:
+            await asyncio.sleep(0.005)
+
+    def release(self, n: int = 1000) -> None:
+        for _ in range(n):
+            self.steps.release()
+
+    def predict(self, names, top_k=3, min_confidence=0.0):
+        result = super().predict(names, top_k, min_confidence)  # records the call
+        self.steps.acquire(timeout=10)
+        return result
+
+    def explain(self, name, top_k=3):
+        from nameorigin.inference.explain import explain
+
+        return explain(self, name, top_k)
+
+
+def test_a_small_request_waits_for_a_turn_of_each_large_one_not_a_piece():
+    clf = SteppedClassifier()
+    big = [[f"{c}{i}" for i in range(40)] for c in "ABC"]
+
+    async def main():
+        batcher = MicroBatcher(clf, max_wait_s=0.0, max_chars=16, max_turn_chars=4)
+        await batcher.start()
+        try:
+            jobs = [batcher.submit(names, 1) for names in big]
+            await clf.running(1)  # a batch of turns from the three is running
+            small = batcher.submit(["S"], 1)
+            clf.release()
+            return await asyncio.gather(*jobs), await small
+        finally:
+            await batcher.stop()
+
+    answers, small = asyncio.run(main())
+    assert [[p.name for p in a] for a in answers] == big and [p.name for p in small] == ["S"]
+    assert all(len(call) == 1 or sum(map(len, call)) <= 16 for call in clf.calls), clf.calls
+    assert "S" in clf.calls[1], clf.calls[:3]  # in the next batch, not behind a batch-sized piece of each
+    assert {name[0] for name in clf.calls[0]} == set("ABC")  # each had a turn in the first batch
+
+
+def test_an_explanation_is_costed_by_its_prefixes_and_takes_turns():
+    from nameorigin.inference.explain import explain
+    from nameorigin.serve.limits import Limits
+    from nameorigin.serve.service import Service
+
+    clf = SteppedClassifier()
+    name = "Abcdefghijklmnopqrstuvwxyzabcdefghijklmn"  # 40 letters: 40 prefixes, 820 characters
+
+    async def main():
+        service = Service(clf, Limits(), MicroBatcher(clf, max_wait_s=0.0, max_chars=100, max_turn_chars=50))
+        await service.start()
+        try:
+            explained = service.explain(name, 2)
+            await clf.running(1)  # the whole name
+            clf.release(1)
+            await clf.running(2)  # the first turn of its prefixes
+            small = service.predict(["Small"], 1, 0.0, "names")
+            clf.release()
+            return await explained, await small
+        finally:
+            await service.stop()
+
+    explained, small = asyncio.run(main())
+    assert small[0].name == "Small" and "Small" in clf.calls[2], clf.calls[:4]
+    prefixes = [n for call in clf.calls[1:] for n in call if n != "Small"]
+    assert prefixes == [name[:end] for end in range(1, 41)]
+    assert all(sum(map(len, call)) <= 100 for call in clf.calls[1:]), clf.calls
+    clf.release()
+    assert explained == explain(clf, name, 2)
+
+
 def test_work_of_a_client_that_has_gone_is_dropped_from_the_queue():
     clf = GatedClassifier()
     app = create_app(clf, batch_wait_s=0.0)
@@ -862,6 +946,31 @@ def test_serve_options_reach_the_server(monkeypatch):
     assert seen["threads"] == 1 and seen["grace_s"] == 10 and seen["max_request_chars"] == 20000
     server.command(parser.parse_args(["--threads", "2", "--grace", "3", "--max-connections", "9"]))
     assert seen["threads"] == 2 and seen["grace_s"] == 3 and seen["max_connections"] == 9
+
+
+def test_the_model_thread_gets_the_gil_back_quickly_while_serving(monkeypatch):
+    """A busy event loop yields the GIL once per switch interval, and the model thread needs it
+    back after each of a batch's PyTorch calls: the server shortens the interval while it runs."""
+    import nameorigin.inference.classifier
+    import nameorigin.serve.server as server
+
+    seen = []
+
+    class Recorder:
+        started = True
+
+        def __init__(self, config):
+            pass
+
+        def run(self, sockets):
+            seen.append(sys.getswitchinterval())
+
+    monkeypatch.setattr(nameorigin.inference.classifier, "load_model", lambda *a, **k: FakeClassifier())
+    monkeypatch.setattr(server, "_server_class", lambda host: Recorder)
+    before = sys.getswitchinterval()
+    server.serve(None, "127.0.0.1", 0)
+    assert seen == [server.SWITCH_INTERVAL_S] and server.SWITCH_INTERVAL_S < before
+    assert sys.getswitchinterval() == before
 
 
 SLOW_SERVER = """

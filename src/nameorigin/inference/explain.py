@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import io
 import os
-from collections.abc import Iterable
+from collections.abc import Generator, Iterable
 from pathlib import Path
 from typing import Protocol
 
@@ -45,16 +45,31 @@ def _prefixes(text: str) -> list[str]:
     return [text[:end] for end in range(1, len(text) + 1) if text[end - 1] != " "]
 
 
-def _typed_steps(clf: Scorer, name: str, top_k: int) -> list[dict]:
+def _typed_steps(name: str, predictions: list) -> list[dict]:
     """Steps for a name whose script limits its labels (Han, Hangul, Arabic, ...): that script is
     evidence its ASCII transliteration has lost, so each prefix of the name as typed is scored,
     script and all, and shown as the text the model reads. A character that adds nothing to
     that text (a mark the transliteration drops) adds no step."""
     steps: list[dict] = []
-    for p in clf.predict([name[:end] for end in range(1, len(name) + 1)], top_k=top_k):
+    for p in predictions:
         if p.predictions and (not steps or steps[-1]["prefix"] != p.normalized):
             steps.append({"prefix": p.normalized, "predictions": p.predictions})
     return steps
+
+
+def explaining(name: str) -> Generator[list[str], list, dict]:
+    """`explain` as a generator, for a caller that schedules the scoring itself (the server, which
+    budgets an explanation by its prefixes like any other request): it yields the names to score,
+    is sent their predictions at the caller's top_k, and returns `explain`'s dict."""
+    whole = (yield [name])[0]
+    steps: list[dict] = []
+    if whole.predictions and allowed_labels(script_of(compatible(name))) is not None:
+        steps = _typed_steps(name, (yield [name[:end] for end in range(1, len(name) + 1)]))
+    elif whole.predictions:
+        prefixes = _prefixes(whole.normalized)
+        steps = [{"prefix": prefix, "predictions": p.predictions} for prefix, p in zip(prefixes, (yield prefixes))]
+    return {"name": whole.name, "normalized": whole.normalized, "abstained": whole.abstained,
+            "reason": whole.reason, "steps": steps, "model_revision": whole.model_revision}
 
 
 def explain(clf: Scorer, name: str, top_k: int = 3) -> dict:
@@ -66,16 +81,13 @@ def explain(clf: Scorer, name: str, top_k: int = 3) -> dict:
     that cannot be scored on its own (such as "'" of "'Abd") has no predictions. The last step is
     the name's own prediction.
     """
-    whole = clf.predict([name], top_k=top_k)[0]
-    steps: list[dict] = []
-    if whole.predictions and allowed_labels(script_of(compatible(name))) is not None:
-        steps = _typed_steps(clf, name, top_k)
-    elif whole.predictions:
-        prefixes = _prefixes(whole.normalized)
-        steps = [{"prefix": prefix, "predictions": p.predictions}
-                 for prefix, p in zip(prefixes, clf.predict(prefixes, top_k=top_k))]
-    return {"name": whole.name, "normalized": whole.normalized, "abstained": whole.abstained,
-            "reason": whole.reason, "steps": steps, "model_revision": whole.model_revision}
+    steps = explaining(name)
+    names = next(steps)
+    while True:
+        try:
+            names = steps.send(clf.predict(names, top_k=top_k))
+        except StopIteration as done:
+            return done.value
 
 
 def format_table(explanations: list[dict]) -> str:
