@@ -905,6 +905,99 @@ def test_a_connection_that_sends_nothing_is_closed(strict_server):
         assert closed_by_server(s, 4)
 
 
+HELD_SERVER = """
+import sys, time
+from pathlib import Path
+import nameorigin.inference.classifier as predict
+
+real = predict.load_model
+marker = Path(sys.argv[2])
+
+def held_model(*args, **kwargs):
+    clf = real(*args, **kwargs)
+    fast = clf.predict
+
+    def predict_or_hold(names, *a, **k):
+        if "Held" in names:
+            marker.touch()
+            time.sleep(120)
+        return fast(names, *a, **k)
+
+    clf.predict = predict_or_hold
+    return clf
+
+predict.load_model = held_model
+sys.argv = ["nameorigin", "serve", "--model", sys.argv[1], *sys.argv[3:]]
+from nameorigin.cli import run
+run()
+"""
+
+
+@contextlib.contextmanager
+def held_server(model: Path, tmp_path: Path, *args: str):
+    """(URL, port, marker) of a server whose model holds a name "Held" for two minutes, touching
+    `marker` when it starts to; stopped with a 1 s grace period."""
+    marker = tmp_path / "held"
+    command = [sys.executable, "-c", HELD_SERVER, str(model), str(marker)]
+    with running_server(model, tmp_path / "server.log", "--grace", "1", *args, command=command) as (_, url):
+        yield url, int(url.rsplit(":", 1)[1]), marker
+
+
+def answer_after_sending(port: int, request: bytes, pause: float = 0.3) -> bytes | str:
+    """What a client that sends `request` at once and reads a little later gets: the answer, or the
+    error (a reset) that replaced it."""
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+        s.sendall(request)
+        time.sleep(pause)  # the request has arrived before the client reads
+        out = b""
+        try:
+            while chunk := s.recv(65536):
+                out += chunk
+        except ConnectionError as err:
+            return type(err).__name__
+        return out
+
+
+def test_a_newcomer_over_the_cap_reads_a_503_not_a_reset(tiny_model, tmp_path):
+    with held_server(tiny_model, tmp_path, "--max-connections", "3") as (url, port, marker):
+        busy = [socket.create_connection(("127.0.0.1", port), timeout=10) for _ in range(3)]
+        try:
+            for s in busy:  # three requests in progress: one in the model, two waiting for it
+                s.sendall(b"GET /v1/predict?name=Held HTTP/1.1\r\nHost: x\r\n\r\n")
+            while not marker.exists():
+                time.sleep(0.05)
+            for _ in range(3):
+                answer = answer_after_sending(port, b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+                assert isinstance(answer, bytes) and answer.startswith(b"HTTP/1.1 503"), answer
+                assert "too many open connections" in json.loads(answer.partition(b"\r\n\r\n")[2])["detail"]
+        finally:
+            for s in busy:
+                s.close()
+
+
+def test_at_the_cap_the_slowest_body_is_shed_to_let_a_newcomer_in(tiny_model, tmp_path):
+    with held_server(tiny_model, tmp_path, "--max-connections", "3", "--timeout", "60") as (url, port, _):
+        drippers = [socket.create_connection(("127.0.0.1", port), timeout=10) for _ in range(3)]
+        try:
+            for s in drippers:  # a body of 1,000 bytes, one sent, the rest never
+                s.sendall(b"POST /v1/predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                          b"Content-Length: 1000\r\n\r\n{")
+            time.sleep(1.5)  # each body has been arriving for over a second, at 1 byte in all
+            r = httpx.get(f"{url}/v1/predict", params={"name": "Qin"}, timeout=10)
+            assert r.status_code == 200, r.text
+            shed = []
+            for s in drippers:
+                s.settimeout(2)
+                try:
+                    shed.append(s.recv(4096))
+                except (socket.timeout, ConnectionError):
+                    pass
+            assert any(a.startswith(b"HTTP/1.1 408") and b"too slowly" in a for a in shed), shed
+        finally:
+            for s in drippers:
+                s.close()
+
+
 # --- start-up options and shutdown -------------------------------------------------------------
 
 
