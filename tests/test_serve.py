@@ -737,6 +737,21 @@ def test_a_small_request_waits_for_a_turn_of_each_large_one_not_a_piece():
     assert {name[0] for name in clf.calls[0]} == set("ABC")  # each had a turn in the first batch
 
 
+def test_a_repeated_name_is_run_and_costed_once():
+    clf = FakeClassifier()
+    app = create_app(clf, max_batch_chars=10, max_turn_chars=5)
+
+    async def main():
+        async with app.router.lifespan_context(app):
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://test") as c:
+                return await c.post("/v1/predict", json={"names": ["Qin", "Li", "Qin"] * 300})
+
+    r = asyncio.run(main())
+    assert [p["name"] for p in r.json()["predictions"]] == ["Qin", "Li", "Qin"] * 300
+    assert sorted(name for call in clf.calls for name in call) == ["Li", "Qin"]
+
+
 def test_an_explanation_is_costed_by_its_prefixes_and_takes_turns():
     from nameorigin.inference.explain import explain
     from nameorigin.serve.limits import Limits

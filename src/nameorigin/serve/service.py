@@ -46,12 +46,26 @@ class Service:
     def predict(self, names: list[str], top_k: int, min_confidence: float, where: str,
                 answers: dict | None = None) -> asyncio.Future:
         """The predictions for `names`, as a future; a name or names over a limit, or answer options
-        (`answer_options`) the model can't give, raise here. Those options bypass the batcher."""
+        (`answer_options`) the model can't give, raise here. Those options bypass the batcher;
+        through it, a name the request repeats is run, and costed, once."""
         costs = model_chars(names, self.limits, where)
         answers = answer_options(self.classifier, answers)
-        if self.batcher is not None and not answers:
+        if self.batcher is None or answers:
+            return self.model.submit(partial(self.classifier.predict, **(answers or {})), names, top_k,
+                                     min_confidence)
+        unique = dict(zip(names, costs))
+        if len(unique) == len(names):
             return self.batcher.submit(names, top_k, min_confidence, costs)
-        return self.model.submit(partial(self.classifier.predict, **(answers or {})), names, top_k, min_confidence)
+        return asyncio.ensure_future(self._repeated(names, list(unique), list(unique.values()), top_k,
+                                                    min_confidence))
+
+    async def _repeated(self, names: list[str], unique: list[str], costs: list[int], top_k: int,
+                        min_confidence: float) -> list:
+        """A request that repeats names, run (and costed, so queued) as its distinct names: the model
+        would score a repeated name once per turn of the batcher, and the request would wait as long
+        as one of as many distinct names."""
+        found = dict(zip(unique, await self.batcher.submit(unique, top_k, min_confidence, costs)))
+        return [found[name] for name in names]
 
     def explain(self, name: str, top_k: int) -> asyncio.Future:
         """`inference.explain.explain` as a future. Batched, its prefixes (a 100-letter name has 100)
