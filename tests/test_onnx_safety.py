@@ -138,6 +138,31 @@ def test_the_exporters_own_loop_is_accepted(tmp_path):
     assert {"Loop", "GRU", "LSTM", "Cos"} - ALLOWED_OPS == {"Cos"}
 
 
+def _loop_over_characters(body_nodes: list) -> onnx.ModelProto:
+    """A graph with one Loop of the exporter's kind (once per character of `chars`), whose body
+    runs `body_nodes` as well."""
+    scalar = [helper.make_tensor_value_info("i", TensorProto.INT64, []),
+              helper.make_tensor_value_info("cond_in", TensorProto.BOOL, []),
+              helper.make_tensor_value_info("acc_in", TensorProto.FLOAT, [])]
+    outputs = [helper.make_tensor_value_info("cond_out", TensorProto.BOOL, []),
+               helper.make_tensor_value_info("acc_out", TensorProto.FLOAT, [])]
+    body = helper.make_graph([helper.make_node("Identity", ["cond_in"], ["cond_out"]), *body_nodes,
+                              helper.make_node("Identity", ["acc_in"], ["acc_out"])], "body", scalar, outputs)
+    nodes = [helper.make_node("Shape", ["chars"], ["shape"]), _const("time_axis", TensorProto.INT64, [], [1]),
+             helper.make_node("Gather", ["shape", "time_axis"], ["time"]), _const("go", TensorProto.BOOL, [], [True]),
+             _const("zero", TensorProto.FLOAT, [], [0.0]),
+             helper.make_node("Loop", ["time", "go", "zero"], ["logits"], body=body)]
+    graph = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("chars", TensorProto.INT64, ["b", "t"])],
+                              [helper.make_tensor_value_info("logits", TensorProto.FLOAT, [])])
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+
+
+def test_a_loop_over_the_characters_passes_but_not_nested_in_another():
+    assert graph_problem(_loop_over_characters([])) is None
+    inner = _loop_over_characters([]).graph.node[-1]  # the same Loop, run at every step of the outer one
+    assert "never nests its loops" in graph_problem(_loop_over_characters([inner]))
+
+
 def test_a_file_is_not_run_unchecked_without_the_onnx_package(exported, monkeypatch):
     monkeypatch.setitem(sys.modules, "onnx", None)  # a deployment with onnxruntime only
     with pytest.raises(NameOriginError, match=r"needs the onnx package: pip install 'nameorigin\[onnx\]'"):

@@ -8,8 +8,9 @@ refused, before any session is made, unless its graph, subgraphs included:
 
 * uses only the operators nameorigin's exporter writes (`ALLOWED_OPS`, every architecture and
   ensemble; the exporter checks what it writes against the same list);
-* runs each ``Loop`` over the names' characters, as the exporter's does: its trip count is a
-  dimension of a graph input (``Gather(Shape(chars))``), not a constant;
+* runs each ``Loop`` over the names' characters, as the exporter's do: its trip count is a
+  dimension of a graph input (``Gather(Shape(chars))``), not a constant, and it is not nested in
+  another operator's subgraph (which would multiply its steps);
 * has no tensor whose size ONNX shape inference can fix at more than `MAX_STATIC_ELEMENTS` values
   from the file alone.
 
@@ -47,13 +48,22 @@ def _graphs(graph: Any) -> Iterator[Any]:
                 yield from _graphs(sub)
 
 
-def _loop_problem(loop: Any, producers: dict[str, Any], inputs: set[str]) -> str | None:
-    """Why a Loop is not the exporter's (None if it is): its trip count must be a graph input's dimension."""
-    trip = loop.input[0] if loop.input else ""
-    gather = producers.get(trip)
-    shape = producers.get(gather.input[0]) if gather is not None and gather.op_type == "Gather" else None
-    if shape is None or shape.op_type != "Shape" or shape.input[0] not in inputs:
-        return "a Loop whose trip count is not the length of its input (the exporter's loops run once per character)"
+def _first_input(node: Any | None, op_type: str) -> str:
+    """The first input of `node` if it is an `op_type` node, else ""."""
+    return node.input[0] if node is not None and node.op_type == op_type and node.input else ""
+
+
+def _loop_problem(model: Any, producers: dict[str, Any]) -> str | None:
+    """Why some Loop is not one the exporter writes (None if none): those run in the main graph, once
+    per character, their trip count a graph input's dimension, ``Gather(Shape(chars))``."""
+    if any(node.op_type == "Loop" for graph in list(_graphs(model.graph))[1:] for node in graph.node):
+        return "a Loop inside another operator's subgraph (the exporter never nests its loops)"
+    inputs = {i.name for i in model.graph.input}
+    for loop in (node for node in model.graph.node if node.op_type == "Loop"):
+        gathered = _first_input(producers.get(loop.input[0] if loop.input else ""), "Gather")
+        if _first_input(producers.get(gathered), "Shape") not in inputs:
+            return ("a Loop whose trip count is not the length of its input (the exporter's loops run once "
+                    "per character)")
     return None
 
 
@@ -80,12 +90,8 @@ def graph_problem(model: Any) -> str | None:
         if node.domain not in ("", "ai.onnx") or node.op_type not in ALLOWED_OPS:
             where = f" of domain {node.domain!r}" if node.domain not in ("", "ai.onnx") else ""
             return f"the operator {node.op_type!r}{where}, which nameorigin's exporter never writes"
-    producers = {name: node for node in nodes for name in node.output}
-    inputs = {i.name for i in model.graph.input}
-    for node in nodes:
-        if node.op_type == "Loop" and (problem := _loop_problem(node, producers, inputs)):
-            return problem
-    return _static_problem(model)
+    problem = _loop_problem(model, {name: node for node in nodes for name in node.output})
+    return problem if problem is not None else _static_problem(model)
 
 
 def check_graph(model: Any, where: str) -> None:

@@ -90,7 +90,9 @@ def create_app(classifier: "Classifier", *, max_names: int = Limits.max_names,
     """The HTTP API for one loaded model; limits are fixed here so the schema can document them.
 
     `batching=False` answers each request with its own model call (kept to measure what
-    micro-batching is worth). ``/v1/explain`` is served when the classifier has `explain`.
+    micro-batching is worth); `max_batch_*` and `max_turn_chars` size the batches and each
+    request's turns in them (`batcher.MicroBatcher`). ``/v1/explain`` is served when the
+    classifier has `explain`.
     """
     limits = Limits(max_names, max_body_bytes, max_name_chars, max_request_chars)
     for key, value in (("max_batch_names", max_batch_names), ("max_batch_chars", max_batch_chars),

@@ -100,10 +100,12 @@ class MicroBatcher:
     least), round and round until the batch is full; a request with names left goes behind the
     others, and one that arrives goes behind them too. So a 1,000-name POST is served a turn at a
     time, and a GET that arrives waits for one turn of each request ahead of it, not for a
-    batch-sized piece of each: beside two such POSTs it is in the next batch. The batch size bounds
-    how long a batch takes, the turn how much of it one request may have. Under load the queue fills while the model runs, so batches form without
-    waiting; at low load a request waits at most `max_wait_s`. A request whose client has gone (its
-    future cancelled) is dropped before its names are run.
+    batch-sized piece of each: beside two such POSTs it is in the next batch. The batch size
+    bounds how long a batch takes, the turn how much of it one request may have.
+
+    Under load the queue fills while the model runs, so batches form without waiting; at low load
+    a request waits at most `max_wait_s`. A request whose client has gone (its future cancelled)
+    is dropped before its names are run.
     """
 
     def __init__(self, classifier: "Classifier", *, max_wait_s: float = 0.002, max_names: int = 1024,
