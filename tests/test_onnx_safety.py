@@ -34,8 +34,8 @@ def _const(name: str, dtype: int, dims: list[int], values: list) -> onnx.NodePro
 
 def _endless_loop() -> list[onnx.NodeProto]:
     body = helper.make_graph(
-        [helper.make_node("Identity", ["cond_in"], ["cond_out"]), helper.make_node("Identity", ["acc_in"], ["acc_out"])],
-        "body", [helper.make_tensor_value_info("i", TensorProto.INT64, []),
+        [helper.make_node("Identity", ["cond_in"], ["cond_out"]),
+         helper.make_node("Identity", ["acc_in"], ["acc_out"])], "body", [helper.make_tensor_value_info("i", TensorProto.INT64, []),
                  helper.make_tensor_value_info("cond_in", TensorProto.BOOL, []),
                  helper.make_tensor_value_info("acc_in", TensorProto.FLOAT, [])],
         [helper.make_tensor_value_info("cond_out", TensorProto.BOOL, []),

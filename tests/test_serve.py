@@ -981,6 +981,7 @@ def test_a_newcomer_over_the_cap_reads_a_503_not_a_reset(tiny_model, tmp_path):
                 s.sendall(b"GET /v1/predict?name=Held HTTP/1.1\r\nHost: x\r\n\r\n")
             while not marker.exists():
                 time.sleep(0.05)
+            time.sleep(0.3)  # the other two, sent with it, are read by now: nothing is idle
             for _ in range(3):
                 answer = answer_after_sending(port, b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
                 assert isinstance(answer, bytes) and answer.startswith(b"HTTP/1.1 503"), answer
@@ -997,8 +998,11 @@ def test_at_the_cap_the_slowest_body_is_shed_to_let_a_newcomer_in(tiny_model, tm
             for s in drippers:  # a body of 1,000 bytes, one sent, the rest never
                 s.sendall(b"POST /v1/predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
                           b"Content-Length: 1000\r\n\r\n{")
-            time.sleep(1.5)  # each body has been arriving for over a second, at 1 byte in all
-            r = httpx.get(f"{url}/v1/predict", params={"name": "Qin"}, timeout=10)
+            for _ in range(20):  # until the bodies have been arriving for a second (BODY_GRACE_S), at 1 byte in all
+                time.sleep(0.5)
+                r = httpx.get(f"{url}/v1/predict", params={"name": "Qin"}, timeout=10)
+                if r.status_code != 503:
+                    break
             assert r.status_code == 200, r.text
             shed = []
             for s in drippers:
