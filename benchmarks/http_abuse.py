@@ -2,17 +2,23 @@
 
 Starts a real server (``python -m nameorigin.serve``) on 127.0.0.1 and measures, in a few seconds each:
 
-* heavy POSTs: clients sending 64 KB of distinct CJK names (several times their size in model
-  work once transliterated, refused with a 413), then the largest request the limits accept (1,000 names of
-  20 letters), back to back, while one more client asks GET /v1/predict?name=... in a loop: the
-  refusals' status and time, and the GET's latency beside them (against the GET alone);
+* heavy requests: two clients sending 64 KB of distinct CJK names (several times their size in
+  model work once transliterated, refused with a 413), then the largest request the limits accept
+  (1,000 names of 20 letters, the same or distinct), then GET /v1/explain of a 100-letter name (100
+  prefixes to score), back to back, while 32 more clients (``--get-clients``) ask GET
+  /v1/predict?name=... in a loop: the heavy answers' status and time, and the GETs' latency and
+  throughput beside them (against the GETs alone);
 * idle sockets: more connections than the cap, opened and left silent, then a real request: its
   latency, and how many of the idle ones the server let go;
+* dripped bodies: 600 connections (``--drippers``, more than the cap of 512) each sending a POST
+  head and then its body a byte every half second, reconnecting when cut off, while one client
+  opens a fresh connection for each GET: what those GETs got (200, 503, or the error);
 * SIGTERM under load: 32 clients asking, and one request head (or, in a second run, one request
   body: a request in flight) dripped a byte every half second, then SIGTERM: seconds until the
   process is gone (the dripped body holds it for the grace period, set to 3 s for that run).
 
-    python benchmarks/http_abuse.py --model DIR [--seconds 5] [--json]
+    python benchmarks/http_abuse.py --model DIR [--seconds 5] [--get-clients 32] [--drippers 600]
+                                    [--cases heavy,idle,drip,sigterm] [--json]
 """
 
 from __future__ import annotations
@@ -85,8 +91,8 @@ def post(port: int, body: bytes) -> bytes:
             f"content-length: {len(body)}\r\n\r\n").encode() + body
 
 
-def get(port: int, name: str = "Nakamura") -> bytes:
-    return f"GET /v1/predict?name={name} HTTP/1.1\r\nHost: {HOST}:{port}\r\n\r\n".encode()
+def get(port: int, name: str = "Nakamura", route: str = "predict") -> bytes:
+    return f"GET /v1/{route}?name={name} HTTP/1.1\r\nHost: {HOST}:{port}\r\n\r\n".encode()
 
 
 async def loop_requests(port: int, request: bytes, until: float, times: list[float], statuses: Counter) -> None:
@@ -118,32 +124,35 @@ def summary(times: list[float]) -> dict:
     return {"n": len(times), "p50_ms": pct(0.5), "p99_ms": pct(0.99), "max_ms": round(1000 * times[-1], 1)}
 
 
-async def beside(port: int, heavy: bytes | None, clients: int, seconds: float) -> dict:
-    """GET latency for `seconds` while `clients` send `heavy` back to back (none: the GET alone)."""
+async def beside(port: int, heavy: bytes | None, clients: int, seconds: float, get_clients: int) -> dict:
+    """GET latency and throughput for `seconds`, from `get_clients` clients, while `clients` send
+    `heavy` back to back (none: the GETs alone)."""
     until = time.perf_counter() + seconds
     get_times: list[float] = []
     heavy_times: list[float] = []
     get_status: Counter = Counter()
     heavy_status: Counter = Counter()
-    jobs = [loop_requests(port, get(port), until, get_times, get_status)]
+    jobs = [loop_requests(port, get(port), until, get_times, get_status) for _ in range(get_clients)]
     if heavy is not None:
         jobs += [loop_requests(port, heavy, until, heavy_times, heavy_status) for _ in range(clients)]
     await asyncio.gather(*jobs)
-    return {"get": {**summary(get_times), "status": dict(get_status)},
+    return {"get": {**summary(get_times), "per_s": round(len(get_times) / seconds), "status": dict(get_status)},
             "heavy": {**summary(heavy_times), "status": dict(heavy_status)} if heavy is not None else None}
 
 
-async def heavy_case(port: int, seconds: float) -> dict:
+async def heavy_case(port: int, seconds: float, get_clients: int) -> dict:
     rng = random.Random(0)
     refused = padded(json.dumps({"names": [heavy_name(rng) for _ in range(1000)]}).encode())
     largest = json.dumps({"names": ["Abcdefghijklmnopqrst"] * 1000}).encode()
     distinct = json.dumps({"names": ["".join(rng.choices(string.ascii_lowercase, k=20)).capitalize()
                                      for _ in range(1000)]}).encode()
-    return {"get_alone": await beside(port, None, 0, seconds),
-            "beside_refused_64kb_cjk": {"body_bytes": len(refused), **await beside(port, post(port, refused), 2, seconds)},
-            "beside_largest_accepted": {"body_bytes": len(largest), **await beside(port, post(port, largest), 2, seconds)},
-            "beside_1000_distinct_names": {"body_bytes": len(distinct),
-                                           **await beside(port, post(port, distinct), 2, seconds)}}
+    explain = get(port, "".join(rng.choices(string.ascii_lowercase, k=100)).capitalize(), "explain")
+    cases = {"get_alone": (None, 0), "beside_refused_64kb_cjk": (post(port, refused), len(refused)),
+             "beside_largest_accepted": (post(port, largest), len(largest)),
+             "beside_1000_distinct_names": (post(port, distinct), len(distinct)),
+             "beside_explain_100_letters": (explain, 0)}
+    return {case: {"body_bytes": size, **await beside(port, heavy, 2, seconds, get_clients)}
+            for case, (heavy, size) in cases.items()}
 
 
 async def idle_case(port: int, n_idle: int) -> dict:
@@ -167,6 +176,57 @@ async def idle_case(port: int, n_idle: int) -> dict:
         w.close()
     return {"idle_sockets": n_idle, "get_status": status, "get_ms_with_connect": round(1000 * latency, 1),
             "idle_closed_by_server": closed}
+
+
+async def drip_forever(port: int, request: bytes, until: float) -> None:
+    """A POST head, then its body a byte every half second; a new connection when cut off."""
+    head, _, body = request.partition(b"\r\n\r\n")
+    while time.perf_counter() < until:
+        try:
+            reader, writer = await asyncio.open_connection(HOST, port)
+            writer.write(head + b"\r\n\r\n")
+            for byte in body:
+                await asyncio.sleep(0.5)
+                if time.perf_counter() > until or reader.at_eof():
+                    break
+                writer.write(bytes([byte]))
+                await writer.drain()
+            writer.close()
+        except OSError:
+            await asyncio.sleep(0.5)
+
+
+async def fresh_get(port: int) -> int | str:
+    """One GET on a new connection: its status, or the error."""
+    try:
+        reader, writer = await asyncio.wait_for(asyncio.open_connection(HOST, port), 5)
+    except (OSError, asyncio.TimeoutError) as err:
+        return type(err).__name__
+    try:
+        return await asyncio.wait_for(exchange(reader, writer, get(port)), 5)
+    except (OSError, asyncio.IncompleteReadError, asyncio.TimeoutError, ValueError) as err:
+        return type(err).__name__
+    finally:
+        writer.close()
+
+
+async def drip_case(port: int, drippers: int, seconds: float) -> dict:
+    """What GETs on fresh connections get while `drippers` connections drip their bodies."""
+    until = time.perf_counter() + seconds + 5
+    request = post(port, json.dumps({"names": ["Qin"] * 50}).encode())
+    jobs = []
+    for _ in range(drippers):
+        jobs.append(asyncio.ensure_future(drip_forever(port, request, until)))
+        await asyncio.sleep(0.002)
+    await asyncio.sleep(2)  # all connected, each one mid-body
+    outcomes: Counter = Counter()
+    while time.perf_counter() < until - 3:
+        outcomes[await fresh_get(port)] += 1
+        await asyncio.sleep(0.05)
+    for job in jobs:
+        job.cancel()
+    await asyncio.gather(*jobs, return_exceptions=True)
+    return {"drippers": drippers, "fresh_gets": dict(sorted(outcomes.items(), key=str))}
 
 
 async def drip(port: int, head: bytes, rest: bytes, until: float) -> None:
@@ -214,17 +274,23 @@ def sigterm_case(model: str, log: Path, grace_s: float, body: bool, load_s: floa
 
 
 def report(results: dict) -> None:
-    for case, r in results["heavy"].items():
-        heavy = r["heavy"]
-        line = f"{case:>28}: GET p50 {r['get']['p50_ms']} ms, p99 {r['get']['p99_ms']} ms, max {r['get']['max_ms']} ms"
+    for case, r in results.get("heavy", {}).items():
+        heavy, got = r["heavy"], r["get"]
+        line = (f"{case:>28}: GET {got.get('per_s', 0)}/s, p50 {got.get('p50_ms')} ms, p99 {got.get('p99_ms')} ms, "
+                f"max {got.get('max_ms')} ms")
         if heavy:
-            line += (f"  | {r['body_bytes']:,} B POSTs: {heavy['status']}, p50 {heavy['p50_ms']} ms, "
-                     f"p99 {heavy['p99_ms']} ms")
+            what = f"{r['body_bytes']:,} B POSTs" if r["body_bytes"] else "explains"
+            line += f"  | {what}: {heavy['status']}, p50 {heavy.get('p50_ms')} ms, p99 {heavy.get('p99_ms')} ms"
         print(line)
-    idle = results["idle"]
-    print(f"{'idle sockets':>28}: {idle['idle_sockets']} opened, {idle['idle_closed_by_server']} let go by the "
-          f"server; a GET then: HTTP {idle['get_status']} in {idle['get_ms_with_connect']} ms (connect included)")
-    for r in results["sigterm"]:
+    if "idle" in results:
+        idle = results["idle"]
+        print(f"{'idle sockets':>28}: {idle['idle_sockets']} opened, {idle['idle_closed_by_server']} let go by the "
+              f"server; a GET then: HTTP {idle['get_status']} in {idle['get_ms_with_connect']} ms (connect included)")
+    if "drip" in results:
+        drip = results["drip"]
+        print(f"{'dripped bodies':>28}: {drip['drippers']} connections; GETs on fresh connections got "
+              f"{drip['fresh_gets']}")
+    for r in results.get("sigterm", []):
         print(f"{'SIGTERM, dripped ' + r['dripped']:>28}: exit {r['exit_s']} s after the signal (grace {r['grace_s']} s, "
               f"{r['clients']} clients, status {r['returncode']})")
 
@@ -232,19 +298,29 @@ def report(results: dict) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--model", required=True, help="checkpoint folder to serve")
-    parser.add_argument("--seconds", type=float, default=5.0, help="length of each heavy-POST run (default 5)")
+    parser.add_argument("--seconds", type=float, default=5.0, help="length of each heavy and dripping run (default 5)")
+    parser.add_argument("--get-clients", type=int, default=32, help="GET clients beside the heavy ones (default 32)")
     parser.add_argument("--idle", type=int, default=600, help="idle sockets to open (default 600, cap 512)")
+    parser.add_argument("--drippers", type=int, default=600, help="connections dripping a body (default 600)")
+    parser.add_argument("--cases", default="heavy,idle,drip,sigterm", help="which to run (default: all)")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     args = parser.parse_args()
+    cases = set(args.cases.split(","))
     log = Path(os.environ.get("TMPDIR", "/tmp")) / f"nameorigin-http-abuse-{os.getpid()}.log"
     results: dict = {}
     proc, port = start_server(args.model, log)
     try:
-        results["heavy"] = asyncio.run(heavy_case(port, args.seconds))
-        results["idle"] = asyncio.run(idle_case(port, args.idle))
+        if "heavy" in cases:
+            results["heavy"] = asyncio.run(heavy_case(port, args.seconds, args.get_clients))
+        if "idle" in cases:
+            results["idle"] = asyncio.run(idle_case(port, args.idle))
+        if "drip" in cases:
+            results["drip"] = asyncio.run(drip_case(port, args.drippers, args.seconds))
     finally:
         stop(proc)
-    results["sigterm"] = [sigterm_case(args.model, log, 10, body=False), sigterm_case(args.model, log, 3, body=True)]
+    if "sigterm" in cases:
+        results["sigterm"] = [sigterm_case(args.model, log, 10, body=False),
+                              sigterm_case(args.model, log, 3, body=True)]
     log.unlink(missing_ok=True)
     if args.json:
         print(json.dumps(results))

@@ -684,6 +684,105 @@ class GatedClassifier(FakeClassifier):
         return super().predict(names, top_k, min_confidence)
 
 
+class SteppedClassifier(FakeClassifier):
+    """A FakeClassifier whose calls each wait to be let through (`release`), so a test decides
+    what is queued while which call runs; it can explain, as `Classifier` does."""
+
+    def __init__(self):
+        super().__init__()
+        import threading
+
+        self.steps = threading.Semaphore(0)
+
+    async def running(self, n: int) -> None:
+        """Until the `n`th call has begun."""
+        while len(self.calls) < n:
+            await asyncio.sleep(0.005)
+
+    def release(self, n: int = 1000) -> None:
+        for _ in range(n):
+            self.steps.release()
+
+    def predict(self, names, top_k=3, min_confidence=0.0):
+        result = super().predict(names, top_k, min_confidence)  # records the call
+        self.steps.acquire(timeout=10)
+        return result
+
+    def explain(self, name, top_k=3):
+        from nameorigin.inference.explain import explain
+
+        return explain(self, name, top_k)
+
+
+def test_a_small_request_waits_for_a_turn_of_each_large_one_not_a_piece():
+    clf = SteppedClassifier()
+    big = [[f"{c}{i}" for i in range(40)] for c in "ABC"]
+
+    async def main():
+        batcher = MicroBatcher(clf, max_wait_s=0.0, max_chars=16, max_turn_chars=4)
+        await batcher.start()
+        try:
+            jobs = [batcher.submit(names, 1) for names in big]
+            await clf.running(1)  # a batch of turns from the three is running
+            small = batcher.submit(["S"], 1)
+            clf.release()
+            return await asyncio.gather(*jobs), await small
+        finally:
+            await batcher.stop()
+
+    answers, small = asyncio.run(main())
+    assert [[p.name for p in a] for a in answers] == big and [p.name for p in small] == ["S"]
+    assert all(len(call) == 1 or sum(map(len, call)) <= 16 for call in clf.calls), clf.calls
+    assert "S" in clf.calls[1], clf.calls[:3]  # in the next batch, not behind a batch-sized piece of each
+    assert {name[0] for name in clf.calls[0]} == set("ABC")  # each had a turn in the first batch
+
+
+def test_a_repeated_name_is_run_and_costed_once():
+    clf = FakeClassifier()
+    app = create_app(clf, max_batch_chars=10, max_turn_chars=5)
+
+    async def main():
+        async with app.router.lifespan_context(app):
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://test") as c:
+                return await c.post("/v1/predict", json={"names": ["Qin", "Li", "Qin"] * 300})
+
+    r = asyncio.run(main())
+    assert [p["name"] for p in r.json()["predictions"]] == ["Qin", "Li", "Qin"] * 300
+    assert sorted(name for call in clf.calls for name in call) == ["Li", "Qin"]
+
+
+def test_an_explanation_is_costed_by_its_prefixes_and_takes_turns():
+    from nameorigin.inference.explain import explain
+    from nameorigin.serve.limits import Limits
+    from nameorigin.serve.service import Service
+
+    clf = SteppedClassifier()
+    name = "Abcdefghijklmnopqrstuvwxyzabcdefghijklmn"  # 40 letters: 40 prefixes, 820 characters
+
+    async def main():
+        service = Service(clf, Limits(), MicroBatcher(clf, max_wait_s=0.0, max_chars=100, max_turn_chars=50))
+        await service.start()
+        try:
+            explained = service.explain(name, 2)
+            await clf.running(1)  # the whole name
+            clf.release(1)
+            await clf.running(2)  # the first turn of its prefixes
+            small = service.predict(["Small"], 1, 0.0, "names")
+            clf.release()
+            return await explained, await small
+        finally:
+            await service.stop()
+
+    explained, small = asyncio.run(main())
+    assert small[0].name == "Small" and "Small" in clf.calls[2], clf.calls[:4]
+    prefixes = [n for call in clf.calls[1:] for n in call if n != "Small"]
+    assert prefixes == [name[:end] for end in range(1, 41)]
+    assert all(sum(map(len, call)) <= 100 for call in clf.calls[1:]), clf.calls
+    clf.release()
+    assert explained == explain(clf, name, 2)
+
+
 def test_work_of_a_client_that_has_gone_is_dropped_from_the_queue():
     clf = GatedClassifier()
     app = create_app(clf, batch_wait_s=0.0)
@@ -821,6 +920,103 @@ def test_a_connection_that_sends_nothing_is_closed(strict_server):
         assert closed_by_server(s, 4)
 
 
+HELD_SERVER = """
+import sys, time
+from pathlib import Path
+import nameorigin.inference.classifier as predict
+
+real = predict.load_model
+marker = Path(sys.argv[2])
+
+def held_model(*args, **kwargs):
+    clf = real(*args, **kwargs)
+    fast = clf.predict
+
+    def predict_or_hold(names, *a, **k):
+        if "Held" in names:
+            marker.touch()
+            time.sleep(120)
+        return fast(names, *a, **k)
+
+    clf.predict = predict_or_hold
+    return clf
+
+predict.load_model = held_model
+sys.argv = ["nameorigin", "serve", "--model", sys.argv[1], *sys.argv[3:]]
+from nameorigin.cli import run
+run()
+"""
+
+
+@contextlib.contextmanager
+def held_server(model: Path, tmp_path: Path, *args: str):
+    """(URL, port, marker) of a server whose model holds a name "Held" for two minutes, touching
+    `marker` when it starts to; stopped with a 1 s grace period."""
+    marker = tmp_path / "held"
+    command = [sys.executable, "-c", HELD_SERVER, str(model), str(marker)]
+    with running_server(model, tmp_path / "server.log", "--grace", "1", *args, command=command) as (_, url):
+        yield url, int(url.rsplit(":", 1)[1]), marker
+
+
+def answer_after_sending(port: int, request: bytes, pause: float = 0.3) -> bytes | str:
+    """What a client that sends `request` at once and reads a little later gets: the answer, or the
+    error (a reset) that replaced it."""
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+        s.sendall(request)
+        time.sleep(pause)  # the request has arrived before the client reads
+        out = b""
+        try:
+            while chunk := s.recv(65536):
+                out += chunk
+        except ConnectionError as err:
+            return type(err).__name__
+        return out
+
+
+def test_a_newcomer_over_the_cap_reads_a_503_not_a_reset(tiny_model, tmp_path):
+    with held_server(tiny_model, tmp_path, "--max-connections", "3") as (url, port, marker):
+        busy = [socket.create_connection(("127.0.0.1", port), timeout=10) for _ in range(3)]
+        try:
+            for s in busy:  # three requests in progress: one in the model, two waiting for it
+                s.sendall(b"GET /v1/predict?name=Held HTTP/1.1\r\nHost: x\r\n\r\n")
+            while not marker.exists():
+                time.sleep(0.05)
+            time.sleep(0.3)  # the other two, sent with it, are read by now: nothing is idle
+            for _ in range(3):
+                answer = answer_after_sending(port, b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+                assert isinstance(answer, bytes) and answer.startswith(b"HTTP/1.1 503"), answer
+                assert "too many open connections" in json.loads(answer.partition(b"\r\n\r\n")[2])["detail"]
+        finally:
+            for s in busy:
+                s.close()
+
+
+def test_at_the_cap_the_slowest_body_is_shed_to_let_a_newcomer_in(tiny_model, tmp_path):
+    with held_server(tiny_model, tmp_path, "--max-connections", "3", "--timeout", "60") as (url, port, _):
+        drippers = [socket.create_connection(("127.0.0.1", port), timeout=10) for _ in range(3)]
+        try:
+            for s in drippers:  # a body of 1,000 bytes, one sent, the rest never
+                s.sendall(b"POST /v1/predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                          b"Content-Length: 1000\r\n\r\n{")
+            for _ in range(20):  # until the bodies have been arriving for a second (BODY_GRACE_S), at 1 byte in all
+                time.sleep(0.5)
+                r = httpx.get(f"{url}/v1/predict", params={"name": "Qin"}, timeout=10)
+                if r.status_code != 503:
+                    break
+            assert r.status_code == 200, r.text
+            shed = []
+            for s in drippers:
+                s.settimeout(2)
+                try:
+                    shed.append(s.recv(4096))
+                except (socket.timeout, ConnectionError):
+                    pass
+            assert any(a.startswith(b"HTTP/1.1 408") and b"too slowly" in a for a in shed), shed
+        finally:
+            for s in drippers:
+                s.close()
+
+
 # --- start-up options and shutdown -------------------------------------------------------------
 
 
@@ -855,6 +1051,31 @@ def test_serve_options_reach_the_server(monkeypatch):
     assert seen["threads"] == 1 and seen["grace_s"] == 10 and seen["max_request_chars"] == 20000
     server.command(parser.parse_args(["--threads", "2", "--grace", "3", "--max-connections", "9"]))
     assert seen["threads"] == 2 and seen["grace_s"] == 3 and seen["max_connections"] == 9
+
+
+def test_the_model_thread_gets_the_gil_back_quickly_while_serving(monkeypatch):
+    """A busy event loop yields the GIL once per switch interval, and the model thread needs it
+    back after each of a batch's PyTorch calls: the server shortens the interval while it runs."""
+    import nameorigin.inference.classifier
+    import nameorigin.serve.server as server
+
+    seen = []
+
+    class Recorder:
+        started = True
+
+        def __init__(self, config):
+            pass
+
+        def run(self, sockets):
+            seen.append(sys.getswitchinterval())
+
+    monkeypatch.setattr(nameorigin.inference.classifier, "load_model", lambda *a, **k: FakeClassifier())
+    monkeypatch.setattr(server, "_server_class", lambda host: Recorder)
+    before = sys.getswitchinterval()
+    server.serve(None, "127.0.0.1", 0)
+    assert seen == [server.SWITCH_INTERVAL_S] and server.SWITCH_INTERVAL_S < before
+    assert sys.getswitchinterval() == before
 
 
 SLOW_SERVER = """

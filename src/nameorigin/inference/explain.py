@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import io
 import os
-from collections.abc import Iterable
+from collections.abc import Generator, Iterable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Protocol
@@ -73,29 +73,42 @@ def _prefixes(text: str) -> list[str]:
     return [text[:end] for end in range(1, len(text) + 1) if text[end - 1] != " "]
 
 
-def _typed_steps(clf: Scorer, name: str, top_k: int) -> list[Step]:
+def _typed_steps(name: str, predictions: list) -> list[Step]:
     """Steps for a name whose script limits its labels (Han, Hangul, Arabic, ...): that script is
     evidence its ASCII transliteration has lost, so each prefix of the name as typed is scored,
     script and all, and shown as the text the model reads. A character that adds nothing to
     that text (a mark the transliteration drops) adds no step."""
     steps: list[Step] = []
-    for p in clf.predict([name[:end] for end in range(1, len(name) + 1)], top_k=top_k):
+    for p in predictions:
         if p.predictions and (not steps or steps[-1].prefix != p.normalized):
             steps.append(Step(p.normalized, p.predictions))
     return steps
 
 
+def explaining(name: str) -> Generator[list[str], list, Explanation]:
+    """`explain` as a generator, for a caller that schedules the scoring itself (the server, which
+    budgets an explanation by its prefixes like any other request): it yields the names to score,
+    is sent their predictions at the caller's top_k, and returns `explain`'s `Explanation`."""
+    whole = (yield [name])[0]
+    steps: list[Step] = []
+    if whole.predictions and allowed_labels(script_of(compatible(name))) is not None:
+        steps = _typed_steps(name, (yield [name[:end] for end in range(1, len(name) + 1)]))
+    elif whole.predictions:
+        prefixes = _prefixes(whole.normalized)
+        steps = [Step(prefix, p.predictions) for prefix, p in zip(prefixes, (yield prefixes))]
+    return Explanation(whole.name, whole.normalized, whole.abstained, whole.reason, steps, whole.model_revision)
+
+
 def explain(clf: Scorer, name: str, top_k: int = 3) -> Explanation:
     """The top-`top_k` labels after each prefix of `name` as `clf` reads it, as
     `Classifier.predict` gives them (`Explanation`)."""
-    whole = clf.predict([name], top_k=top_k)[0]
-    steps: list[Step] = []
-    if whole.predictions and allowed_labels(script_of(compatible(name))) is not None:
-        steps = _typed_steps(clf, name, top_k)
-    elif whole.predictions:
-        prefixes = _prefixes(whole.normalized)
-        steps = [Step(prefix, p.predictions) for prefix, p in zip(prefixes, clf.predict(prefixes, top_k=top_k))]
-    return Explanation(whole.name, whole.normalized, whole.abstained, whole.reason, steps, whole.model_revision)
+    steps = explaining(name)
+    names = next(steps)
+    while True:
+        try:
+            names = steps.send(clf.predict(names, top_k=top_k))
+        except StopIteration as done:
+            return done.value
 
 
 def format_table(explanations: list[Explanation]) -> str:

@@ -4,13 +4,16 @@
 `load_onnx_classifier` builds a `Classifier` on it, from an ``.onnx`` file written by
 ``nameorigin export`` or from a checkpoint folder (exported in memory, which needs PyTorch).
 
-An ``.onnx`` file is checked as a checkpoint is: its metadata by `ModelMeta.from_dict`, the width
-of its output against its labels, its weights for NaN, infinities and absurd magnitudes (where
-the onnx package is installed to read them), and its network by one small batch that must give
-finite logits. The batch alone is not enough: onnxruntime's GRU clamps what goes into its gates,
-so NaN recurrent weights give finite, wrong logits.
+An ``.onnx`` file runs as code, like a pickle, so before onnxruntime sees it its graph is read
+with the onnx package and refused unless it is built as nameorigin's exports are
+(`checkpoint.onnx_graph`: their operators only, loops over the name's characters only). Then it
+is checked as a checkpoint is: its metadata by `ModelMeta.from_dict`, the width of its output
+against its labels, its weights for NaN, infinities and absurd magnitudes, and its network by one
+small batch that must give finite logits. The batch alone is not enough: onnxruntime's GRU clamps
+what goes into its gates, so NaN recurrent weights give finite, wrong logits. onnxruntime failing
+while it runs is a one-line `NameOriginError`, as every other refusal here.
 
-onnxruntime is an optional extra, so `predict.load_model` finds this module by name only when
+onnx and onnxruntime are an optional extra, so `predict.load_model` finds this module by name only when
 the backend is asked for.
 """
 
@@ -39,14 +42,17 @@ _PROBE = ["A", "Li", "Novak", "O'Neil-Smith", "van der Berg"]
 class OnnxModel:
     """An exported network run by onnxruntime on the CPU, a `runtime.Network`:
     ``model(chars, lengths) -> logits`` with numpy arrays in and out. `threads` sets
-    onnxruntime's intra-op threads (None: its default, one per physical core)."""
+    onnxruntime's intra-op threads (None: its default, one per physical core). A graph is checked
+    before it runs (`checkpoint.onnx_graph`) unless `trusted`, for bytes this process has just
+    exported."""
 
-    def __init__(self, model: str | os.PathLike | bytes, threads: int | None = None):
-        self.session = open_session(model, threads)
+    def __init__(self, model: str | os.PathLike | bytes, threads: int | None = None, *, trusted: bool = False):
+        self.session = open_session(model, threads, trusted=trusted)
+        self.where = "the ONNX model" if isinstance(model, bytes) else str(model)
         self.props: dict[str, str] = dict(self.session.get_modelmeta().custom_metadata_map)
 
     def __call__(self, chars: np.ndarray, lengths: np.ndarray) -> np.ndarray:
-        return run(self.session, chars, lengths)
+        return run(self.session, chars, lengths, self.where)
 
     def metadata(self, where: str | os.PathLike = "the ONNX model") -> ModelMeta:
         """The checkpoint metadata stored in the file (labels, temperature, logit_bias, revision,
@@ -73,12 +79,10 @@ class OnnxModel:
 
 def _check_weights(path: Path) -> None:
     """Refuse NaN, infinite or absurdly large weights in an exported file, as `weights.check_values`
-    does a checkpoint's. Reading them needs the onnx package, which onnxruntime does not."""
-    try:
-        import onnx
-        from onnx import numpy_helper
-    except ImportError:
-        return
+    does a checkpoint's (with the onnx package, which `open_session` has required already)."""
+    import onnx
+    from onnx import numpy_helper
+
     try:
         initializers = onnx.load(str(path)).graph.initializer
     except Exception as err:  # onnxruntime read it, so this is not expected; say what it was
@@ -107,11 +111,11 @@ def _check_file(runner: OnnxModel, meta: ModelMeta, path: Path) -> None:
 def load_onnx_classifier(path: str | os.PathLike, threads: int | None = None, **options: Any) -> Classifier:
     """A `predict.Classifier` whose network runs in onnxruntime: from an exported ``.onnx`` file,
     or from a checkpoint folder (exported in memory, nothing written). `options` go to `Classifier`."""
-    require_onnx("onnxruntime")
+    require_onnx("onnx", "onnxruntime")  # onnx reads a file's graph to check it, or exports a folder
     path = Path(path)
     if path.is_dir():
         model, meta = checkpoint.load(path)
-        runner = OnnxModel(to_onnx_bytes(model), threads)
+        runner = OnnxModel(to_onnx_bytes(model), threads, trusted=True)
         return Classifier(runner, meta, checkpoint.revision(path), threads=1, **options)
     runner = OnnxModel(path, threads)
     meta = runner.metadata(path)

@@ -10,7 +10,8 @@ behind FastAPI on uvicorn, with the guarantees a shared service needs:
   and their number is capped without locking real requests out (`protocol`);
 * every bad request gets a JSON 4xx ``{"detail": "<message>"}``, never a 500 or a hang (`app`);
 * the event loop never runs the model: one model thread does, fed by a micro-batcher that serves
-  concurrent requests together and large ones in turns (`batcher`);
+  concurrent requests together and lets them take turns, each costed by what the model reads
+  (an explanation by its prefixes) (`batcher`, `service`);
 * SIGTERM ends the server within a grace period, whatever is in flight (`server`).
 
 FastAPI and uvicorn are imported only when a server is built, so the rest of nameorigin works

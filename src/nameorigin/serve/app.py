@@ -9,7 +9,6 @@ import asyncio
 import gc
 from contextlib import asynccontextmanager
 from dataclasses import fields
-from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -22,9 +21,9 @@ from starlette.exceptions import HTTPException
 from starlette.routing import Match
 
 from . import schemas
-from .answer_options import answer_options
-from .batcher import MicroBatcher, ModelThread
-from .limits import REQUEST_TIMEOUT_S, LimitExceeded, Limits, RequestGuard, model_chars
+from .batcher import MicroBatcher
+from .limits import REQUEST_TIMEOUT_S, LimitExceeded, Limits, RequestGuard
+from .service import Service
 
 if TYPE_CHECKING:
     from ..inference.classifier import Classifier, Prediction
@@ -33,43 +32,6 @@ STATIC = Path(__file__).with_name("static")
 PREDICT_PARAMS = ("name", "top_k", "min_confidence", "level", "coverage", "prior")
 # The page loads nothing from elsewhere; saying so to the browser makes it hold to that.
 PAGE_HEADERS = {"content-security-policy": "default-src 'self'; img-src 'self' data:"}
-
-
-class Service:
-    """What the routes share: the model, its limits, and the one thread that runs it."""
-
-    def __init__(self, classifier: "Classifier", limits: Limits, batcher: MicroBatcher | None):
-        self.classifier = classifier
-        self.limits = limits
-        self.batcher = batcher
-        self.model = batcher.model if batcher is not None else ModelThread()
-        self.default_k = min(3, len(classifier.labels))
-
-    async def start(self) -> None:
-        if self.batcher is not None:
-            await self.batcher.start()
-        else:
-            self.model.start()
-
-    async def stop(self) -> None:
-        if self.batcher is not None:
-            await self.batcher.stop()
-        else:
-            self.model.stop()
-
-    def predict(self, names: list[str], top_k: int, min_confidence: float, where: str,
-                answers: dict | None = None) -> asyncio.Future:
-        """The predictions for `names`, as a future; a name or names over a limit, or answer options
-        (`answer_options`) the model can't give, raise here. Those options bypass the batcher."""
-        costs = model_chars(names, self.limits, where)
-        answers = answer_options(self.classifier, answers)
-        if self.batcher is not None and not answers:
-            return self.batcher.submit(names, top_k, min_confidence, costs)
-        return self.model.submit(partial(self.classifier.predict, **(answers or {})), names, top_k, min_confidence)
-
-    def explain(self, name: str, top_k: int) -> asyncio.Future:
-        model_chars([name], self.limits, "name")
-        return self.model.submit(self.classifier.explain, name, top_k)
 
 
 def _as_dict(prediction: "Prediction") -> dict:
@@ -124,19 +86,22 @@ def only_params(*allowed: str) -> Any:
 def create_app(classifier: "Classifier", *, max_names: int = Limits.max_names,
                max_body_bytes: int = Limits.max_body_bytes, max_name_chars: int = Limits.max_name_chars,
                max_request_chars: int = Limits.max_request_chars, batching: bool = True,
-               batch_wait_s: float = 0.002, max_batch_names: int = 1024, max_batch_chars: int = 4096,
-               body_timeout_s: float = REQUEST_TIMEOUT_S) -> FastAPI:
+               batch_wait_s: float = 0.002, max_batch_names: int = 1024, max_batch_chars: int = 2048,
+               max_turn_chars: int = 512, body_timeout_s: float = REQUEST_TIMEOUT_S) -> FastAPI:
     """The HTTP API for one loaded model; limits are fixed here so the schema can document them.
 
     `batching=False` answers each request with its own model call (kept to measure what
-    micro-batching is worth). ``/v1/explain`` is served when the classifier has `explain`.
+    micro-batching is worth); `max_batch_*` and `max_turn_chars` size the batches and each
+    request's turns in them (`batcher.MicroBatcher`). ``/v1/explain`` is served when the
+    classifier has `explain`.
     """
     limits = Limits(max_names, max_body_bytes, max_name_chars, max_request_chars)
-    for key, value in (("max_batch_names", max_batch_names), ("max_batch_chars", max_batch_chars)):
+    for key, value in (("max_batch_names", max_batch_names), ("max_batch_chars", max_batch_chars),
+                       ("max_turn_chars", max_turn_chars)):
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise ValueError(f"{key} must be a positive integer, got {value!r}")
     batcher = (MicroBatcher(classifier, max_wait_s=batch_wait_s, max_names=max_batch_names,
-                            max_chars=max_batch_chars) if batching else None)
+                            max_chars=max_batch_chars, max_turn_chars=max_turn_chars) if batching else None)
     service = Service(classifier, limits, batcher)
     app = FastAPIOffline(title="nameorigin", version=_version(), lifespan=_lifespan(service),
                          description="Which language does a name come from? Character-level RNN predictions from "

@@ -2,9 +2,9 @@
 
 A network call per name is dominated by fixed costs (Python dispatch, one small matrix product per
 character), so 32 clients asking one name each are served much faster as one call with 32 names.
-A call is also bounded in size, and a large request is cut into pieces served in turn with the
-requests behind it: a GET waits for at most a piece or two of someone's 1,000-name POST, never
-for all of it.
+A call is also bounded in size, and the requests waiting take turns in it, a few hundred
+characters each: a GET waits for a turn of each request ahead of it, never for someone's whole
+1,000-name POST or 100-prefix explanation.
 """
 
 from __future__ import annotations
@@ -93,19 +93,28 @@ class MicroBatcher:
     """Answers concurrent requests with few `Classifier.predict` calls, on a `ModelThread`.
 
     One worker task waits for the first request, gathers whatever else arrives within `max_wait_s`,
-    and takes names from the waiting requests in turn, up to `max_names` names and `max_chars`
-    characters (the model's cost), for one call per distinct `min_confidence`. A request with
-    names left over goes back behind the others. Under load the queue fills while the model
-    runs, so batches form without waiting; at low load a request waits at most `max_wait_s`. A
-    request whose client has gone (its future cancelled) is dropped before its names are run.
+    and forms a batch of up to `max_names` names and `max_chars` characters (the model's cost; an
+    explanation's cost is its prefixes), for one call per distinct `min_confidence`.
+
+    The waiting requests take turns of at most `max_turn_chars` characters each (a whole name at
+    least), round and round until the batch is full; a request with names left goes behind the
+    others, and one that arrives goes behind them too. So a 1,000-name POST is served a turn at a
+    time, and a GET that arrives waits for one turn of each request ahead of it, not for a
+    batch-sized piece of each: beside two such POSTs it is in the next batch. The batch size
+    bounds how long a batch takes, the turn how much of it one request may have.
+
+    Under load the queue fills while the model runs, so batches form without waiting; at low load
+    a request waits at most `max_wait_s`. A request whose client has gone (its future cancelled)
+    is dropped before its names are run.
     """
 
     def __init__(self, classifier: "Classifier", *, max_wait_s: float = 0.002, max_names: int = 1024,
-                 max_chars: int = 4096, model: ModelThread | None = None):
+                 max_chars: int = 2048, max_turn_chars: int = 512, model: ModelThread | None = None):
         self.classifier = classifier
         self.max_wait_s = max_wait_s
         self.max_names = max_names
         self.max_chars = max_chars
+        self.max_turn_chars = max_turn_chars
         self.model = model or ModelThread()
         self._jobs: deque[_Job] = deque()
         self._arrived: asyncio.Event | None = None
@@ -175,26 +184,29 @@ class MicroBatcher:
                 return
 
     def _take(self) -> list[tuple[_Job, int, int]]:
-        """The next batch, as (job, start, end) slices of the waiting jobs' names."""
-        batch: list[tuple[_Job, int, int]] = []
+        """The next batch, as (job, start, end) slices of the waiting jobs' names, taken in turns."""
+        batch: dict[_Job, list[int]] = {}
         names = chars = 0
-        for _ in range(len(self._jobs)):
+        while self._jobs and names < self.max_names and chars < self.max_chars:
             job = self._jobs.popleft()
             if job.future.done():  # its client went away
                 continue
             start = end = job.taken
-            while end < len(job.names) and (names == 0 or (names < self.max_names
-                                                            and chars + job.costs[end] <= self.max_chars)):
+            turn = 0
+            while end < len(job.names) and turn < self.max_turn_chars and names < self.max_names and (
+                    names == 0 or chars + job.costs[end] <= self.max_chars):
+                turn += job.costs[end]
                 chars += job.costs[end]
                 names += 1
                 end += 1
-            if end > start:
-                batch.append((job, start, end))
-                job.taken = end
+            if end == start:  # its next name does not fit: it goes first next time
+                self._jobs.appendleft(job)
+                break
+            batch.setdefault(job, [start, end])[1] = end
+            job.taken = end
             if end < len(job.names):
                 self._jobs.append(job)
-                break
-        return batch
+        return [(job, start, end) for job, (start, end) in batch.items()]
 
     async def _run(self) -> None:
         while True:

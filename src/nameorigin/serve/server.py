@@ -26,6 +26,8 @@ KEEP_ALIVE_S = 5.0
 MAX_CONNECTIONS = 512
 # One thread is the fastest on a shared CPU (docs/benchmarks.md, "Threads"); more help only on idle cores.
 THREADS = 1
+# A tenth of Python's default: see `serve` for why (docs/usage.md has the measurements).
+SWITCH_INTERVAL_S = 0.0005
 
 
 def _authority(host: str, port: int) -> str:
@@ -82,6 +84,12 @@ def serve(model_path: str | os.PathLike | None = None, host: str = DEFAULT_HOST,
     head, and then its body, must each arrive within `timeout_s`; `limits` go to `create_app`. A
     missing or damaged checkpoint raises `NameOriginError` before anything listens, so a broken
     deployment fails at start-up rather than on the first request.
+
+    While it serves, Python's thread switch interval is `SWITCH_INTERVAL_S`. The model thread lets
+    go of the GIL in every PyTorch call, a few hundred per batch, and takes it back only when the
+    thread holding it yields; an event loop kept busy (requests refused with a 413 as fast as
+    clients send them) yields only every switch interval, 5 ms by default, so each batch took
+    seconds and every GET waited for it.
     """
     try:
         import uvicorn
@@ -99,12 +107,16 @@ def serve(model_path: str | os.PathLike | None = None, host: str = DEFAULT_HOST,
     config = uvicorn.Config(app, host=host, port=port, access_log=access_log, log_level="info", lifespan="on",
                             http=guarded_protocol(max_connections=max_connections, head_timeout_s=timeout_s),
                             timeout_keep_alive=keep_alive_s, timeout_graceful_shutdown=grace_s)
+    switch_interval = sys.getswitchinterval()
     with _listen(host, port) as sock:
         server = _server_class(host)(config)
+        sys.setswitchinterval(SWITCH_INTERVAL_S)
         try:
             server.run(sockets=[sock])
         except SystemExit:  # uvicorn's own exit when the app's start-up fails
             pass
+        finally:
+            sys.setswitchinterval(switch_interval)
     if not server.started:
         raise NameOriginError("the server did not start; its log above says why")
 
