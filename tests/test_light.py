@@ -132,3 +132,21 @@ def test_the_light_tests_pass_where_torch_cannot_be_imported():
                           env=env, timeout=900, cwd=Path(__file__).parents[1])
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
     assert "skipped" not in proc.stdout.splitlines()[-1], proc.stdout[-2000:]
+
+
+def test_an_exported_onnx_file_runs_where_torch_cannot_be_imported(tmp_path):
+    """Exported here (with PyTorch), then run by onnxruntime in a process without it."""
+    pytest.importorskip("onnxruntime")
+    from nameorigin.cli import main
+
+    out = tmp_path / "tutorial.onnx"
+    assert main(["export", "--model", "tutorial", "--out", str(out)]) == 0
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(BLOCKER), os.environ.get("PYTHONPATH")]))}
+    proc = subprocess.run([sys.executable, "-m", "nameorigin.cli", "predict", "--backend", "onnx", "--model", str(out),
+                           "--json", "Nguyen"], capture_output=True, text=True, env=env, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)[0]["label"] == load_model("tutorial").predict(["Nguyen"])[0].label
+    folder = subprocess.run([sys.executable, "-m", "nameorigin.cli", "predict", "--backend", "onnx", "--model",
+                             "tutorial", "Nguyen"], capture_output=True, text=True, env=env, timeout=300)
+    assert folder.returncode == 2 and "pip install 'nameorigin[train]'" in folder.stderr
+    assert folder.stderr.count("\n") == 1, folder.stderr

@@ -1,4 +1,4 @@
-"""Export a checkpoint to ONNX, and run the exported network with onnxruntime.
+"""Export a checkpoint to ONNX (PyTorch's exporter), checked by running it with onnxruntime.
 
 ``nameorigin export --model DIR --format onnx --out FILE`` writes one self-describing ``.onnx``
 file: the network, with inputs ``chars`` (int64, batch x time, right-padded character indices) and
@@ -23,9 +23,8 @@ Every export is checked before it is written: its graph must pass `onnx_graph`'s
 loading a file demands), and onnxruntime runs it on a batch of another size and other lengths
 than the tracing example, and must agree with PyTorch.
 
-Running an exported file for predictions is `inference.onnx`'s job; `open_session` and `run` here
-are what both it and the check above feed the graph with. `open_session` checks a graph it did
-not just export before onnxruntime sees it: an ONNX file runs as code (see `onnx_graph`).
+Running an exported file for predictions is `inference.onnx`'s job; `onnxfile.open_session` and
+`onnxfile.run`, which need no PyTorch, are what both it and the check above feed the graph with.
 """
 
 from __future__ import annotations
@@ -53,37 +52,16 @@ from ..models.recurrent import Ensemble, RecurrentClassifier
 from ..models.tutorial import ScratchRNN
 from ..text.names import ALPHABET
 from .metadata import ModelMeta
-from .onnx_graph import check_graph, graph_problem
+from .onnx_graph import graph_problem
+from .onnxfile import (FORMAT, FORMAT_VERSION, INPUTS, METADATA_KEYS, OPTIONAL_KEYS, OUTPUT,  # noqa: F401
+                       first_line, open_session, require_module, require_onnx, run)
 
 FORMATS = ("onnx",)
-FORMAT = "nameorigin-onnx"
-FORMAT_VERSION = 1
 OPSET = 17
-INPUTS = ("chars", "lengths")
-OUTPUT = "logits"
-# What the file records besides the network (JSON-encoded values in metadata_props).
-METADATA_KEYS = ("labels", "temperature", "logit_bias", "revision", "config", "metrics")
-# written only by models that have them
-OPTIONAL_KEYS = ("one_word_temperature", "conformal", "label_prior", "one_word_label_prior")
 
 # The tracing example, and the differently shaped batch every export is checked on.
 _EXAMPLE_NAMES = ["Abe", "Li", "Novak"]
 _CHECK_NAMES = [(ALPHABET * 3)[i:i + n] for i, n in enumerate((1, 9, 2, 23, 4, 17, 6, 12, 3, 20, 1))]
-
-
-def _require(module: str):
-    try:
-        return __import__(module)
-    except ImportError:
-        raise NameOriginError(f"ONNX support needs the {module} package: pip install 'nameorigin[onnx]'") from None
-
-
-def require_onnx(*modules: str) -> None:
-    """Refuse, before any work, when an ONNX package is missing: PyTorch's exporter needs onnx and
-    onnxruntime (to check what it wrote), and so does running an exported file (onnx reads its
-    graph to check it before onnxruntime runs it)."""
-    for module in modules or ("onnx", "onnxruntime"):
-        _require(module)
 
 
 # --- making a network exportable --------------------------------------------------------------
@@ -163,7 +141,7 @@ def to_onnx_bytes(model: nn.Module, opset: int = OPSET) -> bytes:
                                         OUTPUT: {0: "batch"}},
                           opset_version=opset, do_constant_folding=True, **kwargs)
     data = buffer.getvalue()
-    problem = graph_problem(_require("onnx").load_model_from_string(data))
+    problem = graph_problem(require_module("onnx").load_model_from_string(data))
     if problem is not None:  # what loading would refuse: the exporter and ALLOWED_OPS disagree
         raise RuntimeError(f"the ONNX export of {type(model).__name__} has {problem}; this is a bug in nameorigin")
     _check(model, data)
@@ -180,60 +158,6 @@ def _check(model: nn.Module, data: bytes, tolerance: float = 1e-4) -> None:
         diff = np.abs(got - expected).max() if got.shape == expected.shape else f"shape {got.shape}"
         raise RuntimeError(f"the ONNX export of {type(model).__name__} disagrees with PyTorch "
                            f"(max difference {diff}); this is a bug in nameorigin")
-
-
-def _first_line(err: BaseException) -> str:
-    return (str(err).strip().splitlines() or [type(err).__name__])[0][:300]
-
-
-def _check_untrusted(data: bytes, shown: str) -> None:
-    """Refuse a graph `onnx_graph.check_graph` refuses, before onnxruntime sees it; reading the
-    graph needs the onnx package, without which no file is run unchecked."""
-    onnx = _require("onnx")
-    try:
-        proto = onnx.load_model_from_string(data)
-    except Exception as err:  # protobuf's DecodeError, or onnx's own
-        raise NameOriginError(f"{shown}: not a loadable ONNX model ({_first_line(err)})") from None
-    check_graph(proto, shown)
-
-
-def open_session(model: str | os.PathLike | bytes, threads: int | None = None, *, trusted: bool = False):
-    """An onnxruntime session on the CPU for an exported file (a path, or its bytes), checked to
-    have this module's inputs and output. `threads` sets its intra-op threads (None: onnxruntime's
-    default, one per physical core). The graph must pass `onnx_graph.check_graph` first, unless
-    `trusted`: bytes this process has just exported and checked itself."""
-    ort = _require("onnxruntime")
-    options = ort.SessionOptions()
-    if threads is not None:
-        options.intra_op_num_threads = threads
-    options.inter_op_num_threads = 1
-    options.log_severity_level = 4  # its errors reach the caller as one line each (`run`), not as log lines too
-    shown = "model" if isinstance(model, bytes) else str(model)
-    if not isinstance(model, bytes):
-        if not Path(model).is_file():
-            raise NameOriginError(f"{model}: no such ONNX file")
-        model = Path(model).read_bytes()  # what is checked is what runs, whatever happens to the file
-    if not trusted:
-        _check_untrusted(model, shown)
-    try:
-        session = ort.InferenceSession(model, sess_options=options, providers=["CPUExecutionProvider"])
-    except Exception as err:  # onnxruntime's own exception types differ between versions
-        raise NameOriginError(f"{shown}: not a loadable ONNX model ({_first_line(err)})") from None
-    names = [i.name for i in session.get_inputs()]
-    if names != list(INPUTS) or OUTPUT not in [o.name for o in session.get_outputs()]:
-        raise NameOriginError(f"{shown}: not a nameorigin ONNX export (inputs {names})")
-    return session
-
-
-def run(session: Any, chars: np.ndarray, lengths: np.ndarray, where: str = "the ONNX model") -> np.ndarray:
-    """The logits `session` (from `open_session`) computes for a batch (numpy arrays, or CPU
-    tensors); onnxruntime failing to compute them (a graph that asks for more memory than there
-    is) is a one-line `NameOriginError`."""
-    feed = {"chars": np.asarray(chars, dtype=np.int64), "lengths": np.asarray(lengths, dtype=np.int64)}
-    try:
-        return session.run([OUTPUT], feed)[0]
-    except Exception as err:  # onnxruntime's exception types differ between versions
-        raise NameOriginError(f"{where}: onnxruntime failed to run the network ({_first_line(err)})") from None
 
 
 # --- writing the file ---------------------------------------------------------------------------
@@ -267,8 +191,8 @@ def export_model(model: nn.Module, metadata: Mapping[str, Any], out_path: str | 
                  revision: str = "", opset: int = OPSET) -> Path:
     """Write `model` with `metadata` (the checkpoint's: labels, temperature, ...; checked as
     loading checks it, so no file is written that would be refused) to `out_path`."""
-    onnx = _require("onnx")
-    _require("onnxruntime")
+    onnx = require_module("onnx")
+    require_module("onnxruntime")
     meta = metadata if isinstance(metadata, ModelMeta) else ModelMeta.from_dict(metadata, "the model's metadata")
     proto = onnx.load_model_from_string(to_onnx_bytes(model, opset))
     onnx.helper.set_model_props(proto, _metadata_props(meta, revision))

@@ -27,8 +27,8 @@ import numpy as np
 
 from .. import __version__, checkpoint
 from ..checkpoint.metadata import ModelMeta
-from ..checkpoint.onnx import (FORMAT, FORMAT_VERSION, METADATA_KEYS, OPTIONAL_KEYS, OUTPUT, open_session,
-                               require_onnx, run, to_onnx_bytes)
+from ..checkpoint.onnxfile import (FORMAT, FORMAT_VERSION, METADATA_KEYS, OPTIONAL_KEYS, OUTPUT, open_session,
+                                   require_onnx, run)
 from ..checkpoint.weights import MAX_WEIGHT
 from ..errors import NameOriginError
 from ..jsontext import JSONError, parse_json
@@ -108,14 +108,32 @@ def _check_file(runner: OnnxModel, meta: ModelMeta, path: Path) -> None:
                               "export it again with `nameorigin export`")
 
 
+def _load_for_export(path: Path):
+    """A checkpoint folder's PyTorch network, to export in memory; without PyTorch, one line saying
+    how to get it or what to give instead."""
+    try:
+        import torch  # noqa: F401  (the exporter needs PyTorch, an optional extra)
+    except ImportError:
+        raise NameOriginError(f"{path}: running a checkpoint folder in onnxruntime exports it first, which needs "
+                              "PyTorch: pip install 'nameorigin[train]', or give the .onnx file `nameorigin export` "
+                              "writes") from None
+    return checkpoint.load(path)
+
+
+def _exported(model) -> bytes:
+    from ..checkpoint.onnx import to_onnx_bytes  # PyTorch's exporter: an optional extra
+
+    return to_onnx_bytes(model)
+
+
 def load_onnx_classifier(path: str | os.PathLike, threads: int | None = None, **options: Any) -> Classifier:
     """A `predict.Classifier` whose network runs in onnxruntime: from an exported ``.onnx`` file,
     or from a checkpoint folder (exported in memory, nothing written). `options` go to `Classifier`."""
     require_onnx("onnx", "onnxruntime")  # onnx reads a file's graph to check it, or exports a folder
     path = Path(path)
     if path.is_dir():
-        model, meta = checkpoint.load(path)
-        runner = OnnxModel(to_onnx_bytes(model), threads, trusted=True)
+        model, meta = _load_for_export(path)
+        runner = OnnxModel(_exported(model), threads, trusted=True)
         return Classifier(runner, meta, checkpoint.revision(path), threads=1, **options)
     runner = OnnxModel(path, threads)
     meta = runner.metadata(path)

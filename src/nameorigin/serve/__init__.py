@@ -1,7 +1,7 @@
 """``nameorigin serve``: a trained model behind a small JSON API and a web page, over HTTP.
 
 Other programs (a web form, a data pipeline in another language) should be able to ask for a name's
-origin without loading PyTorch and a checkpoint themselves. This package puts one `Classifier`
+origin without loading a model and a checkpoint themselves. This package puts one `Classifier`
 behind FastAPI on uvicorn, with the guarantees a shared service needs:
 
 * bounded work per request: a body, a names list and each name have size limits, and names are

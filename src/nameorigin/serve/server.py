@@ -86,7 +86,7 @@ def serve(model_path: str | os.PathLike | None = None, host: str = DEFAULT_HOST,
     deployment fails at start-up rather than on the first request.
 
     While it serves, Python's thread switch interval is `SWITCH_INTERVAL_S`. The model thread lets
-    go of the GIL in every PyTorch call, a few hundred per batch, and takes it back only when the
+    go of the GIL in every numpy operation, a few hundred per batch, and takes it back only when the
     thread holding it yields; an event loop kept busy (requests refused with a 413 as fast as
     clients send them) yields only every switch interval, 5 ms by default, so each batch took
     seconds and every GET waited for it.
