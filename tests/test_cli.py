@@ -443,12 +443,12 @@ def test_a_missing_extra_is_one_line_with_its_install_command_before_any_work(mi
                                                                              monkeypatch, tmp_path):
     import sys
 
-    import nameorigin.inference.classifier
+    import nameorigin.cli.commands
 
     monkeypatch.chdir(tmp_path)
     monkeypatch.setitem(sys.modules, missing, None)  # import fails, as without the extra
     if command[0] == "explain":
-        monkeypatch.setattr(nameorigin.inference.classifier, "load_model", lambda *a, **k: pytest.fail("the work started"))
+        monkeypatch.setattr(nameorigin.cli.commands, "load_model", lambda *a, **k: pytest.fail("the work started"))
     assert main(command) == 2
     err = capsys.readouterr().err
     assert needs in err and len(err.strip().splitlines()) == 1

@@ -20,6 +20,7 @@ from fastapi_offline import FastAPIOffline
 from starlette.exceptions import HTTPException
 from starlette.routing import Match
 
+from .. import __version__
 from . import schemas
 from .batcher import MicroBatcher
 from .limits import REQUEST_TIMEOUT_S, LimitExceeded, Limits, RequestGuard
@@ -251,6 +252,4 @@ def _add_page(app: FastAPI) -> None:
 
 
 def _version() -> str:
-    from .. import __version__
-
     return __version__

@@ -17,6 +17,7 @@ from typing import Any
 
 from ..argtypes import non_negative_float, port as port_number, positive_float, positive_int, threads as thread_count
 from ..errors import NameOriginError
+from ..inference.classifier import load_model
 from .limits import MAX_BODY_BYTES, MAX_NAME_CHARS, MAX_NAMES, MAX_REQUEST_CHARS, REQUEST_TIMEOUT_S
 
 DEFAULT_HOST = "127.0.0.1"
@@ -98,8 +99,6 @@ def serve(model_path: str | os.PathLike | None = None, host: str = DEFAULT_HOST,
         from .protocol import guarded_protocol
     except ImportError:
         raise NameOriginError("`nameorigin serve` needs FastAPI and uvicorn: pip install 'nameorigin[serve]'") from None
-    from ..inference.classifier import load_model
-
     if host.startswith("[") and host.endswith("]"):
         host = host[1:-1]  # an IPv6 address as written in a URL
     classifier = load_model(model_path, backend, threads=threads)
