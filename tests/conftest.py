@@ -160,6 +160,17 @@ def tiny_model(small_corpus, tmp_path_factory) -> Path:
     return out
 
 
+@pytest.fixture(scope="session")
+def tiny_server(tiny_model, tmp_path_factory) -> str:
+    """Base URL of a real HTTP server on `tiny_model` (``python -m nameorigin.serve`` on 127.0.0.1),
+    started once for the test run by the first test that asks for it. The HTTP tests reach it as
+    `server` and `client` (tests/serving.py, which also has how it is run)."""
+    from serving import running_server
+
+    with running_server(tiny_model, tmp_path_factory.mktemp("serve-log") / "server.log") as (_, url):
+        yield url
+
+
 # A few names of each kind per tradition: enough for every part of a small world run.
 FIXTURE = {
     ("Polish", "pl_PL"): ("Kowalski Nowak Wiśniewski Wójcik Kowalczyk Kamiński Lewandowski Zieliński Szymański "
