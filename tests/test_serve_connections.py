@@ -187,7 +187,7 @@ def test_at_the_cap_the_slowest_body_is_shed_to_let_a_newcomer_in(tiny_model, tm
 
 
 def test_threads_option_reaches_the_model_only_when_asked(monkeypatch):
-    import nameorigin.inference.classifier
+    import nameorigin.serve.server
     from nameorigin.errors import NameOriginError
     from nameorigin.serve import serve
 
@@ -197,7 +197,7 @@ def test_threads_option_reaches_the_model_only_when_asked(monkeypatch):
         asked.append(kwargs.get("threads"))
         raise NameOriginError("stop before listening")
 
-    monkeypatch.setattr(nameorigin.inference.classifier, "load_model", stop)
+    monkeypatch.setattr(nameorigin.serve.server, "load_model", stop)
     for threads in (2, None):  # None: the library's default
         with pytest.raises(NameOriginError):
             serve(None, threads=threads)
@@ -222,7 +222,6 @@ def test_serve_options_reach_the_server(monkeypatch):
 def test_the_model_thread_gets_the_gil_back_quickly_while_serving(monkeypatch):
     """A busy event loop yields the GIL once per switch interval, and the model thread needs it
     back after each of a batch's PyTorch calls: the server shortens the interval while it runs."""
-    import nameorigin.inference.classifier
     import nameorigin.serve.server as server
 
     seen = []
@@ -236,7 +235,7 @@ def test_the_model_thread_gets_the_gil_back_quickly_while_serving(monkeypatch):
         def run(self, sockets):
             seen.append(sys.getswitchinterval())
 
-    monkeypatch.setattr(nameorigin.inference.classifier, "load_model", lambda *a, **k: FakeClassifier())
+    monkeypatch.setattr(nameorigin.serve.server, "load_model", lambda *a, **k: FakeClassifier())
     monkeypatch.setattr(server, "_server_class", lambda host: Recorder)
     before = sys.getswitchinterval()
     server.serve(None, "127.0.0.1", 0)
@@ -286,7 +285,7 @@ def test_a_bad_address_fails_at_startup_with_one_line(tiny_model, args, message)
 
 
 def test_a_server_whose_startup_fails_is_an_error_not_exit_0(monkeypatch):
-    import nameorigin.inference.classifier
+    import nameorigin.serve.server
     import nameorigin.serve.app
     from nameorigin.errors import NameOriginError
 
@@ -295,7 +294,7 @@ def test_a_server_whose_startup_fails_is_an_error_not_exit_0(monkeypatch):
             await receive()
             await send({"type": "lifespan.startup.failed", "message": "broken on purpose"})
 
-    monkeypatch.setattr(nameorigin.inference.classifier, "load_model", lambda *a, **k: FakeClassifier())
+    monkeypatch.setattr(nameorigin.serve.server, "load_model", lambda *a, **k: FakeClassifier())
     monkeypatch.setattr(nameorigin.serve.app, "create_app", lambda *a, **k: broken_app)
     with pytest.raises(NameOriginError, match="did not start"):
         nameorigin.serve.serve(None, "127.0.0.1", 0)

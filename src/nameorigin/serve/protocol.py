@@ -19,7 +19,7 @@ make it answer every real request with a 503. This protocol adds:
 * JSON for its own errors, and a 400 for a request head over `MAX_HEAD_BYTES`.
 
 All of it rests on uvicorn's private protocol class (its ``cycle``, ``connections`` and parser
-callbacks); tests/test_serve.py drives each part against the installed uvicorn over real sockets.
+callbacks); tests/test_serve_connections.py drives each part against the installed uvicorn over real sockets.
 """
 
 from __future__ import annotations
