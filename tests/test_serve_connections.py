@@ -221,7 +221,7 @@ def test_serve_options_reach_the_server(monkeypatch):
 
 def test_the_model_thread_gets_the_gil_back_quickly_while_serving(monkeypatch):
     """A busy event loop yields the GIL once per switch interval, and the model thread needs it
-    back after each of a batch's PyTorch calls: the server shortens the interval while it runs."""
+    back after each of a batch's numpy operations: the server shortens the interval while it runs."""
     import nameorigin.serve.server as server
 
     seen = []
@@ -235,7 +235,7 @@ def test_the_model_thread_gets_the_gil_back_quickly_while_serving(monkeypatch):
         def run(self, sockets):
             seen.append(sys.getswitchinterval())
 
-    monkeypatch.setattr(nameorigin.serve.server, "load_model", lambda *a, **k: FakeClassifier())
+    monkeypatch.setattr(server, "load_model", lambda *a, **k: FakeClassifier())
     monkeypatch.setattr(server, "_server_class", lambda host: Recorder)
     before = sys.getswitchinterval()
     server.serve(None, "127.0.0.1", 0)
