@@ -89,7 +89,7 @@ def test_a_connection_that_sends_nothing_is_closed(strict_server):
 HELD_SERVER = """
 import sys, time
 from pathlib import Path
-import nameorigin.inference.classifier as predict
+import nameorigin.serve.server as predict  # the loader `serve` calls
 
 real = predict.load_model
 marker = Path(sys.argv[2])
@@ -335,7 +335,7 @@ def test_sigterm_right_after_the_announcement_shuts_down_gracefully(tiny_model):
 
 SLOW_SERVER = """
 import sys, time
-import nameorigin.inference.classifier as predict
+import nameorigin.serve.server as predict  # the loader `serve` calls
 
 real = predict.load_model
 
