@@ -90,7 +90,7 @@ def usable_cpus(root: str | os.PathLike = CGROUP_ROOT) -> int:
 
 
 def default_threads(command: str, cpus: int | None = None) -> int:
-    """PyTorch threads for `command` (a subcommand's name, or "predict --input") when the user
+    """Threads for `command` (a subcommand's name, or "predict --input") when the user
     says nothing: 1 for light work, and for bulk work all `cpus` but one (default: `usable_cpus`),
     at most `MAX_BULK_THREADS`. A command that is neither (such as ``serve``, which chooses for
     itself) gets 1."""
