@@ -333,39 +333,14 @@ def test_sigterm_right_after_the_announcement_shuts_down_gracefully(tiny_model):
     assert "Traceback" not in text and "Warning" not in text
 
 
-SLOW_SERVER = """
-import sys, time
-import nameorigin.serve.server as predict  # the loader `serve` calls
-
-real = predict.load_model
-
-def slow_model(*args, **kwargs):
-    clf = real(*args, **kwargs)
-    fast = clf.predict
-
-    def predict_slowly(names, *a, **k):
-        if "Slow" in names:
-            time.sleep(120)
-        return fast(names, *a, **k)
-
-    clf.predict = predict_slowly
-    return clf
-
-predict.load_model = slow_model
-sys.argv = ["nameorigin", "serve", "--model", sys.argv[1], *sys.argv[2:]]
-from nameorigin.cli import run
-run()
-"""
-
-
 def test_sigterm_ends_the_server_within_the_grace_period_despite_a_slow_request(tiny_model, tmp_path):
     import signal
     import threading
 
-    command = [sys.executable, "-c", SLOW_SERVER, str(tiny_model)]
+    command = [sys.executable, "-c", HELD_SERVER, str(tiny_model), str(tmp_path / "held")]
     with running_server(tiny_model, tmp_path / "server.log", "--grace", "1", command=command) as (proc, url):
         outcome = []
-        slow = threading.Thread(target=lambda: outcome.append(_try_get(f"{url}/v1/predict?name=Slow")))
+        slow = threading.Thread(target=lambda: outcome.append(_try_get(f"{url}/v1/predict?name=Held")))
         slow.start()
         time.sleep(1.0)  # the request is in the model now
         started = time.monotonic()
