@@ -97,3 +97,16 @@ def test_threads_do_not_change_an_answer(threads):
     names = [prepare(n, "lower").text for n in ["Angela Merkel", "Qin Shi", "Robert Lewandowski"] * 400]
     one, many = load_model("world", threads=1), load_model("world", threads=threads)
     np.testing.assert_array_equal(one.logits(names), many.logits(names))
+
+
+def test_a_module_the_runtime_cannot_read_scores_itself_and_keeps_its_mode():
+    """A network not made by `build_model` (no config to rebuild it from) runs itself, in eval
+    mode, and is handed back in the mode it came in."""
+    from nameorigin.models.recurrent import RecurrentClassifier
+
+    torch.manual_seed(3)
+    model = RecurrentClassifier("gru", 59, 8, 4, bidirectional=True, dropout=0.5).train()
+    names = ["O", "Li", "Qin", "Nguyen", "Abramovich"] * 9
+    got = module_logits(model, names, budget=30)
+    assert model.training
+    torch.testing.assert_close(got, model.eval()(*encode(names)), atol=1e-5, rtol=0)

@@ -16,7 +16,7 @@ from torch import nn
 
 from ..data.encoded import EncodedNames
 from ..runtime import Network, build
-from ..runtime.batches import length_sorted_batches, network_logits
+from ..runtime.batches import network_logits
 from ..text import names as text
 
 
@@ -46,24 +46,28 @@ def as_runtime(model: nn.Module) -> Network:
     return build(config, state, n_labels)
 
 
-@torch.no_grad()
+class ModuleNetwork:
+    """A PyTorch network as a `runtime.Network`: called with numpy arrays, run on the device its
+    weights are on, answering numpy logits. Its caller sets the mode (eval for answers)."""
+
+    def __init__(self, model: nn.Module):
+        self.model, self.device = model, next(model.parameters()).device
+
+    @torch.no_grad()
+    def __call__(self, chars: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+        chars_, lengths_ = torch.from_numpy(chars).to(self.device), torch.from_numpy(lengths).to(self.device)
+        return self.model(chars_, lengths_).float().cpu().numpy()
+
+
 def module_logits(model: nn.Module, names: list[str], budget: int = 1 << 12) -> torch.Tensor:
     """Logits (names, labels) of prepared names (non-empty, inside the alphabet) in input order,
     as `model` gives them in eval mode; its mode is left as it was. A network `build_model` made
-    runs on the numpy runtime when it is on the CPU."""
-    device = next(model.parameters()).device
-    built_from = getattr(model, "built_from", None)
-    if device.type == "cpu" and built_from is not None:
+    runs on the numpy runtime when it is on the CPU, any other on itself."""
+    if next(model.parameters()).device.type == "cpu" and getattr(model, "built_from", None) is not None:
         return torch.from_numpy(network_logits(as_runtime(model), names, budget, torch.get_num_threads()))
     was_training = model.training
     model.eval()
-    lengths = np.fromiter(map(len, names), dtype=np.int64, count=len(names))
-    batches = length_sorted_batches(lengths, budget)
-    chunks = []
-    for rows in batches:
-        chars, lengths_ = (a.to(device) for a in encode([names[i] for i in rows]))
-        chunks.append(model(chars, lengths_).float().cpu())
-    model.train(was_training)
-    out = torch.empty(len(names), chunks[0].shape[1])
-    out[torch.from_numpy(np.concatenate(batches))] = torch.cat(chunks)
-    return out
+    try:
+        return torch.from_numpy(network_logits(ModuleNetwork(model), names, budget))
+    finally:
+        model.train(was_training)
