@@ -242,10 +242,14 @@ def read_metadata(folder: str | os.PathLike) -> dict[str, Any]:
 
 def revision(folder: str | os.PathLike) -> str:
     """SHA-256 over the weights and the metadata files: changes whenever either does."""
-    folder = Path(folder)
+    return revision_of({name: (Path(folder) / name).read_bytes() for name in (WEIGHTS, METADATA)})
+
+
+def revision_of(files: Mapping[str, bytes]) -> str:
+    """`revision` of a checkpoint's two files already read (`WEIGHTS` and `METADATA` by name)."""
     digest = hashlib.sha256()
     for name in (WEIGHTS, METADATA):
-        digest.update((folder / name).read_bytes())
+        digest.update(files[name])
     return digest.hexdigest()
 
 

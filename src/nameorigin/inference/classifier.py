@@ -53,9 +53,10 @@ class Classifier:
     def from_checkpoint(cls, folder: str | os.PathLike, threads: int | None = None) -> "Classifier":
         """The checkpoint in `folder` on the numpy runtime; `threads` as `load_model` takes it."""
         state, meta = checkpoint.read(folder)
-        clf = cls(runtime.build(meta.config, state, len(meta.labels)), meta, checkpoint.revision(folder),
+        files = {name: (Path(folder) / name).read_bytes() for name in (checkpoint.WEIGHTS, checkpoint.METADATA)}
+        clf = cls(runtime.build(meta.config, state, len(meta.labels)), meta, checkpoint.revision_of(files),
                   threads=threads)
-        clf._files = {name: (Path(folder) / name).read_bytes() for name in (checkpoint.WEIGHTS, checkpoint.METADATA)}
+        clf._files = files
         return clf
 
     def __reduce__(self):
