@@ -17,7 +17,7 @@ import sys
 
 from ..errors import NameOriginError, Stopped
 from ..threads import choose_threads
-from .commands import COMMANDS, TORCH_COMMANDS, as_text, needs_torch, workload
+from .commands import COMMANDS, as_text, torch_needed_by, workload
 from .parser import build_parser, parse_args
 
 __all__ = ["COMMANDS", "Terminated", "as_text", "build_parser", "finish_output", "import_pytorch", "main",
@@ -97,9 +97,9 @@ def _unwritable(err: UnicodeEncodeError) -> bool:
 def _run_command(args, standalone: bool) -> None:
     if standalone:
         _catch_stop_signals(args.command)
-    if needs_torch(args) and "torch" not in sys.modules:
-        what = args.command if args.command in TORCH_COMMANDS else f"{args.command} --backend torch"
-        import_pytorch(f"`nameorigin {what}`")
+    needs = torch_needed_by(args)
+    if needs and "torch" not in sys.modules:
+        import_pytorch(needs)
     _set_threads(args, standalone)
     COMMANDS[args.command](args)
 

@@ -38,9 +38,14 @@ def workload(args: argparse.Namespace) -> str | None:
 TORCH_COMMANDS = frozenset({"train", "reproduce", "export", "calibrate-sets"})
 
 
-def needs_torch(args: argparse.Namespace) -> bool:
-    """Whether the command needs PyTorch: to train or export, or to predict with ``--backend torch``."""
-    return args.command in TORCH_COMMANDS or getattr(args, "backend", None) == "torch"
+def torch_needed_by(args: argparse.Namespace) -> str | None:
+    """The command line, as a message names it, when it needs PyTorch (to train or export, or to
+    predict with ``--backend torch``); None when it does not."""
+    if args.command in TORCH_COMMANDS:
+        return f"`nameorigin {args.command}`"
+    if getattr(args, "backend", None) == "torch":
+        return f"`nameorigin {args.command} --backend torch`"
+    return None
 
 
 def _config(args: argparse.Namespace):
