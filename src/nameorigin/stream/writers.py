@@ -81,19 +81,15 @@ class TableWriter:
         return [inert(c) for c in row]
 
     def results(self, answers: Columns) -> list[list[str]]:
-        """The result cells of each name `answers` holds, made inert."""
-        labels = [inert(label) for label in answers.labels]
-        top, probability = answers.top.tolist(), answers.top_probability.tolist()
-        k, out = answers.top.shape[1], []
-        for i, (ranked, p) in enumerate(zip(top, probability)):
-            reason = answers.reason[i]
-            shown = [x for j in range(k) if ranked[j] >= 0 for x in (labels[ranked[j]], f"{p[j]:.6f}")]
-            cells = ["" if reason else labels[ranked[0]], f"{p[0]:.6f}" if ranked[0] >= 0 else "",
-                     "false" if reason is None else "true", inert(reason) if reason else "",
-                     inert(answers.normalized[i]), *shown, *[""] * (2 * k - len(shown))]
+        """The result cells of each name `answers` holds (`Columns.records`' answers), made inert."""
+        out = []
+        for p in answers.records([None] * len(answers.reason), ""):
+            shown = [x for q in p.predictions for x in (inert(q.label), f"{q.probability:.6f}")]
+            cells = [inert(p.label or ""), "" if p.probability is None else f"{p.probability:.6f}",
+                     "true" if p.abstained else "false", inert(p.reason or ""), inert(p.normalized),
+                     *shown, *[""] * (2 * self.top_k - len(shown))]
             if self.sets:
-                found = answers.sets is not None and ranked[0] >= 0
-                cells.append(inert("|".join(answers.labels[j] for j in answers.sets[i])) if found else "")
+                cells.append(inert("|".join(p.prediction_set or ())))
             out.append(cells)
         return out
 
