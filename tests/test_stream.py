@@ -438,3 +438,19 @@ def test_a_cell_a_spreadsheet_would_run_is_written_as_text(clf, tmp_path, fmt):
     jsonl = tmp_path / "out.jsonl"
     stream.predict_file(clf, write_rows(tmp_path / "in.jsonl", "jsonl", rows), jsonl, progress=False)
     assert [r["name"] for r in read_rows(jsonl, "jsonl")[1]][0] == "=HYPERLINK(\"http://x\")"
+
+
+def test_group_answers_fill_every_column_the_header_names(tmp_path):
+    """At the coarse level there are fewer answers than labels: each row still has as many cells
+    as the header, the top-k columns past the groups left empty."""
+    from nameorigin import load_model
+    from nameorigin.stream import predict_file
+
+    clf = load_model("world")
+    source, out = tmp_path / "names.txt", tmp_path / "out.csv"
+    source.write_text("Angela Merkel\nQin\n", encoding="utf-8")
+    predict_file(clf, str(source), str(out), top_k=len(clf.labels), progress=False, answers={"level": "group"})
+    with open(out, encoding="utf-8", newline="") as f:
+        rows = list(csv.reader(f))
+    assert len(clf.labels_at("group")) < len(clf.labels)
+    assert {len(row) for row in rows} == {len(rows[0])}
