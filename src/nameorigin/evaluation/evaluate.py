@@ -19,21 +19,16 @@ from ..inference.classifier import load_model
 from ..inference.groups import Grouping
 from ..inference.scoring import Calibration
 from ..text.scripts import OTHER
-from .metrics import expected_calibration_error, headline
+from .metrics import confusion_matrix, expected_calibration_error, headline, per_class
 
 
 def metrics(y_true: np.ndarray, proba: np.ndarray, labels: list[str]) -> dict:
     """Accuracy, macro-F1, top-3 accuracy, ECE, per-class precision/recall/F1 and the confusion
     matrix (rows true, columns predicted). A class never predicted has precision 0, one never
     true recall 0; top-3 accuracy is top-k with k = min(3, number of labels), as in `headline`."""
-    y_true, n = np.asarray(y_true), len(labels)
-    confusion = np.bincount(y_true * n + proba.argmax(axis=1), minlength=n * n).reshape(n, n)
-    tp, predicted, support = np.diag(confusion), confusion.sum(axis=0), confusion.sum(axis=1)
-
-    def ratio(top: np.ndarray, bottom: np.ndarray) -> np.ndarray:
-        return np.divide(top, bottom, out=np.zeros(n), where=bottom > 0)
-
-    precision, recall, f1 = ratio(tp, predicted), ratio(tp, support), ratio(2 * tp, predicted + support)
+    y_true = np.asarray(y_true)
+    confusion = confusion_matrix(y_true, proba.argmax(axis=1), len(labels))
+    precision, recall, f1, support = per_class(confusion)
     return {
         **headline(y_true, proba),
         "group_accuracy": group_accuracy(y_true, proba, labels),

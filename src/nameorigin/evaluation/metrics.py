@@ -13,16 +13,30 @@ from __future__ import annotations
 import numpy as np
 
 
+def confusion_matrix(y_true: np.ndarray, y_pred: np.ndarray, n_labels: int) -> np.ndarray:
+    """(n_labels, n_labels) counts, rows true, columns predicted."""
+    return np.bincount(y_true * n_labels + y_pred, minlength=n_labels * n_labels).reshape(n_labels, n_labels)
+
+
+def per_class(confusion: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Each class's precision, recall, F1 and support from a confusion matrix; 0 where a class was
+    never predicted (precision), never true (recall), or neither (F1)."""
+    tp, predicted, support = np.diag(confusion), confusion.sum(axis=0), confusion.sum(axis=1)
+
+    def ratio(top: np.ndarray, bottom: np.ndarray) -> np.ndarray:
+        return np.divide(top, bottom, out=np.zeros(len(tp)), where=bottom > 0)
+
+    return ratio(tp, predicted), ratio(tp, support), ratio(2 * tp, predicted + support), support
+
+
 def macro_f1(y_true: np.ndarray, y_pred: np.ndarray, n_labels: int) -> float:
     """Unweighted mean over all `n_labels` classes of F1 (0 for a class never true nor predicted)."""
-    return f1_of_confusion(np.bincount(y_true * n_labels + y_pred, minlength=n_labels * n_labels).reshape(n_labels, -1))
+    return f1_of_confusion(confusion_matrix(y_true, y_pred, n_labels))
 
 
 def f1_of_confusion(confusion: np.ndarray) -> float:
     """Macro-F1 from a confusion matrix (rows true, columns predicted)."""
-    tp = np.diag(confusion)
-    denominator = confusion.sum(0) + confusion.sum(1)
-    return float(np.mean(np.divide(2 * tp, denominator, out=np.zeros(len(tp)), where=denominator > 0)))
+    return float(np.mean(per_class(confusion)[2]))
 
 
 def headline(y_true: np.ndarray, proba: np.ndarray) -> dict:
