@@ -110,3 +110,17 @@ def test_a_surname_share_outside_0_to_1_is_refused_before_training():
     with pytest.raises(ValueError, match="--surname-share must be from 0 to 1, not 1.5"):
         Config(surname_share=1.5).validate()
     assert Config(surname_share=1.0).validate().surname_share == 1.0
+
+
+def test_tutorial_repeat_reaches_the_config_from_its_flag_and_is_bounded():
+    import pytest
+
+    from nameorigin.cli.parser import build_parser
+    from nameorigin.cli.commands import _config
+    from nameorigin.errors import NameOriginError
+
+    args = build_parser().parse_args(["train", "--preset", "world", "--tutorial-repeat", "6", "--out", "x"])
+    assert _config(args).tutorial_repeat == 6
+    assert _config(build_parser().parse_args(["train", "--preset", "world", "--out", "x"])).tutorial_repeat == 4
+    with pytest.raises(NameOriginError, match="--tutorial-repeat must be from 1 to 100, not 101"):
+        _config(build_parser().parse_args(["train", "--preset", "world", "--tutorial-repeat", "101", "--out", "x"]))

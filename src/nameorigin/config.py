@@ -88,6 +88,7 @@ class Config:
             (self.seed + self.ensemble - 1 <= MAX_SEED,
              f"--seed plus --ensemble minus 1 must be at most 2**32 - 1 ({MAX_SEED}): member k trains with seed + k"),
             (0 <= self.surname_share <= 1, f"--surname-share must be from 0 to 1, not {self.surname_share}"),
+            (1 <= self.tutorial_repeat <= 100, f"--tutorial-repeat must be from 1 to 100, not {self.tutorial_repeat}"),
             (0 <= self.locale_repeat <= 100, f"--locale-repeat must be from 0 to 100, not {self.locale_repeat}"),
             (self.locale_repeat > 0 or not self.relabel, "--relabel needs the locale lists: set --locale-repeat above 0"),
             (self.val_size > 0 or not (self.calibrate or self.tune_bias or self.patience),

@@ -37,6 +37,8 @@ TRAIN_FLAGS: list[tuple[str, dict[str, Any]]] = [
     ("--ngram-words", dict(action=ON_OFF, help="mark each word's ends in the n-grams, not only the name's")),
     ("--surname-share", dict(type=probability, help="world corpus: share of people read by their family name alone "
                                                  "(default 0.3)")),
+    ("--tutorial-repeat", dict(type=positive_int, help="world corpus: times each tutorial training name is seen "
+                                                        "per epoch (the world preset: 4)")),
     ("--locale-repeat", dict(type=non_negative_int, help="world corpus: times each locale-list family name is "
                                                          "seen per epoch (0: no lists; needs --locales)")),
     ("--relabel", dict(action=ON_OFF, help="world corpus: relabel Wikipedia's diaspora names by a teacher "
