@@ -21,10 +21,9 @@ import argparse
 
 import numpy as np
 
-from nameorigin.config import Config
 from nameorigin.data.corpus import load_corpus, split_corpus
 from nameorigin.inference import priors
-from nameorigin.inference.answers import AnswerOptions, answer, conformal_of, train_mix_of
+from nameorigin.inference.answers import AnswerOptions, answer, train_mix_of
 from nameorigin.inference.classifier import load_model
 from nameorigin.inference.groups import Grouping
 
@@ -37,25 +36,32 @@ def test_sets(clf, data: str | None, wiki: str | None, locales: str | None) -> d
     if meta.config.corpus == "world":
         from nameorigin.data.world import check_world_fingerprints, load_world
 
-        world = load_world(Config.from_dict(meta["config"]), data, wiki, locales, training=False)
-        check_world_fingerprints(world, meta)
+        world = load_world(meta.config, data, wiki, locales, training=False)
+        check_world_fingerprints(world, meta.extra.get("world", {}))
         return world.test_sets()
     corpus = load_corpus(data)
-    s = meta["split"]
+    s = meta.split
     split = split_corpus(corpus, s["kind"], s["seed"], s["test_size"], s.get("val_size", 0.0))
     return {"tutorial": corpus.subset(split.test)}
 
 
-def coverage_rows(name: str, proba: np.ndarray, truth: np.ndarray, one_word: np.ndarray, clf) -> list[str]:
+def coverage_rows(name: str, proba: np.ndarray, truth: np.ndarray, one_word: np.ndarray, clf,
+                  texts: list[str]) -> list[str]:
     grouping, cells = Grouping.of(clf.labels), []
+    kinds = (False, True) if clf.metadata.conformal.exact is not None else (False,)
     for level, ids in (("label", truth), ("group", grouping.ids(truth))):
-        out = []
-        for c in LEVELS:
-            answers = answer(proba, clf.labels, clf.metadata, AnswerOptions(level, c), one_word)
-            covered = np.mean([t in s for s, t in zip(answers.sets, ids)])
-            out.append(f"{100 * covered:.1f} / {np.mean([len(s) for s in answers.sets]):.2f}")
-        accuracy = np.mean(answers.proba.argmax(axis=1) == ids)
-        cells.append(f"| {name} | {level} | {len(ids)} | {100 * accuracy:.1f} | " + " | ".join(out) + " |")
+        for randomized in kinds:
+            out = []
+            for c in LEVELS:
+                answers = answer(proba, clf.labels, clf.metadata, AnswerOptions(level, c, None, randomized),
+                                 one_word, texts)
+                sizes = np.array([len(s) for s in answers.sets])
+                covered = np.mean([t in s for s, t in zip(answers.sets, ids)])
+                out.append(f"{100 * covered:.1f} / {sizes.mean():.2f}" + (f" / {100 * np.mean(sizes == 0):.1f}"
+                                                                         if randomized else ""))
+            accuracy = np.mean(answers.proba.argmax(axis=1) == ids)
+            sets = "randomized" if randomized else "deterministic"
+            cells.append(f"| {name} | {level} | {sets} | {len(ids)} | {100 * accuracy:.1f} | " + " | ".join(out) + " |")
     return cells
 
 
@@ -90,8 +96,9 @@ def scored_sets(clf, args) -> dict:
     for name, (names, truth) in test_sets(clf, args.data, args.wiki, args.locales).items():
         proba = clf.predict_proba(names)
         ok = ~np.isnan(proba).any(axis=1)
-        one_word = np.asarray([" " not in n for n in names])
-        out[name] = (proba[ok], np.asarray(truth)[ok], one_word[ok])
+        texts = [r.normalized for r in clf.predict(names, top_k=1)]
+        one_word = np.asarray([" " not in t for t in texts])
+        out[name] = (proba[ok], np.asarray(truth)[ok], one_word[ok], [t for t, k in zip(texts, ok) if k])
     return out
 
 
@@ -106,15 +113,16 @@ def main() -> None:
     args = parser.parse_args()
     clf = load_model(args.model)
     scored = scored_sets(clf, args)
-    print(f"model {args.model} ({clf.revision[:12]}); sets calibrated on {conformal_of(clf.metadata).label.n} names\n")
-    print("| test set | level | names | top-1 % | " + " | ".join(f"{int(100 * c)} %: covered / size" for c in LEVELS) + " |")
-    print("|---|---|---:|---:|" + "---:|" * len(LEVELS))
-    for name, (proba, truth, one_word) in scored.items():
-        print("\n".join(coverage_rows(name, proba, truth, one_word, clf)))
+    print(f"model {args.model} ({clf.revision[:12]}); sets calibrated on {clf.metadata.conformal.label.n} names\n")
+    print("covered % / mean size (/ empty sets %, randomized sets)\n")
+    print("| test set | level | sets | names | top-1 % | " + " | ".join(f"{int(100 * c)} %" for c in LEVELS) + " |")
+    print("|---|---|---|---:|---:|" + "---:|" * len(LEVELS))
+    for name, (proba, truth, one_word, texts) in scored.items():
+        print("\n".join(coverage_rows(name, proba, truth, one_word, clf, texts)))
     print(f"\nprior experiment: {args.sample} names re-drawn to 50 % {' and '.join(SHIFTED)} (seed {args.seed})\n")
     print("| test set | names | top-1 % no prior | true prior | auto (EM) | L1 EM | L1 counting | L1 test mix |")
     print("|---|---:|---:|---:|---:|---:|---:|---:|")
-    for name, (proba, truth, one_word) in scored.items():
+    for name, (proba, truth, one_word, _) in scored.items():
         print("\n".join(prior_rows(name, proba, truth, one_word, clf, args.sample, args.seed)))
 
 

@@ -12,7 +12,7 @@ import pytest
 
 from nameorigin import checkpoint
 from nameorigin.cli import main
-from nameorigin.conformal import Conformal, Scores, prediction_sets
+from nameorigin.conformal import Conformal, Scores, name_uniforms, prediction_sets
 from nameorigin.errors import CheckpointError, NameOriginError
 from nameorigin.inference import priors
 from nameorigin.inference.classifier import load_model
@@ -102,6 +102,33 @@ def test_names_of_one_word_get_their_own_guarantee():
         assert _covered([s for s, k in zip(sets, kind) if k], truth[kind]) == pytest.approx(0.9, abs=0.02)
 
 
+@pytest.mark.parametrize("coverage", [0.8, 0.9])
+def test_randomized_sets_cover_at_the_level_where_deterministic_ones_cannot(coverage):
+    """A model right 93 % of the time: a deterministic set (never fewer than one label) covers
+    at least that; a randomized one covers the level asked for, with some sets empty."""
+    rng = np.random.default_rng(4)
+    logits = rng.normal(size=(8000, 6)) * 15.0
+    proba = np.exp(logits - logits.max(axis=1, keepdims=True))
+    proba /= proba.sum(axis=1, keepdims=True)
+    labels = np.array([rng.choice(6, p=p) for p in proba])  # calibrated by construction
+    u = name_uniforms([f"name {i}" for i in range(8000)])
+    fixed, randomized = Scores.fit(proba[:4000], labels[:4000]), Scores.fit(proba[:4000], labels[:4000], u[:4000])
+    assert np.mean(proba[4000:].argmax(axis=1) == labels[4000:]) > coverage + 0.03
+    plain = prediction_sets(proba[4000:], fixed.threshold(coverage))
+    exact = prediction_sets(proba[4000:], randomized.threshold(coverage), u[4000:])
+    assert _covered(plain, labels[4000:]) > coverage + 0.03
+    assert _covered(exact, labels[4000:]) == pytest.approx(coverage, abs=0.02)
+    assert any(not s for s in exact) and all(plain)
+
+
+def test_a_names_draw_is_fixed_by_the_name_and_uniform():
+    draws = name_uniforms([f"Name{i}" for i in range(20000)])
+    assert ((draws >= 0) & (draws < 1)).all()
+    assert np.histogram(draws, bins=10, range=(0, 1))[0].min() > 1800
+    assert name_uniforms(["Nowak", "Kowalski"]).tolist() == name_uniforms(["Nowak", "Kowalski"]).tolist()
+    assert name_uniforms(["Nowak"])[0] != name_uniforms(["Nowaк"])[0]
+
+
 def test_few_calibration_names_give_every_label_at_high_coverage():
     proba = np.array([[0.7, 0.2, 0.1], [0.6, 0.3, 0.1]])
     scores = Scores.fit(proba, np.array([0, 1]))
@@ -125,6 +152,28 @@ def test_a_trained_model_gives_nested_sets_that_cover_its_test_names(tiny_model,
     assert np.mean([t in p.prediction_set for t, p in zip(truth, large)]) >= 0.9
     grouped = clf.predict(names[:5], level="group", coverage=0.9)
     assert all(set(p.prediction_set) <= set(clf.labels_at("group")) for p in grouped)
+
+
+def test_randomized_sets_are_the_same_for_a_name_in_any_batch(tiny_model):
+    clf = load_model(tiny_model)
+    assert clf.metadata.conformal.exact is not None and clf.metadata.conformal.exact.randomized
+    alone = [clf.predict([n], coverage=0.8, randomized=True)[0].prediction_set for n in NAMES]
+    together = [p.prediction_set for p in clf.predict(NAMES[::-1] * 2, coverage=0.8, randomized=True)][:len(NAMES)]
+    assert together[::-1] == alone
+    with pytest.raises(ValueError, match="randomized sets need a coverage"):
+        clf.predict(["Qin"], randomized=True)
+
+
+def test_a_model_calibrated_before_randomized_sets_says_how_to_add_them(tiny_model, tmp_path):
+    out = tmp_path / "older"
+    shutil.copytree(tiny_model, out)
+    meta = json.loads((out / "model.json").read_text())
+    del meta["conformal"]["randomized_sets"]
+    (out / "model.json").write_text(json.dumps(meta))
+    clf = load_model(out)
+    assert clf.predict(["Qin"], coverage=0.9)[0].prediction_set
+    with pytest.raises(NameOriginError, match="no calibration for randomized sets.*calibrate-sets"):
+        clf.predict(["Qin"], coverage=0.9, randomized=True)
 
 
 # --- priors ------------------------------------------------------------------------------------
@@ -178,6 +227,7 @@ def bare_model(tiny_model, tmp_path):
     (["--prior", '{"Greek": -1}'], "must be a number of at least 0"),
     (["--prior", '{"Greek": '], "the prior is not valid JSON"),
     (["--level", "country"], "invalid choice"),
+    (["--randomized-sets"], "--randomized-sets needs --coverage"),
 ])
 def test_bad_answer_options_are_one_line_and_status_2(tiny_model, args, message):
     proc = subprocess.run([sys.executable, "-m", "nameorigin.cli", "predict", "--model", str(tiny_model), *args,

@@ -149,6 +149,20 @@ def test_groups_sets_and_priors_over_get_and_post(tiny_model):
     assert share["Greek"] > {q["label"]: q["probability"] for q in plain.json()["predictions"]}["Greek"]
 
 
+def test_randomized_sets_over_get_and_post_are_the_python_apis(tiny_model):
+    from nameorigin.inference.classifier import load_model
+
+    clf = load_model(tiny_model)
+    names = ["Qin", "Ivanov", "Papadopoulos", "Nakamura"]
+    one, many = asgi_requests(
+        create_app(clf, batching=False),
+        ("GET", "/v1/predict", {"params": {"name": "Qin", "coverage": 0.8, "randomized": "true"}}),
+        ("POST", "/v1/predict", {"json": {"names": names, "coverage": 0.8, "randomized": True}}))
+    expected = [p.prediction_set for p in clf.predict(names, coverage=0.8, randomized=True)]
+    assert one.json()["prediction_set"] == expected[0]
+    assert [p["prediction_set"] for p in many.json()["predictions"]] == expected
+
+
 @pytest.fixture
 def bare_client(tiny_model, tmp_path):
     """A client of a server on `tiny_model` without prediction-set scores, as a model trained
@@ -169,11 +183,11 @@ def test_coverage_from_a_model_without_a_validation_part_is_a_422_saying_why(bar
 
 
 def test_bad_answer_options_are_a_one_line_422(client):
-    for params in ({"coverage": 1}, {"coverage": "x"}, {"level": "country"}, {"prior": "/etc/passwd"},
+    for params in ({"coverage": 1}, {"coverage": "x"}, {"randomized": "true"}, {"level": "country"}, {"prior": "/etc/passwd"},
                    {"prior": '{"Klingon": 1}'}, {"prior": '{"Greek": -1}'}, {"prior": "{"}):
         detail = assert_json_error(client.get("/v1/predict", params={"name": "Qin", **params}), 422)
         assert "\n" not in detail
-    for body in ({"coverage": 0}, {"level": 1}, {"prior": {"Greek": "0.5"}}, {"prior": {"Klingon": 1}},
+    for body in ({"coverage": 0}, {"level": 1}, {"randomized": True}, {"coverage": 0.9, "randomized": "yes"}, {"prior": {"Greek": "0.5"}}, {"prior": {"Klingon": 1}},
                  {"prior": "sometimes"}):
         assert_json_error(client.post("/v1/predict", json={"names": ["Qin"], **body}), 422)
 

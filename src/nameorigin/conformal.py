@@ -15,10 +15,16 @@ model's validation part), and for coverage ``c`` the threshold is the ``ceil((n 
 smallest of the ``n`` scores. A name's set is every label whose score is at most the threshold:
 the most likely label, then the next ones until the mass above reaches the threshold.
 
-The sets are deterministic (``randomized=False``): the uniform draw of randomized APS is fixed at
-0, so the most likely label is always in the set and the same name always gets the same set. The
-price is coverage above the level asked for when the model's single answer is already right that
-often (a set cannot hold fewer than one label). Sets grow as coverage rises (they are nested).
+By default the sets are deterministic: the uniform draw of randomized APS is fixed at 0, so the
+most likely label is always in the set. The price is coverage above the level asked for when the
+model's single answer is already right that often (a set cannot hold fewer than one label), and
+ties at 0 among the scores (every name whose best label is right) that make the threshold coarse.
+Randomized sets (``randomized=True``, Romano et al.'s rule in full) add to each score a uniform
+draw times the label's own probability, calibrated the same way: their coverage is the level
+asked for, not above it, at the price of an empty set for a name the model is so sure of that
+naming no label is what the level calls for. The draw comes from a hash of the name
+(`name_uniforms`), so the same name still gets the same set, in any batch or process. Both kinds
+grow as coverage rises (they are nested).
 
 A checkpoint keeps the sorted calibration scores (`Scores`), at most `MAX_STORED` order statistics
 of them, so any coverage in (0, 1) can be asked for; where fewer are kept than there were names,
@@ -27,8 +33,9 @@ the next stored one up is taken, which can only widen the sets.
 
 from __future__ import annotations
 
+import hashlib
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -46,11 +53,23 @@ def mass_above(proba: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return order, above
 
 
-def scores(proba: np.ndarray, labels: np.ndarray) -> np.ndarray:
-    """The non-conformity score of each row's true label (the mass ranked above it)."""
+def name_uniforms(texts: Sequence[str]) -> np.ndarray:
+    """One draw in [0, 1) per name, fixed by the name's text (BLAKE2b): what randomized sets add,
+    independent of the label, and the same for a name wherever it is scored."""
+    draw = (int.from_bytes(hashlib.blake2b(t.encode("utf-8"), digest_size=8).digest(), "big") for t in texts)
+    return np.fromiter(draw, dtype=np.float64, count=len(texts)) / 2.0**64
+
+
+def scores(proba: np.ndarray, labels: np.ndarray, u: np.ndarray | None = None) -> np.ndarray:
+    """The non-conformity score of each row's true label: the mass ranked above it, plus `u` (one
+    uniform draw per row) times its own probability for randomized sets."""
     order, above = mass_above(proba)
     rank = np.argmax(order == np.asarray(labels)[:, None], axis=1)
-    return above[np.arange(len(rank)), rank]
+    rows = np.arange(len(rank))
+    out = above[rows, rank]
+    if u is not None:
+        out = out + np.asarray(u) * proba[rows, order[rows, rank]]
+    return out
 
 
 def check_coverage(coverage: float) -> float:
@@ -68,9 +87,9 @@ class Scores:
     values: tuple[float, ...]
 
     @classmethod
-    def fit(cls, proba: np.ndarray, labels: np.ndarray) -> "Scores":
+    def fit(cls, proba: np.ndarray, labels: np.ndarray, u: np.ndarray | None = None) -> "Scores":
         ok = ~np.isnan(proba).any(axis=1)
-        found = np.sort(scores(proba[ok], np.asarray(labels)[ok]))
+        found = np.sort(scores(proba[ok], np.asarray(labels)[ok], None if u is None else np.asarray(u)[ok]))
         n = len(found)
         if n == 0:
             raise ValueError("no calibration names to compute prediction sets from")
@@ -120,25 +139,32 @@ class Conformal:
     one_word: tuple[Scores, Scores] | None = None
     method: str = "aps"
     randomized: bool = False
+    exact: "Conformal | None" = None  # the randomized sets' scores, beside the deterministic ones
 
     def to_dict(self) -> dict[str, Any]:
         out = {"method": self.method, "randomized": self.randomized, "source": self.source,
                "label": self.label.to_dict(), "group": self.group.to_dict()}
         if self.one_word is not None:
             out["one_word"] = {"label": self.one_word[0].to_dict(), "group": self.one_word[1].to_dict()}
+        if self.exact is not None:
+            out["randomized_sets"] = self.exact.to_dict()
         return out
 
     @classmethod
-    def from_dict(cls, data: Any) -> "Conformal":
+    def from_dict(cls, data: Any, randomized: bool = False) -> "Conformal":
         """Raises ValueError saying what is wrong."""
-        if not isinstance(data, Mapping) or data.get("method") != "aps" or data.get("randomized") is not False:
-            raise ValueError("must be an object with method 'aps' and randomized false")
+        if not isinstance(data, Mapping) or data.get("method") != "aps" or data.get("randomized") is not randomized:
+            raise ValueError(f"must be an object with method 'aps' and randomized {str(randomized).lower()}")
         one = data.get("one_word")
         if one is not None and not isinstance(one, Mapping):
             raise ValueError("'one_word' must hold 'label' and 'group'")
+        exact = data.get("randomized_sets")
+        if exact is not None and randomized:
+            raise ValueError("randomized sets' scores cannot hold another set of them")
         return cls(Scores.from_dict(data.get("label")), Scores.from_dict(data.get("group")),
                    str(data.get("source", "")),
-                   None if one is None else (Scores.from_dict(one.get("label")), Scores.from_dict(one.get("group"))))
+                   None if one is None else (Scores.from_dict(one.get("label")), Scores.from_dict(one.get("group"))),
+                   randomized=randomized, exact=None if exact is None else cls.from_dict(exact, randomized=True))
 
     def thresholds(self, coverage: float, level: str, one_word: np.ndarray) -> np.ndarray:
         """Each name's threshold for `coverage` at `level`; `one_word` says which names are of one word."""
@@ -149,12 +175,17 @@ class Conformal:
         return np.where(one_word, single, several)
 
 
-def prediction_sets(proba: np.ndarray, threshold: float | np.ndarray) -> list[list[int]]:
+def prediction_sets(proba: np.ndarray, threshold: float | np.ndarray, u: np.ndarray | None = None) -> list[list[int]]:
     """Each row's set, best first: the labels whose mass ranked above is at most `threshold` (one
-    number, or one per row). A NaN row (a name that was not scored) has an empty set."""
+    number, or one per row); with `u` (one uniform draw per row, randomized sets) the mass above
+    plus `u` times the label's own probability, and the set may be empty. A NaN row (a name that
+    was not scored) has an empty set."""
     order, above = mass_above(proba)
+    ranked = np.take_along_axis(proba, order, axis=1)
     threshold = np.asarray(threshold, dtype=np.float64).reshape(-1, 1) if np.ndim(threshold) else threshold
-    keep = (above <= threshold + 1e-9) & (np.take_along_axis(proba, order, axis=1) > 0)
-    keep[:, 0] = True
+    score = above if u is None else above + np.asarray(u, dtype=np.float64).reshape(-1, 1) * ranked
+    keep = (score <= threshold + 1e-9) & (ranked > 0)
+    if u is None:
+        keep[:, 0] = True
     keep[np.isnan(proba).any(axis=1)] = False
     return [row[k].tolist() for row, k in zip(order, keep)]

@@ -25,6 +25,9 @@ def add_answer_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--coverage", type=open_probability, metavar="C",
                    help="add each name's prediction set: the labels that hold the true one for a share C of "
                         "names like the model's calibration names, e.g. 0.9 (see docs/usage.md)")
+    p.add_argument("--randomized-sets", dest="randomized", action="store_true",
+                   help="with --coverage: randomized sets, whose coverage is C itself rather than C or more; "
+                        "a name the model is sure of may get an empty set")
     p.add_argument("--prior", metavar="MIX",
                    help="the population's label mix, as JSON ('{\"Spanish\": 0.5}') or a file holding it; "
                         "labels left out share the rest. 'auto' with --input estimates the file's mix by EM "

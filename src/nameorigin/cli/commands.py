@@ -99,7 +99,7 @@ def cmd_predict(args: argparse.Namespace) -> None:
         args.prior = clf.estimate_prior(names)
         print(json.dumps({"estimated_prior": {k: round(v, 6) for k, v in args.prior.items()}}), file=sys.stderr)
     results = clf.predict(names, top_k=args.top_k, min_confidence=args.min_confidence, level=args.level,
-                          coverage=args.coverage, prior=args.prior)
+                          coverage=args.coverage, prior=args.prior, randomized=args.randomized)
     if args.json:
         print(json.dumps([r.to_dict() for r in results], indent=2, ensure_ascii=False))
         return
@@ -108,15 +108,17 @@ def cmd_predict(args: argparse.Namespace) -> None:
             print(f"{r.name}\t(abstained: {r.reason})")
         else:
             top = ", ".join(f"{p.label} {p.probability:.3f}" for p in r.predictions)
-            shown = "" if r.prediction_set is None else f"\tset {args.coverage:g}: {', '.join(r.prediction_set)}"
+            shown = "" if r.prediction_set is None else f"\tset {args.coverage:g}: {', '.join(r.prediction_set) or '(empty)'}"
             print(f"{r.name}\t{top}{shown}")
 
 
 def answer_prior(args: argparse.Namespace, clf) -> object:
     """``--prior`` read (JSON, a file, or "auto"), and every answer option checked against the
     model before any name is read, so a bad one is one line and no partial output."""
+    if args.randomized and args.coverage is None:
+        raise NameOriginError("--randomized-sets needs --coverage")
     prior = None if args.prior is None else read_prior(args.prior)
-    clf.check_answers(args.level, args.coverage, None if prior == "auto" else prior)
+    clf.check_answers(args.level, args.coverage, None if prior == "auto" else prior, args.randomized)
     return prior
 
 

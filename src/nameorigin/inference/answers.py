@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from ..checkpoint.metadata import ModelMeta
-from ..conformal import check_coverage, prediction_sets
+from ..conformal import check_coverage, name_uniforms, prediction_sets
 from ..errors import NameOriginError
 from . import priors
 from .groups import Grouping, check_level
@@ -26,18 +26,24 @@ HOW_TO_ADD = ("add it with: nameorigin calibrate-sets --model DIR --data CORPUS 
 
 @dataclass(frozen=True)
 class AnswerOptions:
-    """How to answer: ``level`` "label" or "group"; ``coverage`` in (0, 1) for prediction sets;
-    ``prior`` a label mix (a mapping, or JSON text or a file path holding one) or "auto"."""
+    """How to answer: ``level`` "label" or "group"; ``coverage`` in (0, 1) for prediction sets,
+    ``randomized`` for sets whose coverage is the level itself (`nameorigin.conformal`); ``prior`` a
+    label mix (a mapping, or JSON text or a file path holding one) or "auto"."""
 
     level: str = "label"
     coverage: float | None = None
     prior: Any = None
+    randomized: bool = False
 
     def checked(self) -> "AnswerOptions":
         check_level(self.level)
         if self.coverage is not None:
             check_coverage(self.coverage)
-        return AnswerOptions(self.level, self.coverage, priors.prior_source(self.prior))
+        if not isinstance(self.randomized, bool):
+            raise ValueError(f"randomized must be true or false, not {self.randomized!r}")
+        if self.randomized and self.coverage is None:
+            raise ValueError("randomized sets need a coverage")
+        return AnswerOptions(self.level, self.coverage, priors.prior_source(self.prior), self.randomized)
 
     @property
     def plain(self) -> bool:
@@ -81,9 +87,10 @@ def apply_prior(proba: np.ndarray, labels: Sequence[str], metadata: ModelMeta, p
 
 
 def answer(proba: np.ndarray, labels: Sequence[str], metadata: ModelMeta, options: AnswerOptions,
-           one_word: np.ndarray | None = None) -> Answers:
+           one_word: np.ndarray | None = None, texts: Sequence[str] = ()) -> Answers:
     """The answers `options` ask for, from a model's calibrated probabilities over `labels`;
-    `one_word` says which names are of one word (default: none)."""
+    `one_word` says which names are of one word (default: none); `texts`, the names as read, fix
+    randomized sets' draws."""
     one_word = np.zeros(len(proba), dtype=bool) if one_word is None else np.asarray(one_word, dtype=bool)
     mix = None
     if options.prior is not None:
@@ -97,5 +104,13 @@ def answer(proba: np.ndarray, labels: Sequence[str], metadata: ModelMeta, option
         conformal = metadata.conformal
         if conformal is None:
             raise NameOriginError(f"this model has no prediction-set calibration for coverage; {HOW_TO_ADD}")
-        sets = prediction_sets(proba, conformal.thresholds(options.coverage, options.level, one_word))
+        if options.randomized:
+            if conformal.exact is None:
+                raise NameOriginError(f"this model has no calibration for randomized sets; {HOW_TO_ADD}")
+            if len(texts) != len(proba):
+                raise ValueError("randomized sets need the names' texts, one per row")
+            conformal, u = conformal.exact, name_uniforms(texts)
+        else:
+            u = None
+        sets = prediction_sets(proba, conformal.thresholds(options.coverage, options.level, one_word), u)
     return Answers(labels, proba, sets, mix)

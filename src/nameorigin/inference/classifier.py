@@ -177,11 +177,12 @@ class Classifier:
         """The labels answers at `level` ("label" or "group", `nameorigin.inference.groups`) are over."""
         return self.check_answers(level)
 
-    def check_answers(self, level: str = "label", coverage: float | None = None, prior=None) -> list[str]:
+    def check_answers(self, level: str = "label", coverage: float | None = None, prior=None,
+                      randomized: bool = False) -> list[str]:
         """Raise what `predict` would for these options (a bad level, coverage or prior, or a model
         without what they need), before any name is scored; returns the labels answered with."""
         empty = ([], np.zeros((0, len(self.labels)), np.float32))
-        return self._answers(empty, AnswerOptions(level, coverage, prior)).labels
+        return self._answers(empty, AnswerOptions(level, coverage, prior, randomized)).labels
 
     def estimate_prior(self, names: Iterable[str]) -> dict[str, float]:
         """The label mix of `names` as EM estimates it from the model's answers (`nameorigin.inference.priors`)."""
@@ -194,25 +195,28 @@ class Classifier:
         if options.plain:
             return Answers(self.labels, proba)
         one_word = np.fromiter((" " not in p.text for p in prepared), dtype=bool, count=len(prepared))
-        return answer(proba, self.labels, self.metadata, options, one_word)
+        texts = [p.text for p in prepared] if options.randomized else ()
+        return answer(proba, self.labels, self.metadata, options, one_word, texts)
 
     def predict(self, names: Iterable[str], top_k: int = 3, min_confidence: float = 0.0, *, level: str = "label",
-                coverage: float | None = None, prior=None) -> list[Prediction]:
+                coverage: float | None = None, prior=None, randomized: bool = False) -> list[Prediction]:
         """The top-k labels with probabilities for each name, or an abstention with its reason.
 
         A name is abstained on when nothing readable is left of it, or when its top probability
         is below `min_confidence` (0 to 1); in the latter case its top-k are still reported.
         A `top_k` above the number of labels gives them all. ``level="group"`` answers with coarse
         groups (`nameorigin.inference.groups`); `coverage` (0 to 1) adds each name's ``prediction_set``
-        (`nameorigin.conformal`); `prior` re-weights to a population's label mix, a mapping of
+        (`nameorigin.conformal`), whose coverage with ``randomized=True`` is the level itself, not
+        above it (a set may then be empty); `prior` re-weights to a population's label mix, a mapping of
         label to share, or "auto" to estimate it from `names` (`nameorigin.inference.priors`).
         """
         names = self._as_list(names)
         return self.predict_columns(names, top_k, min_confidence, level=level, coverage=coverage,
-                                    prior=prior).records(names, self.revision)
+                                    prior=prior, randomized=randomized).records(names, self.revision)
 
     def predict_columns(self, names: Iterable[str], top_k: int = 3, min_confidence: float = 0.0, *,
-                        level: str = "label", coverage: float | None = None, prior=None) -> Columns:
+                        level: str = "label", coverage: float | None = None, prior=None,
+                        randomized: bool = False) -> Columns:
         """`predict`'s answers as arrays, one row per name (`records.Columns`): what the file mode
         writes, with no object per name."""
         if not (isinstance(top_k, (int, np.integer)) and top_k >= 1):
@@ -220,7 +224,7 @@ class Classifier:
         if not 0 <= min_confidence <= 1:
             raise ValueError(f"min_confidence must be from 0 to 1, not {min_confidence!r}")
         prepared, proba = self._score(self._as_list(names))
-        ans = self._answers((prepared, proba), AnswerOptions(level, coverage, prior))
+        ans = self._answers((prepared, proba), AnswerOptions(level, coverage, prior, randomized))
         return rank(ans.proba, ans.labels, [p.text for p in prepared], [p.reason for p in prepared], int(top_k),
                     min_confidence, ans.sets)
 

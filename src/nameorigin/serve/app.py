@@ -30,7 +30,7 @@ if TYPE_CHECKING:
     from ..inference.classifier import Classifier, Prediction
 
 STATIC = Path(__file__).with_name("static")
-PREDICT_PARAMS = ("name", "top_k", "min_confidence", "level", "coverage", "prior")
+PREDICT_PARAMS = ("name", "top_k", "min_confidence", "level", "coverage", "randomized", "prior")
 # The page loads nothing from elsewhere; saying so to the browser makes it hold to that.
 PAGE_HEADERS = {"content-security-policy": "default-src 'self'; img-src 'self' data:"}
 
@@ -187,10 +187,11 @@ def _add_predict_routes(app: FastAPI, service: Service) -> None:
                           level: Annotated[schemas.Level, Query(description=schemas.LEVEL_HELP)] = "label",
                           coverage: Annotated[float | None, Query(gt=0, lt=1, allow_inf_nan=False,
                                                                   description=schemas.COVERAGE_HELP)] = None,
+                          randomized: Annotated[bool, Query(description=schemas.RANDOMIZED_HELP)] = False,
                           prior: Annotated[str | None, Query(max_length=schemas.MAX_PRIOR_CHARS,
                                                              description=schemas.PRIOR_HELP)] = None) -> Response:
         """The top-k origins of one name, or an abstention with its reason."""
-        answers = {"level": level, "coverage": coverage, "prior": prior}
+        answers = {"level": level, "coverage": coverage, "randomized": randomized, "prior": prior}
         # One name is a sliver of a batch: watching for its client to leave would cost more.
         (result,) = await service.predict([name], top_k, min_confidence, "name", answers)
         # Already the documented shape: a JSONResponse skips FastAPI's second validation of it.
@@ -200,7 +201,8 @@ def _add_predict_routes(app: FastAPI, service: Service) -> None:
               summary="Predict many names", dependencies=[only_params()])
     async def predict_many(request: Request, body: request_model) -> Response:  # type: ignore[valid-type]
         """The top-k origins of each name, in the order given."""
-        answers = {"level": body.level, "coverage": body.coverage, "prior": body.prior}
+        answers = {"level": body.level, "coverage": body.coverage, "randomized": body.randomized,
+                   "prior": body.prior}
         results = await unless_gone(request, service.predict(body.names, body.top_k, body.min_confidence, "names",
                                                              answers))
         if results is None:

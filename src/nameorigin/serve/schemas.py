@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictFloat, StrictInt
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, StrictFloat, StrictInt
 
 from .limits import Limits
 
@@ -89,6 +89,8 @@ class ErrorOut(BaseModel):
 Level = Literal["label", "group"]
 LEVEL_HELP = "answer with labels, or with coarse groups of them, probabilities summed"
 COVERAGE_HELP = "add each name's prediction set with this coverage (between 0 and 1)"
+RANDOMIZED_HELP = ("with coverage: randomized sets, whose coverage is the level itself rather than the level or "
+                   "more; a name the model is sure of may get an empty set")
 PRIOR_HELP = "the population's label mix, a JSON object of label to share, or \"auto\" to estimate it from the names"
 MAX_PRIOR_CHARS = 4096
 Share = Annotated[StrictFloat, Field(ge=0), BeforeValidator(_number)]
@@ -121,6 +123,7 @@ def predict_request(limits: Limits, n_labels: int) -> type[BaseModel]:
         level: Level = Field("label", description=LEVEL_HELP)
         coverage: Annotated[StrictFloat, Field(gt=0, lt=1), BeforeValidator(_number)] | None = Field(
             None, description=COVERAGE_HELP)
+        randomized: StrictBool = Field(False, description=RANDOMIZED_HELP)
         prior: dict[str, Share] | Literal["auto"] | None = Field(None, max_length=n_labels, description=PRIOR_HELP)
 
     return PredictRequest

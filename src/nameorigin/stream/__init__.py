@@ -160,6 +160,7 @@ def command(args: argparse.Namespace, clf: Any) -> int:
     if getattr(args, "json", False):
         raise NameOriginError("--json does not apply to --input; use --format jsonl")
     answers = {"level": getattr(args, "level", "label"), "coverage": getattr(args, "coverage", None),
+               "randomized": getattr(args, "randomized", False),
                "prior": getattr(args, "prior", None)}
     if answers["prior"] == AUTO:
         answers["prior"] = auto_prior(clf, args.input, column=args.column, input_format=args.input_format,

@@ -18,7 +18,7 @@ from torch import nn
 
 from ..checkpoint.metadata import ModelMeta
 from ..config import Config
-from ..conformal import Conformal, Scores
+from ..conformal import Conformal, Scores, name_uniforms
 from ..inference.classifier import Classifier
 from ..inference.groups import Grouping
 from ..inference.priors import label_mix
@@ -51,10 +51,16 @@ def answer_set_metadata(model: nn.Module, meta: ModelMeta, val: tuple[list[str],
     several = ~one if split else np.ones(len(names), dtype=bool)
     grouping = Grouping.of(labels)
 
-    def fit(rows: np.ndarray) -> tuple[Scores, Scores]:
-        return Scores.fit(proba[rows], truth[rows]), Scores.fit(grouping.sum(proba[rows]), grouping.ids(truth[rows]))
+    draws = name_uniforms(names)
 
-    conformal = Conformal(*fit(several), f"{source}: {len(names)} names", fit(one) if split else None)
+    def fit(rows: np.ndarray, u: np.ndarray | None = None) -> tuple[Scores, Scores]:
+        u = None if u is None else u[rows]
+        return (Scores.fit(proba[rows], truth[rows], u),
+                Scores.fit(grouping.sum(proba[rows]), grouping.ids(truth[rows]), u))
+
+    about = f"{source}: {len(names)} names"
+    exact = Conformal(*fit(several, draws), about, fit(one, draws) if split else None, randomized=True)
+    conformal = Conformal(*fit(several), about, fit(one) if split else None, exact=exact)
     out = {"conformal": conformal.to_dict(), "label_prior": _shares(np.nanmean(proba[several], axis=0))}
     if split:
         out["one_word_label_prior"] = _shares(np.nanmean(proba[one], axis=0))
