@@ -261,6 +261,11 @@ def test_damaged_scores_are_refused_at_load(tiny_model, tmp_path):
     (out / "model.json").write_text(json.dumps(meta))
     with pytest.raises(CheckpointError, match="'conformal'"):
         checkpoint.load(out)
+    meta = json.loads((tiny_model / "model.json").read_text())
+    meta["conformal"]["randomized_sets"]["randomized"] = False  # deterministic scores posing as randomized
+    (out / "model.json").write_text(json.dumps(meta))
+    with pytest.raises(CheckpointError, match="randomized true"):
+        checkpoint.load(out)
 
 
 # --- files -------------------------------------------------------------------------------------
