@@ -28,7 +28,7 @@ from nameorigin.config import PRESETS
 from nameorigin.data.corpus import load_corpus, split_corpus
 from nameorigin.evaluation.metrics import macro_f1
 from nameorigin.models import build_model
-from nameorigin.inference.classifier import predict_logits
+from nameorigin.models.tensors import module_logits
 from nameorigin.training.pipeline import tune_logit_bias
 from nameorigin.training.train import fit
 from nameorigin.device import seed_everything
@@ -102,7 +102,7 @@ def main() -> None:
             model = build_model(config, n_labels)
             start = time.perf_counter()
             fit(model, config, train, val, n_labels=n_labels, progress=True, log=lambda _: None)
-            members[arch].append(tuple(log_softmax(predict_logits(model, part[0]).numpy()) for part in (val, test)))
+            members[arch].append(tuple(log_softmax(module_logits(model, part[0]).numpy()) for part in (val, test)))
             row(f"{arch} seed {seed} ({time.perf_counter() - start:.0f} s)", *members[arch][-1])
 
     ensembles = {f"{arch} x{len(found)}": found for arch, found in members.items()}

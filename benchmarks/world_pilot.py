@@ -24,7 +24,7 @@ import numpy as np
 import torch
 
 from nameorigin import checkpoint
-from nameorigin.inference.logits import predict_logits
+from nameorigin.models.tensors import module_logits
 from nameorigin.data.wiki import FAMILY_FIRST, FORMS, load_people, split_people
 from nameorigin.data.wikibuild import read_mapping
 from nameorigin.data.world import load_world
@@ -59,7 +59,7 @@ def score(folder: Path, wiki: Path, data: Path) -> None:
     right = {}
     for form in FORMS:
         names, labels = world.wiki(form, world.wiki_split.val)
-        logits = predict_logits(model, names)
+        logits = module_logits(model, names)
         summed = torch.stack([logits[:, group == j].logsumexp(1) for j in range(len(answers))], dim=1)
         right[form] = (summed.argmax(1) == group[torch.from_numpy(labels)]).numpy()
         print(f"{form:8s} {right[form].mean():.2%}")
